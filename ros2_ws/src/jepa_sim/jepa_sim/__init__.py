@@ -1,0 +1,1 @@
+"""MuJoCo Franka Panda simulation that speaks the real robot's topics."""

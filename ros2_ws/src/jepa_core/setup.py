@@ -14,7 +14,7 @@ setup(
     zip_safe=True,
     maintainer="JEPA ROS team",
     maintainer_email="jepa-ros@example.org",
-    description="ROS-free core of the JEPA stack: V-JEPA 2 models, checkpoints, world model, CEM planning, geometry, DROID data.",
+    description="ROS-free core: V-JEPA 2 models, checkpoints, world model, CEM planning, geometry, DROID data.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": []},

@@ -14,8 +14,12 @@ setup(
     zip_safe=True,
     maintainer="JEPA ROS team",
     maintainer_email="jepa-ros@example.org",
-    description="Planner node: CEM model-predictive control with the V-JEPA 2-AC world model, safety limits, goals, RViz markers.",
+    description="Planner node: CEM MPC with the V-JEPA 2-AC world model, safety limits, goals, RViz markers.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "franka_adapter = jepa_planner.franka_adapter:main",
+        ]
+    },
 )

@@ -1,0 +1,403 @@
+"""Adapter between our topics and franka_ros2 on an FR3 (Jazzy): ee_state out, target_pose and gripper_command in.
+
+Facts from franka_ros2 (github.com/frankaemika/franka_ros2, read to learn names, nothing copied):
+- franka_robot_state_broadcaster/src/franka_robot_state_broadcaster.cpp: the broadcaster publishes
+  franka_msgs/FrankaRobotState on `~/robot_state` and republishes its `o_t_ee` field on `~/current_pose`
+  (geometry_msgs/PoseStamped) and `measured_joint_state` on `~/measured_joint_states`, all with SystemDefaultsQoS.
+  With the default controller name the pose topic is `franka_robot_state_broadcaster/current_pose` (under the robot
+  namespace). We subscribe to that PoseStamped topic, so franka_msgs is not needed for the arm state.
+- franka_msgs/msg/FrankaRobotState.msg: `o_t_ee` is the "measured end-effector pose in base frame", i.e. the TCP,
+  which includes the flange-to-end-effector transform `f_t_ee` (libfranka default for the Franka Hand: 0.1034 m along
+  the flange z axis and -45 deg about z). Our ee_state is the flange (fr3_link8), so we undo that offset
+  (parameters tcp_offset_xyz / tcp_offset_rpy; they must match the F_T_EE configured on the robot).
+- franka_gripper/src/gripper_action_server.cpp: actions `move` (franka_msgs/action/Move: width m, speed m/s) and
+  `grasp` (franka_msgs/action/Grasp: width, epsilon {inner, outer} m, speed, force N), and `joint_states`
+  (sensor_msgs/JointState with SensorDataQoS, i.e. best effort) whose two finger positions are each width / 2.
+  Current franka_bringup names the node `franka_gripper` (older gripper.launch.py: `<arm_id>_gripper`).
+- Cartesian impedance: franka_ros2 ships no finished Cartesian impedance example
+  (franka_example_controllers/src/cartesian_impedance_example_controller.cpp is a stub); franka_ros (ROS 1) and
+  community ROS 2 ports subscribe geometry_msgs/PoseStamped `equilibrium_pose`: the end-effector (TCP) pose in the
+  base frame. The topic name is a parameter; point it at the controller actually running.
+
+Safety: the adapter never forwards a target directly. It streams the equilibrium towards the latest target at
+`command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (the first from
+the measured pose), refuses non-finite or foreign-frame targets and targets farther than `max_target_distance`
+from the measured flange, and stops streaming (the controller holds the last equilibrium) when the measured pose is
+older than `state_timeout`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+from dataclasses import dataclass
+
+import rclpy
+from geometry_msgs.msg import Pose as PoseMsg
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64
+
+from jepa_msgs.msg import EndEffectorState
+from jepa_planner.franka_conversions import (
+    FRANKA_HAND_MAX_WIDTH,
+    FRANKA_HAND_TCP_RPY,
+    FRANKA_HAND_TCP_XYZ,
+    GripperGoal,
+    GripperMotion,
+    Pose,
+    checked_pose,
+    flange_from_tcp,
+    franka_topic,
+    limit_step,
+    plan_gripper_goal,
+    tcp_from_flange,
+    tcp_offset,
+    translation_distance,
+    within_step,
+)
+
+FRANKA_MSGS_AVAILABLE = importlib.util.find_spec("franka_msgs") is not None
+_POSITIVE_PARAMETERS = (
+    "command_rate",
+    "max_linear_step",
+    "max_angular_step",
+    "max_target_distance",
+    "state_timeout",
+    "gripper_max_width",
+    "gripper_speed",
+    "gripper_force",
+)
+
+
+@dataclass(frozen=True)
+class FrankaAdapterConfig:
+    """Parameters of the adapter (declared on the node; documented in launch/config/franka.yaml)."""
+
+    base_frame: str
+    robot_namespace: str
+    tcp_pose_topic: str
+    gripper_namespace: str
+    equilibrium_pose_topic: str
+    ee_state_topic: str
+    target_pose_topic: str
+    gripper_command_topic: str
+    tcp_offset_xyz: tuple[float, float, float]
+    tcp_offset_rpy: tuple[float, float, float]
+    command_rate: float
+    max_linear_step: float
+    max_angular_step: float
+    max_target_distance: float
+    state_timeout: float
+    ee_state_max_rate: float
+    gripper_enabled: bool
+    gripper_max_width: float
+    gripper_speed: float
+    gripper_force: float
+    gripper_epsilon_inner: float
+    gripper_epsilon_outer: float
+    gripper_deadband: float
+
+
+class FrankaAdapterNode(Node):
+    """Translates franka_ros2 state into ee_state and our commands into impedance equilibria and gripper goals."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("franka_adapter", **node_kwargs)
+        self.config = self._declare_config()
+        cfg = self.config
+        self._offset = tcp_offset(cfg.tcp_offset_xyz, cfg.tcp_offset_rpy)
+        self._measured_tcp: Pose | None = None
+        self._measured_at = 0.0  # time.monotonic() of the last valid pose
+        self._last_ee_state_at = float("-inf")
+        self._finger_width: float | None = None  # measured opening, m
+        self._target_tcp: Pose | None = None
+        self._equilibrium: Pose | None = None
+        self._sent_gripper_width: float | None = None
+        self._gripper_busy = False
+        self._pending_gripper: GripperGoal | None = None
+
+        self._ee_state_pub = self.create_publisher(EndEffectorState, cfg.ee_state_topic, 10)
+        self._equilibrium_pub = self.create_publisher(
+            PoseStamped, cfg.equilibrium_pose_topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        )
+        # Best effort subscribes to both reliable (robot state broadcaster) and best-effort (gripper) publishers.
+        self.create_subscription(
+            PoseStamped,
+            franka_topic(cfg.robot_namespace, cfg.tcp_pose_topic),
+            self._on_tcp_pose,
+            qos_profile_sensor_data,
+        )
+        self.create_subscription(PoseStamped, cfg.target_pose_topic, self._on_target_pose, 10)
+        self.create_timer(1.0 / cfg.command_rate, self._stream_equilibrium)
+        self._gripper_clients = self._create_gripper_io()
+
+    def _declare_config(self) -> FrankaAdapterConfig:
+        """Declare every parameter with a description and read them into a typed config."""
+
+        def param(name: str, default, description: str):
+            return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+        config = FrankaAdapterConfig(
+            base_frame=param("base_frame", "fr3_link0", "Frame of ee_state, target_pose and the equilibrium pose."),
+            robot_namespace=param(
+                "robot_namespace", "", "Namespace of the franka_ros2 nodes; prefixed to the franka topic names."
+            ),
+            tcp_pose_topic=param(
+                "tcp_pose_topic",
+                "franka_robot_state_broadcaster/current_pose",
+                "Measured TCP pose (FrankaRobotState.o_t_ee as geometry_msgs/PoseStamped), under robot_namespace.",
+            ),
+            gripper_namespace=param(
+                "gripper_namespace", "franka_gripper", "franka_gripper node: joint_states, move, grasp live under it."
+            ),
+            equilibrium_pose_topic=param(
+                "equilibrium_pose_topic",
+                "/cartesian_impedance_controller/equilibrium_pose",
+                "Cartesian impedance controller's equilibrium (TCP) pose topic, geometry_msgs/PoseStamped.",
+            ),
+            ee_state_topic=param("ee_state_topic", "ee_state", "Output: jepa_msgs/EndEffectorState of the flange."),
+            target_pose_topic=param("target_pose_topic", "target_pose", "Input: commanded flange pose, base frame."),
+            gripper_command_topic=param(
+                "gripper_command_topic", "gripper_command", "Input: std_msgs/Float64 gripper closure, 0 open, 1 closed."
+            ),
+            tcp_offset_xyz=tuple(
+                param("tcp_offset_xyz", list(FRANKA_HAND_TCP_XYZ), "Flange-to-TCP translation (F_T_EE), m.")
+            ),
+            tcp_offset_rpy=tuple(
+                param("tcp_offset_rpy", list(FRANKA_HAND_TCP_RPY), "Flange-to-TCP rotation, extrinsic xyz Euler, rad.")
+            ),
+            command_rate=param("command_rate", 100.0, "Rate of equilibrium messages while moving to a target, Hz."),
+            max_linear_step=param("max_linear_step", 0.001, "Largest position change between equilibria, m."),
+            max_angular_step=param("max_angular_step", 0.005, "Largest orientation change between equilibria, rad."),
+            max_target_distance=param(
+                "max_target_distance", 0.2, "Targets farther than this from the measured flange are refused, m."
+            ),
+            state_timeout=param("state_timeout", 0.5, "Stop streaming when the measured pose is older than this, s."),
+            ee_state_max_rate=param(
+                "ee_state_max_rate", 100.0, "Most ee_state messages per second (the robot publishes at 1 kHz); 0 = all."
+            ),
+            gripper_enabled=param("gripper_enabled", True, "Use the Franka Hand (state and commands)."),
+            gripper_max_width=param(
+                "gripper_max_width", FRANKA_HAND_MAX_WIDTH, "Finger opening at closure 0 (fully open), m."
+            ),
+            gripper_speed=param("gripper_speed", 0.1, "Finger speed of Move and Grasp goals, m/s."),
+            gripper_force=param("gripper_force", 20.0, "Grasp force, N."),
+            gripper_epsilon_inner=param("gripper_epsilon_inner", 0.005, "Grasp success tolerance below the width, m."),
+            gripper_epsilon_outer=param(
+                "gripper_epsilon_outer", 0.08, "Grasp success tolerance above the width (object thicker), m."
+            ),
+            gripper_deadband=param(
+                "gripper_deadband", 0.05, "Skip gripper commands closer than this (fraction of max width) to the last."
+            ),
+        )
+        for name in _POSITIVE_PARAMETERS:
+            if not getattr(config, name) > 0.0:
+                raise ValueError(f"franka_adapter parameter '{name}': expected > 0, got {getattr(config, name)}")
+        tcp_offset(config.tcp_offset_xyz, config.tcp_offset_rpy)  # raises on malformed offsets
+        return config
+
+    def _create_gripper_io(self) -> dict[GripperMotion, tuple[ActionClient, type]]:
+        """Gripper state subscription and, when franka_msgs is importable, the Move/Grasp action clients."""
+        cfg = self.config
+        if not cfg.gripper_enabled:
+            return {}
+        self.create_subscription(
+            JointState,
+            franka_topic(cfg.robot_namespace, f"{cfg.gripper_namespace}/joint_states"),
+            self._on_gripper_joint_states,
+            qos_profile_sensor_data,
+        )
+        self.create_subscription(Float64, cfg.gripper_command_topic, self._on_gripper_command, 10)
+        if not FRANKA_MSGS_AVAILABLE:
+            self.get_logger().error(
+                "franka_msgs is not importable: gripper commands on "
+                f"'{cfg.gripper_command_topic}' will be ignored. Source the franka_ros2 workspace (franka_msgs) "
+                "before starting franka_adapter, or set gripper_enabled:=false."
+            )
+            return {}
+        from franka_msgs.action import Grasp, Move
+
+        prefix = franka_topic(cfg.robot_namespace, cfg.gripper_namespace)
+        return {
+            GripperMotion.MOVE: (ActionClient(self, Move, f"{prefix}/move"), Move.Goal),
+            GripperMotion.GRASP: (ActionClient(self, Grasp, f"{prefix}/grasp"), Grasp.Goal),
+        }
+
+    # ---- robot state -> ee_state -------------------------------------------------------------------------------
+
+    def _on_tcp_pose(self, msg: PoseStamped) -> None:
+        """Store the measured TCP pose and publish the flange as ee_state (rate-limited)."""
+        try:
+            tcp = checked_pose(_position(msg.pose), _quaternion(msg.pose), "measured TCP pose")
+        except ValueError as error:
+            self.get_logger().error(str(error), throttle_duration_sec=5.0)
+            return
+        now = time.monotonic()
+        self._measured_tcp, self._measured_at = tcp, now
+        if self.config.gripper_enabled and self._finger_width is None:
+            self.get_logger().warn("no gripper joint states yet: ee_state withheld", throttle_duration_sec=5.0)
+            return
+        if self.config.ee_state_max_rate > 0 and now - self._last_ee_state_at < 1.0 / self.config.ee_state_max_rate:
+            return
+        self._last_ee_state_at = now
+        out = EndEffectorState()
+        out.header.stamp = msg.header.stamp
+        out.header.frame_id = self.config.base_frame
+        out.pose = _pose_msg(flange_from_tcp(tcp, self._offset))
+        out.gripper = self._gripper_closure()
+        self._ee_state_pub.publish(out)
+
+    def _on_gripper_joint_states(self, msg: JointState) -> None:
+        """Store the finger opening (sum of the two finger joint positions)."""
+        if len(msg.position) != 2 or not all(map(math.isfinite, msg.position)):
+            self.get_logger().error(
+                f"gripper joint states: expected 2 finite finger positions, got {list(msg.position)}",
+                throttle_duration_sec=5.0,
+            )
+            return
+        self._finger_width = float(sum(msg.position))
+
+    def _gripper_closure(self) -> float:
+        """Closure in [0, 1] from the measured opening; 0 when the gripper is disabled."""
+        if self._finger_width is None:
+            return 0.0
+        return min(max(1.0 - self._finger_width / self.config.gripper_max_width, 0.0), 1.0)
+
+    # ---- target_pose -> equilibrium pose -----------------------------------------------------------------------
+
+    def _on_target_pose(self, msg: PoseStamped) -> None:
+        """Accept a flange target in the base frame, or refuse it and stop streaming (the arm holds)."""
+        try:
+            flange = self._validated_target(msg)
+        except ValueError as error:
+            self._target_tcp = None
+            self.get_logger().error(f"target_pose refused, holding: {error}", throttle_duration_sec=1.0)
+            return
+        self._target_tcp = tcp_from_flange(flange, self._offset)
+
+    def _validated_target(self, msg: PoseStamped) -> Pose:
+        """The target flange pose, or ValueError saying why it must not be executed."""
+        cfg = self.config
+        if msg.header.frame_id and msg.header.frame_id.lstrip("/") != cfg.base_frame:
+            raise ValueError(f"frame_id '{msg.header.frame_id}', expected '{cfg.base_frame}'")
+        flange = checked_pose(_position(msg.pose), _quaternion(msg.pose), "target_pose")
+        if not self._measured_is_fresh():
+            raise ValueError(f"no measured pose from the robot within state_timeout={cfg.state_timeout} s")
+        distance = translation_distance(flange_from_tcp(self._measured_tcp, self._offset), flange)
+        if distance > cfg.max_target_distance:
+            raise ValueError(
+                f"{distance:.3f} m from the measured flange > max_target_distance={cfg.max_target_distance} m"
+            )
+        return flange
+
+    def _measured_is_fresh(self) -> bool:
+        return self._measured_tcp is not None and time.monotonic() - self._measured_at <= self.config.state_timeout
+
+    def _stream_equilibrium(self) -> None:
+        """Publish one bounded step of the equilibrium towards the target; stop when reached or when state is stale."""
+        if self._target_tcp is None:
+            return
+        if not self._measured_is_fresh():
+            self._target_tcp = None
+            self.get_logger().error("measured pose is stale: equilibrium streaming stopped, holding")
+            return
+        cfg = self.config
+        start = self._equilibrium if self._equilibrium is not None else self._measured_tcp
+        reached = within_step(start, self._target_tcp, cfg.max_linear_step, cfg.max_angular_step)
+        step = limit_step(start, self._target_tcp, cfg.max_linear_step, cfg.max_angular_step)
+        out = PoseStamped()
+        out.header.stamp = self.get_clock().now().to_msg()
+        out.header.frame_id = cfg.base_frame
+        out.pose = _pose_msg(step)
+        self._equilibrium_pub.publish(out)
+        self._equilibrium = step
+        if reached:
+            self._target_tcp = None
+
+    # ---- gripper_command -> franka_gripper actions --------------------------------------------------------------
+
+    def _on_gripper_command(self, msg: Float64) -> None:
+        """Turn a closure command into a Move/Grasp goal (one in flight at a time, the latest one queued)."""
+        if not self._gripper_clients:
+            return
+        cfg = self.config
+        try:
+            goal = plan_gripper_goal(
+                msg.data, self._finger_width, self._sent_gripper_width, cfg.gripper_max_width, cfg.gripper_deadband
+            )
+        except ValueError as error:
+            self.get_logger().error(str(error), throttle_duration_sec=5.0)
+            return
+        if goal is None:
+            return
+        if self._gripper_busy:
+            self._pending_gripper = goal
+            return
+        self._send_gripper_goal(goal)
+
+    def _send_gripper_goal(self, goal: GripperGoal) -> None:
+        client, goal_type = self._gripper_clients[goal.motion]
+        if not client.server_is_ready():
+            self.get_logger().error(
+                f"franka_gripper action '{goal.motion.value}' is not available", throttle_duration_sec=5.0
+            )
+            return
+        cfg = self.config
+        request = goal_type()
+        request.width = goal.width
+        request.speed = cfg.gripper_speed
+        if goal.motion is GripperMotion.GRASP:
+            request.force = cfg.gripper_force
+            request.epsilon.inner = cfg.gripper_epsilon_inner
+            request.epsilon.outer = cfg.gripper_epsilon_outer
+        self._gripper_busy = True
+        self._sent_gripper_width = goal.width
+        client.send_goal_async(request).add_done_callback(self._on_gripper_goal_response)
+
+    def _on_gripper_goal_response(self, future) -> None:
+        handle = future.result()
+        if handle is None or not handle.accepted:
+            self.get_logger().error("franka_gripper rejected the goal")
+            self._gripper_done()
+            return
+        handle.get_result_async().add_done_callback(lambda _: self._gripper_done())
+
+    def _gripper_done(self) -> None:
+        self._gripper_busy = False
+        pending, self._pending_gripper = self._pending_gripper, None
+        if pending is not None:
+            self._send_gripper_goal(pending)
+
+
+def _position(pose: PoseMsg) -> tuple[float, float, float]:
+    return (pose.position.x, pose.position.y, pose.position.z)
+
+
+def _quaternion(pose: PoseMsg) -> tuple[float, float, float, float]:
+    return (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w)
+
+
+def _pose_msg(pose: Pose) -> PoseMsg:
+    out = PoseMsg()
+    out.position.x, out.position.y, out.position.z = (float(v) for v in pose.position)
+    out.orientation.x, out.orientation.y, out.orientation.z, out.orientation.w = (float(v) for v in pose.quaternion)
+    return out
+
+
+def main(args=None) -> None:
+    """Console script `franka_adapter`."""
+    rclpy.init(args=args)
+    node = FrankaAdapterNode()
+    try:
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

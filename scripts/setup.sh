@@ -38,6 +38,11 @@ ensure_debian_packages() {
   fi
 }
 
+# pip without the noise of index locations that this machine's pip.conf may list but not hold.
+pip_quiet() {
+  "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
 ensure_venv() {
@@ -56,7 +61,7 @@ ensure_python_packages() {
   local stamp="$VENV/.requirements.sha256" want
   want="$(hash_files "$ROOT"/requirements/*.txt)"
   [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
-  local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+  local pip=(pip_quiet install -q --disable-pip-version-check)
   log "installing torch (CPU wheel when no other build is present)"
   "${pip[@]}" -r "$ROOT/requirements/torch.txt" -c "$ROOT/requirements/constraints.txt"
   log "installing ROS 2 wheels and Python dependencies (pinned)"

@@ -241,7 +241,7 @@ class FrankaAdapterNode(Node):
         now = time.monotonic()
         self._measured_tcp, self._measured_at = tcp, now
         if self.config.gripper_enabled and self._finger_width is None:
-            self.get_logger().warn("no gripper joint states yet: ee_state withheld", throttle_duration_sec=5.0)
+            self.get_logger().warning("no gripper joint states yet: ee_state withheld", throttle_duration_sec=5.0)
             return
         if self.config.ee_state_max_rate > 0 and now - self._last_ee_state_at < 1.0 / self.config.ee_state_max_rate:
             return

@@ -1,0 +1,155 @@
+"""Franka adapter on real rclpy: fake franka_ros2 topics in, ee_state and impedance equilibrium poses out."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from scipy.spatial.transform import Rotation  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+
+from jepa_msgs.msg import EndEffectorState  # noqa: E402
+from jepa_planner.franka_adapter import FrankaAdapterNode  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+EQUILIBRIUM_TOPIC = "/test_impedance/equilibrium_pose"
+# Flange pointing down at (0.45, 0.05, 0.40); with the Franka Hand the TCP is 0.1034 m lower, yawed by -45 deg.
+FLANGE_XYZ = np.array([0.45, 0.05, 0.40])
+FLANGE_ROTATION = Rotation.from_euler("x", math.pi)
+TCP_ROTATION = FLANGE_ROTATION * Rotation.from_euler("z", -math.pi / 4)
+TCP_XYZ = FLANGE_XYZ + np.array([0.0, 0.0, -0.1034])
+
+
+def pose_stamped(xyz, rotation: Rotation, frame_id: str = "fr3_link0") -> PoseStamped:
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in xyz)
+    q = rotation.as_quat()
+    msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = map(float, q)
+    return msg
+
+
+def rotation_of(pose) -> Rotation:
+    return Rotation.from_quat([pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w])
+
+
+def xyz_of(pose) -> np.ndarray:
+    return np.array([pose.position.x, pose.position.y, pose.position.z])
+
+
+@pytest.fixture
+def rig(ros_context):
+    """Adapter + a fake robot node on one executor; yields (fake, adapter, spin_until)."""
+    adapter = FrankaAdapterNode(
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("equilibrium_pose_topic", value=EQUILIBRIUM_TOPIC),
+            Parameter("max_linear_step", value=0.01),
+            Parameter("max_angular_step", value=0.1),
+            Parameter("command_rate", value=200.0),
+            Parameter("ee_state_max_rate", value=0.0),
+        ],
+    )
+    fake = rclpy.create_node("fake_franka", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(adapter)
+    executor.add_node(fake)
+
+    def spin_until(condition, timeout=5.0, step=None):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if step is not None:
+                step()
+            executor.spin_once(timeout_sec=0.02)
+            if condition():
+                return True
+        return False
+
+    yield fake, adapter, spin_until
+    executor.shutdown()
+    adapter.destroy_node()
+    fake.destroy_node()
+
+
+def publish_robot_state(fake):
+    """Publishers of the fake robot's TCP pose and gripper joint states, and a function that publishes both once."""
+    tcp_pub = fake.create_publisher(PoseStamped, "/franka_robot_state_broadcaster/current_pose", 10)
+    fingers_pub = fake.create_publisher(JointState, "/franka_gripper/joint_states", qos_profile_sensor_data)
+
+    def publish():
+        fingers = JointState()
+        fingers.name = ["fr3_finger_joint1", "fr3_finger_joint2"]
+        fingers.position = [0.01, 0.01]  # 0.02 m open of 0.08 -> closure 0.75
+        fingers_pub.publish(fingers)
+        tcp_pub.publish(pose_stamped(TCP_XYZ, TCP_ROTATION, frame_id="base"))
+
+    return publish
+
+
+def test_tcp_pose_and_finger_states_become_flange_ee_state(rig):
+    fake, _, spin_until = rig
+    received: list[EndEffectorState] = []
+    fake.create_subscription(EndEffectorState, "/ee_state", received.append, 10)
+    assert spin_until(lambda: received, step=publish_robot_state(fake)), "no ee_state published"
+    state = received[-1]
+    assert state.header.frame_id == "fr3_link0"
+    np.testing.assert_allclose(xyz_of(state.pose), FLANGE_XYZ, atol=1e-9)
+    assert (rotation_of(state.pose) * FLANGE_ROTATION.inv()).magnitude() < 1e-6
+    assert state.gripper == pytest.approx(0.75)
+
+
+def test_target_pose_becomes_bounded_equilibrium_stream(rig):
+    fake, _, spin_until = rig
+    publish_state = publish_robot_state(fake)
+    equilibria: list[PoseStamped] = []
+    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
+    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    ee_states: list[EndEffectorState] = []
+    fake.create_subscription(EndEffectorState, "/ee_state", ee_states.append, 10)
+    assert spin_until(lambda: ee_states, step=publish_state)
+
+    # 3 cm along +x: 3 steps of at most 1 cm, ending exactly at the TCP of the target flange pose.
+    target_flange_xyz = FLANGE_XYZ + np.array([0.03, 0.0, 0.0])
+    target_pub.publish(pose_stamped(target_flange_xyz, FLANGE_ROTATION))
+
+    def reached():
+        return equilibria and np.allclose(xyz_of(equilibria[-1].pose), TCP_XYZ + np.array([0.03, 0.0, 0.0]), atol=1e-9)
+
+    assert spin_until(reached, step=publish_state), f"equilibria: {[xyz_of(e.pose) for e in equilibria]}"
+    assert len(equilibria) == 3
+    previous = TCP_XYZ
+    for msg in equilibria:
+        assert msg.header.frame_id == "fr3_link0"
+        assert np.linalg.norm(xyz_of(msg.pose) - previous) <= 0.01 + 1e-9
+        assert (rotation_of(msg.pose) * TCP_ROTATION.inv()).magnitude() < 1e-6  # TCP orientation, not the flange's
+        previous = xyz_of(msg.pose)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pose_stamped(FLANGE_XYZ + np.array([0.5, 0.0, 0.0]), FLANGE_ROTATION),  # beyond max_target_distance
+        pose_stamped([math.nan, 0.0, 0.4], FLANGE_ROTATION),  # NaN
+        pose_stamped(FLANGE_XYZ, FLANGE_ROTATION, frame_id="camera"),  # wrong frame
+    ],
+    ids=["too_far", "nan", "wrong_frame"],
+)
+def test_unsafe_targets_are_refused(rig, target):
+    fake, _, spin_until = rig
+    publish_state = publish_robot_state(fake)
+    equilibria: list[PoseStamped] = []
+    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
+    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    ee_states: list[EndEffectorState] = []
+    fake.create_subscription(EndEffectorState, "/ee_state", ee_states.append, 10)
+    assert spin_until(lambda: ee_states, step=publish_state)
+    target_pub.publish(target)
+    assert not spin_until(lambda: equilibria, timeout=0.5, step=publish_state)

@@ -1,0 +1,103 @@
+"""V-JEPA 2 video encoder (official `VisionTransformer`): tubelet patch embedding, RoPE blocks, final LayerNorm."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jepa_core.models.modules import Block, init_vit_weights, rescale_residual_projections
+from jepa_core.models.rope import GridRope, compute_dtype
+
+
+def as_hw(img_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """Normalise an image size given as one int or (height, width)."""
+    if isinstance(img_size, int):
+        return img_size, img_size
+    height, width = img_size
+    return int(height), int(width)
+
+
+def gather_tokens(x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+    """Keep the tokens listed by each index mask [B, K] of x [B, N, D]; masks are concatenated on the batch axis."""
+    return torch.cat([torch.gather(x, 1, m.unsqueeze(-1).expand(-1, -1, x.shape[-1])) for m in masks], dim=0)
+
+
+class PatchEmbed3D(nn.Module):
+    """Conv3d with kernel = stride = (tubelet, patch, patch): video [B,C,T,H,W] -> tokens [B, T'*H'*W', D]."""
+
+    def __init__(self, patch_size: int, tubelet_size: int, in_chans: int, embed_dim: int):
+        super().__init__()
+        kernel = (tubelet_size, patch_size, patch_size)
+        self.proj = nn.Conv3d(in_chans, embed_dim, kernel_size=kernel, stride=kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)  # [B, N, D], (t, h, w) row-major
+
+
+class VisionTransformer(nn.Module):
+    """Video ViT without cls token or position table; the RoPE grid follows the actual input size."""
+
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 256,
+        patch_size: int = 16,
+        num_frames: int = 16,
+        tubelet_size: int = 2,
+        in_chans: int = 3,
+        embed_dim: int = 1024,
+        depth: int = 24,
+        num_heads: int = 16,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        norm_eps: float = 1e-6,
+        use_rope: bool = True,
+        init_std: float = 0.02,
+    ):
+        super().__init__()
+        if not use_rope:
+            raise ValueError("only the RoPE encoder (use_rope=True) of V-JEPA 2 is implemented")
+        self.hparams = dict(
+            img_size=list(as_hw(img_size)), patch_size=patch_size, num_frames=num_frames, tubelet_size=tubelet_size,
+            in_chans=in_chans, embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias, norm_eps=norm_eps, use_rope=use_rope,
+        )  # fmt: skip
+        self.img_size = as_hw(img_size)
+        self.patch_size = patch_size
+        self.num_frames = num_frames
+        self.tubelet_size = tubelet_size
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.patch_embed = PatchEmbed3D(patch_size, tubelet_size, in_chans, embed_dim)
+        self.blocks = nn.ModuleList(
+            [Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps) for _ in range(depth)]
+        )
+        self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
+        self.rope = GridRope(embed_dim // num_heads)
+        init_vit_weights(self, init_std)
+        rescale_residual_projections(self.blocks)
+
+    def grid(self, video_shape: torch.Size) -> tuple[int, int, int]:
+        """Token grid (tubelets, rows, columns) of a video [B, C, T, H, W]; rejects sizes the patching would crop."""
+        if len(video_shape) != 5:
+            raise ValueError(f"encoder expects video [B, 3, T, H, W], got shape {tuple(video_shape)}")
+        _, _, T, H, W = video_shape
+        if T % self.tubelet_size or H % self.patch_size or W % self.patch_size:
+            raise ValueError(
+                f"video T={T}, H={H}, W={W} must be multiples of tubelet {self.tubelet_size} / patch {self.patch_size}"
+            )
+        return T // self.tubelet_size, H // self.patch_size, W // self.patch_size
+
+    def forward(self, video: torch.Tensor, masks: torch.Tensor | list[torch.Tensor] | None = None) -> torch.Tensor:
+        """video [B, 3, T, H, W] -> tokens [B, N, D]; with `masks` (index tensors [B, K]) only those tokens are
+        encoded (context encoder of pretraining) and the outputs of all masks are stacked on the batch axis."""
+        T, H, W = self.grid(video.shape)
+        x = self.patch_embed(video)  # [B, N, D]
+        if masks is None:
+            rope = self.rope.for_grid(T, H, W, x.device, compute_dtype(x))
+        else:
+            masks = [masks] if isinstance(masks, torch.Tensor) else list(masks)
+            x = gather_tokens(x, masks)  # [len(masks)*B, K, D]
+            rope = self.rope.for_ids(torch.cat(masks, dim=0), H, W, compute_dtype(x))
+        for block in self.blocks:
+            x = block(x, rope=rope)
+        return self.norm(x)

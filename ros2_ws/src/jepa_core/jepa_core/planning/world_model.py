@@ -1,0 +1,170 @@
+"""World-model facade for planning: encoder + action-conditioned predictor -> batched rollouts and CEM energies.
+
+Rollouts follow the official planner: at each horizon step the predictor sees every frame so far (context and
+predictions), every action so far and every pose so far (integrated in torch like `compute_new_pose`), the last N
+output tokens are layer-normed and fed back. Observed history steps (K > 1) are identical for every candidate, so their
+keys/values are computed once per planning step (`make_context`) and shared by all candidates and CEM iterations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from jepa_core.models.ac_predictor import ACContextCache, VisionTransformerPredictorAC
+from jepa_core.models.encoder import VisionTransformer
+from jepa_core.models.representations import encode_frames, normalize_reps
+from jepa_core.planning.cem import EnergyFn
+from jepa_core.planning.poses import STATE_DIM, rollout_poses
+from jepa_core.transforms import planning_transform_batch
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """Where and how the world model runs."""
+
+    device: str = "cpu"  # torch device of the models and every planning tensor
+    autocast_dtype: torch.dtype | None = None  # e.g. torch.bfloat16 for the predictor/encoder matmuls; None = fp32
+    use_context_cache: bool = True  # prefill the K-1 observed history steps once per planning step
+    candidate_chunk: int = 0  # candidates per predictor call (bounds activation memory); 0 = all at once
+
+
+@dataclass
+class PlanningContext:
+    """The observed steps candidates continue from: K frames, K states and the K-1 actions executed between them."""
+
+    frames: torch.Tensor  # [K, N, D] normalised representations, oldest first; the last is the current frame
+    states: torch.Tensor  # [K, 7] end-effector states of those frames
+    actions: torch.Tensor  # [K-1, 7] executed actions between consecutive frames
+    cache: ACContextCache | None  # keys/values of steps 0..K-2 (batch 1), None when K == 1 or caching is off
+
+    @property
+    def steps(self) -> int:
+        """Number of observed frames K."""
+        return self.frames.shape[0]
+
+
+class WorldModel:
+    """Encodes frames into AC representations and predicts the representations candidate action sequences lead to."""
+
+    def __init__(
+        self,
+        predictor: VisionTransformerPredictorAC,
+        encoder: VisionTransformer | None = None,
+        config: WorldModelConfig | None = None,
+    ) -> None:
+        """Move the models to the configured device in eval mode; `encoder` may be None when goals and frames arrive
+        already encoded (e.g. from the perception node), which keeps only one encoder in GPU memory."""
+        self.config = config or WorldModelConfig()
+        self.device = torch.device(self.config.device)
+        self.predictor = predictor.to(self.device).eval()
+        self.encoder = None if encoder is None else encoder.to(self.device).eval()
+        self.tokens_per_frame = predictor.tokens_per_frame
+        self.embed_dim = predictor.embed_dim
+
+    def _autocast(self):
+        """Autocast context for model calls (a no-op in fp32)."""
+        dtype = self.config.autocast_dtype
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _require_encoder(self) -> VisionTransformer:
+        """The encoder, or a clear error when this world model was built without one."""
+        if self.encoder is None:
+            raise RuntimeError("WorldModel was built without an encoder; pass encoder=... to encode frames locally")
+        return self.encoder
+
+    @torch.inference_mode()
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """Preprocessed frames [B, 3, H, W] -> normalised AC representations [B, N, D] (float32)."""
+        encoder = self._require_encoder()
+        with self._autocast():
+            return encode_frames(encoder, frames.to(self.device)).float()
+
+    def encode_images(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """RGB uint8 images [B, H, W, 3] -> representations [B, N, D], with the official planning transform."""
+        size = self._require_encoder().img_size[0]
+        return self.encode(planning_transform_batch(images, size=size, device=self.device))
+
+    def _check_reps(self, name: str, reps: torch.Tensor) -> None:
+        """Raise when representations are not [..., N, D] of this predictor."""
+        expected = (self.tokens_per_frame, self.embed_dim)
+        if reps.dim() < 2 or tuple(reps.shape[-2:]) != expected:
+            raise ValueError(f"{name}: expected shape [..., {expected[0]}, {expected[1]}], got {tuple(reps.shape)}")
+
+    @torch.inference_mode()
+    def make_context(
+        self, frames: torch.Tensor, states: torch.Tensor, actions: torch.Tensor | None = None
+    ) -> PlanningContext:
+        """Context from K observed frames [K, N, D], their states [K, 7] and the K-1 executed actions [K-1, 7].
+
+        K = 1 is the official planner (current frame only). For K > 1 the history's keys/values are computed here, once.
+        """
+        self._check_reps("frames", frames)
+        K = frames.shape[0]
+        actions = torch.zeros(0, STATE_DIM) if actions is None else actions
+        if frames.dim() != 3 or tuple(states.shape) != (K, STATE_DIM) or tuple(actions.shape) != (K - 1, STATE_DIM):
+            raise ValueError(
+                f"context: expected frames [K, N, D], states [K, 7], actions [K-1, 7]; got {tuple(frames.shape)}, "
+                f"{tuple(states.shape)}, {tuple(actions.shape)}"
+            )
+        frames, states, actions = (t.to(self.device, torch.float32) for t in (frames, states, actions))
+        cache = None
+        if K > 1 and self.config.use_context_cache:
+            with self._autocast():
+                history = frames[None, :-1].flatten(1, 2)  # [1, (K-1)*N, D]
+                cache = self.predictor.prefill(history, actions[None], states[None, :-1])
+        return PlanningContext(frames=frames, states=states, actions=actions, cache=cache)
+
+    def _predict_last(self, context: PlanningContext, frames, actions, states) -> torch.Tensor:
+        """One predictor call on the candidates' steps [S, T, ...] -> normalised next frame [S, N, D] (float32).
+
+        Without a cache the history steps are prepended explicitly (the official full-sequence call).
+        """
+        S = frames.shape[0]
+        if context.cache is None and context.steps > 1:
+            history_frames = context.frames[None, :-1].expand(S, -1, -1, -1)  # [S, K-1, N, D]
+            frames = torch.cat([history_frames, frames], dim=1)
+            actions = torch.cat([context.actions[None].expand(S, -1, -1), actions], dim=1)
+            states = torch.cat([context.states[None, :-1].expand(S, -1, -1), states], dim=1)
+        with self._autocast():
+            out = self.predictor(frames.flatten(1, 2), actions, states, cache=context.cache)  # [S, T*N, D]
+        return normalize_reps(out[:, -self.tokens_per_frame :].float())
+
+    @torch.inference_mode()
+    def rollout(self, context: PlanningContext, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidate action sequences [S, H, 7] -> predicted representations [S, H, N, D] and poses [S, H+1, 7].
+
+        Poses start with the current state; prediction h is the frame after executing actions 0..h.
+        """
+        if candidates.dim() != 3 or candidates.shape[-1] != STATE_DIM:
+            raise ValueError(f"candidates: expected shape [S, H, {STATE_DIM}], got {tuple(candidates.shape)}")
+        S, H, _ = candidates.shape
+        candidates = candidates.to(self.device, torch.float32)
+        poses = rollout_poses(context.states[-1], candidates)  # [S, H+1, 7]
+        frames = [context.frames[-1].expand(S, -1, -1)]  # each [S, N, D]
+        for step in range(H):
+            stacked = torch.stack(frames, dim=1)  # [S, step+1, N, D]
+            frames.append(self._predict_last(context, stacked, candidates[:, : step + 1], poses[:, : step + 1]))
+        return torch.stack(frames[1:], dim=1), poses
+
+    @staticmethod
+    def step_energies(predictions: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """Mean |prediction - goal| over tokens and channels: predictions [S, H, N, D], goal [N, D] -> [S, H]."""
+        return (predictions - goal).abs().mean(dim=(-2, -1))
+
+    def energy_fn(self, context: PlanningContext, goal: torch.Tensor) -> EnergyFn:
+        """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D]."""
+        self._check_reps("goal", goal)
+        goal = goal.reshape(self.tokens_per_frame, self.embed_dim).to(self.device, torch.float32)
+        chunk = self.config.candidate_chunk
+
+        def energies(candidates: torch.Tensor) -> torch.Tensor:
+            pieces = candidates.split(chunk) if chunk > 0 else (candidates,)
+            return torch.cat([self.step_energies(self.rollout(context, piece)[0], goal) for piece in pieces])
+
+        return energies

@@ -1,0 +1,179 @@
+"""Episode recorder node: subscribes to the stack's topics (raw, by type) and writes one MCAP rosbag2 bag per episode.
+
+Episodes start and stop through the `start_recording` / `stop_recording` services (jepa_msgs/srv/StartRecording,
+StopRecording). Callbacks only enqueue serialized bytes; a writer thread does the disk work (see EpisodeWriter).
+Run: scripts/run.sh python -m training.record --ros-args --params-file launch/config/record.yaml
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from jepa_core.data.episode_writer import EpisodeSummary, EpisodeWriter
+from jepa_core.data.topics import RECORDED_TOPICS, topic_type
+from jepa_core.data.typestore import stack_typestore
+from jepa_msgs.srv import StartRecording, StopRecording
+
+SUBSCRIPTION_DEPTH = 200  # messages buffered per topic by the middleware while the executor is busy
+
+
+def message_class(msgtype: str) -> type:
+    """Python class of a ROS 2 message type given as 'pkg/msg/Type'."""
+    package, kind, name = msgtype.split("/")
+    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+
+
+def default_episode_name() -> str:
+    """A UTC timestamped episode name, e.g. episode_20260101T120000_123456."""
+    return datetime.now(UTC).strftime("episode_%Y%m%dT%H%M%S_%f")
+
+
+class EpisodeRecorder(Node):
+    """Subscribes to the recorded topics once their publishers appear and records episodes on request."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("episode_recorder", **node_kwargs)
+        self._output_dir = Path(
+            self._declare("output_dir", "bags", "folder receiving one bag folder per episode (created if missing)")
+        )
+        self._storage = self._declare("storage", "mcap", "rosbag2 storage plugin: mcap or sqlite3")
+        topic_names = self._declare(
+            "topics", [t.name for t in RECORDED_TOPICS], "topics to record (names of jepa_core.data.topics)"
+        )
+        discovery_period = self._declare("discovery_period_s", 0.2, "how often to look for publishers of topics")
+        autostart = self._declare("autostart_episode", "", "non-empty: record this episode from start to shutdown")
+        self._topics = {self.resolve_topic_name(name): topic_type(name) for name in topic_names}
+        self._typestore = stack_typestore()
+        self._topic_subscriptions: dict[str, object] = {}
+        self._lock = threading.Lock()  # guards _episode between callbacks and services
+        self._episode: EpisodeWriter | None = None
+        self.received: Counter[str] = Counter()  # messages enqueued into the current episode, per topic
+        self.create_service(StartRecording, "start_recording", self._on_start)
+        self.create_service(StopRecording, "stop_recording", self._on_stop)
+        self.create_timer(discovery_period, self._subscribe_discovered)
+        self._subscribe_discovered()
+        if autostart:
+            self.start_episode(autostart)
+
+    def _declare(self, name: str, default, description: str):
+        """Declare a parameter with a descriptor and return its value."""
+        return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+    @property
+    def subscribed_topics(self) -> set[str]:
+        """Fully qualified names of the topics subscribed so far."""
+        return set(self._topic_subscriptions)
+
+    @property
+    def recording(self) -> bool:
+        """True while an episode is open."""
+        return self._episode is not None
+
+    def _subscribe_discovered(self) -> None:
+        """Subscribe to each pending topic whose publishers are known, matching their reliability."""
+        for topic, msgtype in self._topics.items():
+            if topic in self._topic_subscriptions:
+                continue
+            publishers = self.get_publishers_info_by_topic(topic)
+            if not publishers:
+                continue
+            wrong = {p.topic_type for p in publishers} - {msgtype}
+            if wrong:
+                self.get_logger().error(f"{topic}: expected type {msgtype}, publishers offer {sorted(wrong)}")
+                continue
+            reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in publishers)
+            qos = QoSProfile(
+                history=HistoryPolicy.KEEP_LAST,
+                depth=SUBSCRIPTION_DEPTH,
+                reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+                durability=DurabilityPolicy.VOLATILE,
+            )
+            self._topic_subscriptions[topic] = self.create_subscription(
+                message_class(msgtype), topic, lambda data, t=topic: self._on_message(t, data), qos, raw=True
+            )
+            self.get_logger().info(f"recording {topic} ({msgtype}, {'reliable' if reliable else 'best effort'})")
+
+    def _on_message(self, topic: str, data: bytes) -> None:
+        """Enqueue a serialized message into the open episode, stamped with its receive time (as rosbag2 does)."""
+        with self._lock:
+            if self._episode is None:
+                return
+            self._episode.write(topic, time.time_ns(), data)
+            self.received[topic] += 1
+
+    def start_episode(self, episode: str = "") -> Path:
+        """Open a new episode bag; raises when one is already open or the name is taken."""
+        with self._lock:
+            if self._episode is not None:
+                raise RuntimeError(f"already recording {self._episode.final_path}")
+            self._episode = EpisodeWriter(
+                self._output_dir, episode or default_episode_name(), self._topics, self._typestore, self._storage
+            )
+            self.received.clear()
+            self.get_logger().info(f"recording episode {self._episode.final_path}")
+            return self._episode.final_path
+
+    def stop_episode(self, discard: bool = False) -> EpisodeSummary:
+        """Close the open episode: every message received before this call is in the bag."""
+        with self._lock:
+            episode, self._episode = self._episode, None
+        if episode is None:
+            raise RuntimeError("not recording")
+        summary = episode.close(discard=discard)
+        self.get_logger().info(f"episode closed: {summary.path or 'discarded'}, {summary.message_count} messages")
+        return summary
+
+    def _on_start(self, request: StartRecording.Request, response: StartRecording.Response):
+        """Service: start an episode."""
+        try:
+            response.bag_path = str(self.start_episode(request.episode))
+            response.success = True
+        except (RuntimeError, ValueError, OSError) as error:
+            response.success, response.message = False, str(error)
+        return response
+
+    def _on_stop(self, request: StopRecording.Request, response: StopRecording.Response):
+        """Service: stop the current episode."""
+        try:
+            summary = self.stop_episode(discard=request.discard)
+            response.bag_path = str(summary.path or "")
+            response.message_count = summary.message_count
+            response.success = True
+        except (RuntimeError, OSError) as error:
+            response.success, response.message = False, str(error)
+        return response
+
+    def destroy_node(self) -> None:
+        """Keep an open episode (closed normally) when the node goes away."""
+        if self._episode is not None:
+            self.stop_episode()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the recorder until Ctrl-C; an open episode is closed and kept."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = EpisodeRecorder()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -95,7 +95,7 @@ def test_every_image_published_at_30hz_is_in_the_bag(running, tmp_path):
 
 
 def test_stop_without_start_and_double_start_fail_cleanly(running):
-    recorder, node = running
+    _, node = running
     stop = _call(node.create_client(StopRecording, "stop_recording"), StopRecording.Request())
     assert not stop.success and "not recording" in stop.message
     start_client = node.create_client(StartRecording, "start_recording")

@@ -1,0 +1,103 @@
+"""Writes one episode's serialized messages into a rosbag2 bag from a background thread, finalised atomically.
+
+The caller (a ROS callback) only enqueues bytes, so it never blocks on disk. The bag is written under
+`<output_dir>/.partial/<episode>/` and renamed to `<output_dir>/<episode>/` once closed: a bag in its final place is
+always complete, and a crash leaves only a hidden partial folder.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys.store import Typestore
+
+PARTIAL_DIR = ".partial"
+BAG_VERSION = 9
+_STOP = object()  # queue sentinel: flush and close
+
+
+@dataclass(frozen=True)
+class EpisodeSummary:
+    """What a closed episode bag holds."""
+
+    path: Path | None  # final bag folder, None when discarded
+    message_count: int
+    per_topic: dict[str, int]
+
+
+class EpisodeWriter:
+    """One episode bag: `write()` is thread-safe and non-blocking; `close()` flushes, closes and renames."""
+
+    def __init__(
+        self,
+        output_dir: Path,
+        episode: str,
+        topics: dict[str, str],
+        typestore: Typestore,
+        storage: str = "mcap",
+    ) -> None:
+        if not episode or "/" in episode or episode.startswith("."):
+            raise ValueError(f"episode name: expected a plain folder name, got {episode!r}")
+        try:
+            plugin = StoragePlugin[storage.upper()]
+        except KeyError:
+            raise ValueError(f"storage: expected 'mcap' or 'sqlite3', got {storage!r}") from None
+        self.final_path = Path(output_dir) / episode
+        if self.final_path.exists():
+            raise FileExistsError(f"episode bag {self.final_path} exists already")
+        self._partial_path = Path(output_dir) / PARTIAL_DIR / episode
+        if self._partial_path.exists():
+            shutil.rmtree(self._partial_path)  # leftover of a crashed recording with the same name
+        self._partial_path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = Writer(self._partial_path, version=BAG_VERSION, storage_plugin=plugin)
+        self._writer.open()
+        self._connections = {
+            name: self._writer.add_connection(name, msgtype, typestore=typestore) for name, msgtype in topics.items()
+        }
+        self._counts: Counter[str] = Counter()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name=f"bag-writer-{episode}", daemon=True)
+        self._thread.start()
+
+    def write(self, topic: str, timestamp_ns: int, data: bytes) -> None:
+        """Enqueue one serialized (CDR) message; raises if the writer thread has failed."""
+        if self._error is not None:
+            raise RuntimeError(f"bag writer for {self.final_path} failed: {self._error}") from self._error
+        if topic not in self._connections:
+            raise KeyError(f"topic {topic!r} was not declared for episode {self.final_path.name}")
+        self._queue.put((topic, timestamp_ns, data))
+
+    def _drain(self) -> None:
+        """Writer thread: write queued messages in arrival order until the stop sentinel."""
+        while (item := self._queue.get()) is not _STOP:
+            topic, timestamp_ns, data = item
+            if self._error is not None:
+                continue  # keep draining so close() returns; the error is reported there
+            try:
+                self._writer.write(self._connections[topic], timestamp_ns, data)
+                self._counts[topic] += 1
+            except BaseException as error:  # reported by write()/close(), never swallowed
+                self._error = error
+
+    def close(self, discard: bool = False) -> EpisodeSummary:
+        """Flush every queued message, close the bag and move it to its final place (or delete it)."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._writer.close()
+        summary_counts = dict(self._counts)
+        if self._error is not None:
+            raise RuntimeError(
+                f"bag writer for {self.final_path} failed; partial bag kept at {self._partial_path}"
+            ) from self._error
+        if discard:
+            shutil.rmtree(self._partial_path)
+            return EpisodeSummary(None, sum(summary_counts.values()), summary_counts)
+        self._partial_path.rename(self.final_path)
+        return EpisodeSummary(self.final_path, sum(summary_counts.values()), summary_counts)

@@ -7,7 +7,7 @@ predictor presets with the same name belong together; `AC_ENCODER_OF` names the 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -124,8 +124,8 @@ def _lookup(presets: dict, name: str, kind: str):
 
 
 def _build(model_cls, config, device: str | torch.device | None, overrides: dict):
-    """Instantiate model_cls from config + overrides; on `device` ("meta": shapes only, no weights allocated)."""
-    kwargs = asdict(replace(config, **overrides))
+    """Instantiate model_cls from config + overrides (any constructor argument); on `device` ("meta": no weights)."""
+    kwargs = {**asdict(config), **overrides}
     with torch.device(device) if device is not None else contextlib.nullcontext():
         return model_cls(**kwargs)
 

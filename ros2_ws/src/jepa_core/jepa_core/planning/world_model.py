@@ -90,7 +90,7 @@ class WorldModel:
         size = self._require_encoder().img_size[0]
         return self.encode(planning_transform_batch(images, size=size, device=self.device))
 
-    def _check_reps(self, name: str, reps: torch.Tensor) -> None:
+    def check_representation(self, name: str, reps: torch.Tensor) -> None:
         """Raise when representations are not [..., N, D] of this predictor."""
         expected = (self.tokens_per_frame, self.embed_dim)
         if reps.dim() < 2 or tuple(reps.shape[-2:]) != expected:
@@ -104,7 +104,7 @@ class WorldModel:
 
         K = 1 is the official planner (current frame only). For K > 1 the history's keys/values are computed here, once.
         """
-        self._check_reps("frames", frames)
+        self.check_representation("frames", frames)
         K = frames.shape[0]
         actions = torch.zeros(0, STATE_DIM) if actions is None else actions
         if frames.dim() != 3 or tuple(states.shape) != (K, STATE_DIM) or tuple(actions.shape) != (K - 1, STATE_DIM):
@@ -159,7 +159,7 @@ class WorldModel:
 
     def energy_fn(self, context: PlanningContext, goal: torch.Tensor) -> EnergyFn:
         """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D]."""
-        self._check_reps("goal", goal)
+        self.check_representation("goal", goal)
         goal = goal.reshape(self.tokens_per_frame, self.embed_dim).to(self.device, torch.float32)
         chunk = self.config.candidate_chunk
 

@@ -1,0 +1,111 @@
+"""Receding-horizon control with the world model: observe, plan with CEM, execute the first action, replan.
+
+ROS-free, so the planner node, closed-loop evaluation in simulation and the demo share one implementation. It keeps the
+last K observations (the executed actions between them are their pose differences, the DROID convention) and the
+previous plan for warm starting.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from jepa_core.planning.cem import CEMConfig, CEMPlanner, CEMResult
+from jepa_core.planning.poses import STATE_DIM, pose_differences, rollout_poses
+from jepa_core.planning.world_model import WorldModel
+
+
+@dataclass(frozen=True)
+class MPCConfig:
+    """Receding-horizon settings around the CEM."""
+
+    cem: CEMConfig = field(default_factory=CEMConfig)
+    context_steps: int = 1  # observed frames K the predictor sees (1 = the official planner)
+    warm_start: bool = True  # start each CEM from the previous plan shifted by one step
+    seed: int | None = None  # seeds the CEM draws once per goal (reproducible episodes); None = nondeterministic
+
+    def __post_init__(self) -> None:
+        """Reject impossible settings naming the field."""
+        if self.context_steps < 1:
+            raise ValueError(f"MPCConfig.context_steps: expected >= 1, got {self.context_steps}")
+
+
+@dataclass
+class MPCStep:
+    """One control step's decision: what to execute now and the plan behind it (float64 CPU tensors)."""
+
+    state: torch.Tensor  # [7] observed state the plan starts from
+    action: torch.Tensor  # [7] first planned action, the one to execute
+    target_state: torch.Tensor  # [7] state integrated with `action` (the commanded pose and gripper)
+    plan: torch.Tensor  # [H, 7] whole planned action sequence
+    predicted_states: torch.Tensor  # [H + 1, 7] states along the plan, `state` first
+    energy: float  # energy of the plan (CEMResult.energy, else the elite mean)
+    iterations: int  # CEM iterations run
+    stop_reason: str  # why the CEM stopped
+    planning_time: float  # wall time of this step's planning, s
+    cem: CEMResult  # full CEM result (device tensors)
+
+
+class MPCController:
+    """Plans one action per observation towards a goal representation, keeping history and the previous plan."""
+
+    def __init__(self, world_model: WorldModel, config: MPCConfig | None = None) -> None:
+        """Bind the world model; call `set_goal` before `step`."""
+        self.world_model = world_model
+        self.config = config or MPCConfig()
+        self.planner = CEMPlanner(self.config.cem, device=world_model.device)
+        self._goal: torch.Tensor | None = None
+        self._frames: list[torch.Tensor] = []  # each [N, D]
+        self._states: list[torch.Tensor] = []  # each [7]
+        self._previous: CEMResult | None = None
+        self._generator: torch.Generator | None = None
+
+    def set_goal(self, goal: torch.Tensor) -> None:
+        """Goal representation [N, D] (or [1, N, D]); forgets history and the previous plan, reseeds the draws."""
+        self.world_model.check_representation("goal", goal)
+        self._goal = goal.reshape(self.world_model.tokens_per_frame, -1).to(self.world_model.device, torch.float32)
+        self.reset_history()
+        if self.config.seed is not None:
+            self._generator = torch.Generator(device=self.world_model.device).manual_seed(self.config.seed)
+
+    def reset_history(self) -> None:
+        """Forget observed frames and the previous plan (e.g. after the robot was moved by hand)."""
+        self._frames, self._states, self._previous = [], [], None
+
+    def step(self, representation: torch.Tensor, state: torch.Tensor) -> MPCStep:
+        """Plan from the current frame's representation [N, D] and end-effector state [7]; returns the decision."""
+        if self._goal is None:
+            raise RuntimeError("MPCController.step: no goal; call set_goal(goal_representation) first")
+        self.world_model.check_representation("representation", representation)
+        state = torch.as_tensor(state, dtype=torch.float64).reshape(-1)
+        if state.shape != (STATE_DIM,):
+            raise ValueError(f"state: expected {STATE_DIM} values [x, y, z, roll, pitch, yaw, gripper], got {state}")
+        start = time.perf_counter()
+        device = self.world_model.device
+        self._frames = [*self._frames, representation.reshape(self._goal.shape).to(device, torch.float32)]
+        self._states = [*self._states, state]
+        self._frames = self._frames[-self.config.context_steps :]
+        self._states = self._states[-self.config.context_steps :]
+        states = torch.stack(self._states)  # [K, 7] float64
+        executed = pose_differences(states) if len(self._states) > 1 else torch.zeros(0, STATE_DIM)  # [K-1, 7]
+        context = self.world_model.make_context(torch.stack(self._frames), states.float(), executed.float())
+        warm = self._previous if self.config.warm_start else None
+        result = self.planner.plan(self.world_model.energy_fn(context, self._goal), warm, self._generator)
+        self._previous = result
+        plan = result.actions.detach().to("cpu", torch.float64)  # [H, 7]
+        path = rollout_poses(state, plan[None])[0]  # [H + 1, 7]
+        energy = result.energy if result.energy is not None else result.elite_energy
+        return MPCStep(
+            state=state,
+            action=plan[0],
+            target_state=path[1],
+            plan=plan,
+            predicted_states=path,
+            energy=float(energy),
+            iterations=result.iterations,
+            stop_reason=result.stop_reason,
+            planning_time=time.perf_counter() - start,
+            cem=result,
+        )

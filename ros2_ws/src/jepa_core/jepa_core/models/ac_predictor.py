@@ -122,6 +122,8 @@ class VisionTransformerPredictorAC(nn.Module):
         """Cached block-causal mask for `steps` new steps (None when the predictor is not frame-causal)."""
         if not self.is_frame_causal:
             return None
+        if torch.compiler.is_compiling():  # traced (export/compile): build in-graph, never cache traced tensors
+            return block_causal_mask(steps, self.cond_tokens + self.tokens_per_frame, device)
         key = (steps, str(device))
         if key not in self._masks:
             self._masks[key] = block_causal_mask(steps, self.cond_tokens + self.tokens_per_frame, device)

@@ -116,6 +116,8 @@ class GridRope:
     ) -> RopeTables:
         """Tables [steps*(cond_tokens+H*W), hd] for a full grid, steps first_step.. ; per step `cond_tokens` leading
         tokens (action, state) get only the temporal rotation. Row/column positions are multiplied by the scales."""
+        if torch.compiler.is_compiling():  # traced (export/compile): build in-graph, never cache traced tensors
+            return self._build(steps, grid_h, grid_w, device, dtype, first_step, cond_tokens, h_scale, w_scale)
         key = (steps, grid_h, grid_w, str(device), dtype, first_step, cond_tokens, h_scale, w_scale)
         tables = self._cache.get(key)
         if tables is None:

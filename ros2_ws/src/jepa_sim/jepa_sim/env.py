@@ -1,0 +1,342 @@
+"""ROS-free MuJoCo Franka Panda environment: a table, a cube, a cup and one exterior camera, driven by flange poses.
+
+Quick start (planner + env in one process, no ROS)::
+
+    from jepa_sim.env import FrankaSimEnv, SimConfig
+    env = FrankaSimEnv(SimConfig(control_period=0.25))     # 4 Hz planning; 1/15 for recording
+    obs = env.reset(task="reach", seed=0)                  # Observation
+    goal = env.goal_image()                                # [H, W, 3] uint8, arm/objects at the goal
+    obs = env.step(target_state)                           # target [x, y, z, euler_xyz, gripper] (base frame)
+    obs = env.step_action(action)                          # DROID action [dxyz, d_euler_xyz, dgripper]
+    status = env.task_status()                             # TaskStatus(success, distance, tolerance, goal_point)
+    image, error = env.render_at_pose(state)               # scene with the flange at `state`; sim state untouched
+    env.close()
+
+Conventions (DESIGN.md): base frame = `panda_link0` = the MuJoCo world frame; states are
+[x, y, z, extrinsic Euler 'xyz' (SciPy, rad), gripper in [0, 1], 1 = closed] of the flange (link8); quaternions are
+(x, y, z, w) (`jepa_sim.poses`). `Observation.joint_positions` follow franka_description's joint zeros (the MJCF's
+joint6/joint7 offsets are added). Each `step` runs `control_period` of physics at `physics_rate_hz`: a min-jerk
+flange reference tracked by differential IK (`jepa_sim.controller`), the gripper position servo set from the command;
+the target position is clipped to the workspace box first (`Observation.target_clipped` reports it). Resets with the
+same task and seed are bit-identical; `render_at_pose`/`goal_image` use a private MjData and never touch the state.
+Set MUJOCO_GL=egl (scripts/env.sh does) for headless rendering; it is the default here when unset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from jepa_sim import scene
+from jepa_sim.controller import CartesianTrajectory, ControllerConfig, DifferentialIK, FlangeKinematics
+from jepa_sim.poses import STATE_DIM, apply_action, quat_xyzw_of_state
+from jepa_sim.tasks import TASKS, Episode, TaskConfig, sample_episode
+
+# franka_description "ready" posture: flange at (0.307, 0, 0.59), pointing down, fingers closing along the base y axis.
+HOME_JOINTS_FRANKA = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4])
+SETTLE_SECONDS = 0.2  # physics run at reset so objects rest on the table before time 0
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything that configures the simulator; the ROS node maps its parameters onto these fields."""
+
+    task: str = "reach"  # "reach", "grasp" or "pick_place"
+    task_object: str = "cube"  # object for grasp/pick_place: "cube" or "cup"
+    image_width: int = 256
+    image_height: int = 256
+    camera: scene.CameraConfig = field(default_factory=scene.CameraConfig)
+    physics_rate_hz: float = 500.0
+    control_period: float = 0.25  # s of simulated time per step (0.25 = 4 Hz planning, 1/15 = DROID recording)
+    workspace_min: tuple[float, float, float] = (0.25, -0.4, 0.16)  # m, commanded flange positions are clipped
+    workspace_max: tuple[float, float, float] = (0.8, 0.4, 0.7)
+    render_observations: bool = True  # False: step/reset return image=None (fast scripted rollouts)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    tasks: TaskConfig = field(default_factory=TaskConfig)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field when a value is out of range."""
+        checks = {
+            "task": (self.task in TASKS, f"one of {TASKS}"),
+            "task_object": (self.task_object in scene.OBJECTS, f"one of {tuple(scene.OBJECTS)}"),
+            "image_width": (16 <= self.image_width <= 4096, "an int in [16, 4096]"),
+            "image_height": (16 <= self.image_height <= 4096, "an int in [16, 4096]"),
+            "physics_rate_hz": (50.0 <= self.physics_rate_hz <= 10000.0, "in [50, 10000] Hz"),
+            "control_period": (self.control_period * self.physics_rate_hz >= 1.0, ">= one physics step"),
+            "workspace_min": (np.all(np.less(self.workspace_min, self.workspace_max)), "< workspace_max per axis"),
+            "camera.fovy_deg": (0.0 < self.camera.fovy_deg < 180.0, "in (0, 180) degrees"),
+        }
+        for name, (ok, expected) in checks.items():
+            if not ok:
+                raise ValueError(f"SimConfig.{name} must be {expected}; got {getattr(self, name.split('.')[0])!r}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the robot reports after a reset or step."""
+
+    image: np.ndarray | None  # [H, W, 3] uint8 RGB from the exterior camera (None if render_observations=False)
+    ee_state: np.ndarray  # [7] flange state: xyz (m), euler xyz (rad), gripper in [0, 1]
+    joint_positions: np.ndarray  # [7] arm joints, rad, franka_description zeros
+    finger_positions: np.ndarray  # [2] finger joints, m (0 = closed, 0.04 = open)
+    object_positions: dict[str, np.ndarray]  # name -> [3] object centre in the base frame, m
+    time: float  # simulated seconds since reset
+    target_clipped: bool  # the last commanded target position lay outside the workspace box and was clipped
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """Progress of the current episode."""
+
+    task: str
+    seed: int
+    success: bool
+    distance: float  # m, to the goal point
+    tolerance: float  # m
+    goal_point: np.ndarray  # [3] flange goal (reach) or object goal
+
+
+class FrankaSimEnv:
+    """The simulated Franka: reset to a seeded task episode, step with flange targets, render, report success."""
+
+    def __init__(self, config: SimConfig | None = None):
+        self.config = config or SimConfig()
+        self.config.validate()
+        dt = 1.0 / self.config.physics_rate_hz
+        self.model = scene.build_model(self.config.camera, self.config.image_width, self.config.image_height, dt)
+        self.data = mujoco.MjData(self.model)
+        self._render_data = mujoco.MjData(self.model)
+        self._renderer: mujoco.Renderer | None = None
+        self._ids = _ModelIds(self.model)
+        self._q_home = HOME_JOINTS_FRANKA - scene.ARM_JOINT_OFFSETS
+        self._configure_servos()
+        kinematics = FlangeKinematics(self.model, self._ids.arm_qpos, self._ids.arm_dof, self._ids.flange_site)
+        self._ik = DifferentialIK(kinematics, self.config.controller, self._q_home)
+        position, quat = kinematics.forward(self._q_home)
+        self.home_state = np.concatenate([position, _euler_of_wxyz(quat), [0.0]])
+        self._q_cmd = self._q_home.copy()
+        self._gripper_cmd = 0.0
+        self._target_clipped = False
+        self._episode: Episode | None = None
+        self._goal_image: np.ndarray | None = None
+
+    # ----------------------------------------------------------------------------------------------------- episode
+    @property
+    def episode(self) -> Episode:
+        """The current episode (start, goal scene, success rule); raises before the first reset."""
+        if self._episode is None:
+            raise RuntimeError("FrankaSimEnv.reset() must be called before using the episode")
+        return self._episode
+
+    def reset(self, task: str | None = None, seed: int = 0) -> Observation:
+        """Start a new episode of `task` (default: config.task) for `seed`; identical for identical arguments."""
+        task = task or self.config.task
+        episode = sample_episode(task, seed, self.config.task_object, self.home_state, self.config.tasks)
+        mujoco.mj_resetData(self.model, self.data)
+        q_start, _ = self._solve_ik(episode.start_state, self._q_home)
+        self._set_scene(self.data, q_start, scene.FINGER_OPEN_M, episode.object_positions)
+        self._q_cmd = q_start.copy()
+        self._gripper_cmd = 0.0
+        self.data.ctrl[self._ids.arm_act] = q_start
+        self.data.ctrl[self._ids.finger_act] = scene.FINGER_OPEN_M
+        mujoco.mj_forward(self.model, self.data)
+        for _ in range(round(SETTLE_SECONDS * self.config.physics_rate_hz)):
+            mujoco.mj_step(self.model, self.data)
+        self.data.time = 0.0
+        self._episode = episode
+        self._target_clipped = False
+        self._goal_image = None
+        return self._observe()
+
+    def goal_image(self) -> np.ndarray:
+        """[H, W, 3] uint8 image of the episode's goal scene (arm at the goal pose, objects at their goals)."""
+        if self._goal_image is None:
+            episode = self.episode
+            q_goal, _ = self._solve_ik(episode.goal_state, self._q_cmd)
+            self._goal_image = self._render_scene(q_goal, episode.goal_finger_opening, episode.goal_object_positions)
+        return self._goal_image
+
+    def task_status(self) -> TaskStatus:
+        """Success and distance of the current state against the episode goal."""
+        episode = self.episode
+        distance = episode.distance(self._flange_position(), self._object_positions())
+        return TaskStatus(
+            episode.task, episode.seed, distance < episode.tolerance, distance, episode.tolerance, episode.goal_point
+        )
+
+    # ------------------------------------------------------------------------------------------------------ control
+    def step(self, target_state: np.ndarray | None = None) -> Observation:
+        """Track `target_state` [7] (flange xyz, euler xyz, gripper command) for one control period.
+
+        None holds the last command. The position is clipped to the workspace box (reported in the observation).
+        """
+        self.episode  # noqa: B018  (raises before the first reset)
+        if target_state is not None:
+            target = np.asarray(target_state, dtype=np.float64)
+            if target.shape != (STATE_DIM,) or not np.all(np.isfinite(target)):
+                raise ValueError(f"target_state must be {STATE_DIM} finite numbers, got {target_state!r}")
+            position = np.clip(target[:3], self.config.workspace_min, self.config.workspace_max)
+            self._target_clipped = bool(np.any(position != target[:3]))
+            self._gripper_cmd = float(np.clip(target[6], 0.0, 1.0))
+            quat = _wxyz_of_state(target)
+        else:
+            position, quat = self._ik.kinematics.forward(self._q_cmd)
+        self._advance(position, quat)
+        return self._observe()
+
+    def step_action(self, action: np.ndarray) -> Observation:
+        """Apply a DROID-style action [dxyz, d_euler_xyz, dgripper] to the current flange state, then step."""
+        return self.step(apply_action(self.ee_state(), action))
+
+    def _advance(self, position: np.ndarray, quat: np.ndarray) -> None:
+        """Run one control period of physics with the flange reference moving to (position, quat wxyz)."""
+        dt = self.model.opt.timestep
+        period = self.config.control_period
+        end_time = (round(self.data.time / period) + 1) * period  # control ticks stay on the period grid
+        substeps = max(1, round((end_time - self.data.time) / dt))
+        start_position, start_quat = self._ik.kinematics.forward(self._q_cmd)
+        move_time = self.config.controller.move_fraction * period
+        trajectory = CartesianTrajectory(start_position, start_quat, position, quat, move_time)
+        self.data.ctrl[self._ids.finger_act] = scene.FINGER_OPEN_M * (1.0 - self._gripper_cmd)
+        for k in range(substeps):
+            reference_position, reference_quat = trajectory.at((k + 1) * dt)
+            q_next = self._ik.step(self._q_cmd, reference_position, reference_quat, dt)
+            velocity = (q_next - self._q_cmd) / dt
+            self._q_cmd = q_next
+            self.data.ctrl[self._ids.arm_act] = q_next + self._servo_lead * velocity  # velocity feed-forward
+            mujoco.mj_step(self.model, self.data)
+
+    # ---------------------------------------------------------------------------------------------------- rendering
+    def render(self) -> np.ndarray:
+        """[H, W, 3] uint8 RGB image of the current state from the exterior camera."""
+        return self._render(self.data)
+
+    def render_at_pose(
+        self, state: np.ndarray, object_positions: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, float]:
+        """Image of the scene with the flange at `state` [7] (gripper from state[6]) and the flange position error.
+
+        Objects stay where they are unless `object_positions` (name -> [3]) moves them. The simulation state
+        (qpos, qvel, act, ctrl, time, warm start, ...) is not touched: rendering uses a private MjData.
+        """
+        state = np.asarray(state, dtype=np.float64)
+        q, error = self._solve_ik(state, self._q_cmd)
+        opening = scene.FINGER_OPEN_M * (1.0 - float(np.clip(state[6], 0.0, 1.0)))
+        return self._render_scene(q, opening, object_positions or {}), error
+
+    def camera_intrinsics(self) -> tuple[float, float, float, float]:
+        """Pinhole (fx, fy, cx, cy) in pixels of the exterior camera, from its vertical field of view."""
+        fy = 0.5 * self.config.image_height / np.tan(np.deg2rad(self.config.camera.fovy_deg) / 2.0)
+        return fy, fy, (self.config.image_width - 1) / 2.0, (self.config.image_height - 1) / 2.0
+
+    def close(self) -> None:
+        """Free the renderer's GL context."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def _render_scene(self, q_arm: np.ndarray, finger_opening: float, objects: dict[str, np.ndarray]) -> np.ndarray:
+        self._render_data.qpos[:] = self.data.qpos
+        self._render_data.time = self.data.time
+        self._set_scene(self._render_data, q_arm, finger_opening, objects)
+        mujoco.mj_forward(self.model, self._render_data)
+        return self._render(self._render_data)
+
+    def _render(self, data: mujoco.MjData) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, self.config.image_height, self.config.image_width)
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        self._renderer.update_scene(data, camera=scene.CAMERA_NAME)
+        return self._renderer.render()
+
+    # ------------------------------------------------------------------------------------------------------- state
+    def ee_state(self) -> np.ndarray:
+        """[7] current flange state: xyz, euler xyz, gripper (1 - finger opening / 0.04)."""
+        matrix = self.data.site_xmat[self._ids.flange_site].reshape(3, 3)
+        return np.concatenate(
+            [self._flange_position(), Rotation.from_matrix(matrix).as_euler("xyz"), [self._gripper()]]
+        )
+
+    def _observe(self) -> Observation:
+        return Observation(
+            image=self.render() if self.config.render_observations else None,
+            ee_state=self.ee_state(),
+            joint_positions=self.data.qpos[self._ids.arm_qpos] + scene.ARM_JOINT_OFFSETS,
+            finger_positions=self.data.qpos[self._ids.finger_qpos].copy(),
+            object_positions=self._object_positions(),
+            time=float(self.data.time),
+            target_clipped=self._target_clipped,
+        )
+
+    def _flange_position(self) -> np.ndarray:
+        return self.data.site_xpos[self._ids.flange_site].copy()
+
+    def _gripper(self) -> float:
+        opening = float(np.mean(self.data.qpos[self._ids.finger_qpos]))
+        return float(np.clip(1.0 - opening / scene.FINGER_OPEN_M, 0.0, 1.0))
+
+    def _object_positions(self) -> dict[str, np.ndarray]:
+        return {name: self.data.qpos[adr : adr + 3].copy() for name, adr in self._ids.object_qpos.items()}
+
+    def _set_scene(self, data: mujoco.MjData, q_arm, finger_opening: float, objects: dict[str, np.ndarray]) -> None:
+        """Write arm joints, both finger joints and object positions (upright) into data.qpos."""
+        data.qpos[self._ids.arm_qpos] = q_arm
+        data.qpos[self._ids.finger_qpos] = finger_opening
+        for name, position in objects.items():
+            adr = self._ids.object_qpos[name]
+            data.qpos[adr : adr + 7] = np.concatenate([position, [1.0, 0.0, 0.0, 0.0]])
+
+    def _solve_ik(self, state: np.ndarray, q_seed: np.ndarray) -> tuple[np.ndarray, float]:
+        """Static IK for a flange state: joints [7] and the remaining position error (m)."""
+        position = np.asarray(state[:3], dtype=np.float64)
+        q = self._ik.solve(q_seed, position, _wxyz_of_state(state))
+        reached, _ = self._ik.kinematics.forward(q)
+        return q, float(np.linalg.norm(reached - position))
+
+    def _configure_servos(self) -> None:
+        """Stiff, critically damped joint servos with light joint damping (the MJCF's damping of 100 lags ~0.1 s)."""
+        ids = self._ids
+        stiffness = np.asarray(self.config.controller.servo_stiffness, dtype=np.float64)
+        self.model.dof_damping[ids.arm_dof] = 1.0
+        self.model.dof_armature[ids.arm_dof] = 0.1
+        home = mujoco.MjData(self.model)
+        home.qpos[ids.arm_qpos] = self._q_home
+        mujoco.mj_forward(self.model, home)
+        inertia = np.zeros((self.model.nv, self.model.nv))
+        mujoco.mj_fullM(self.model, home, inertia)
+        diag = np.diag(inertia)[ids.arm_dof]
+        damping = 2.0 * self.config.controller.servo_damping_ratio * np.sqrt(stiffness * diag)
+        self.model.actuator_gainprm[ids.arm_act, 0] = stiffness
+        self.model.actuator_biasprm[ids.arm_act, 1] = -stiffness
+        self.model.actuator_biasprm[ids.arm_act, 2] = -damping
+        self._servo_lead = damping / stiffness  # ctrl = q + lead * qdot gives PD with velocity feed-forward
+
+
+class _ModelIds:
+    """Index arrays into qpos/qvel/ctrl for the arm, fingers, flange site and objects."""
+
+    def __init__(self, model: mujoco.MjModel):
+        arm_joints = [model.joint(name) for name in scene.ARM_JOINTS]
+        finger_joints = [model.joint(name) for name in scene.FINGER_JOINTS]
+        self.arm_qpos = np.array([int(j.qposadr[0]) for j in arm_joints])
+        self.arm_dof = np.array([int(j.dofadr[0]) for j in arm_joints])
+        self.finger_qpos = np.array([int(j.qposadr[0]) for j in finger_joints])
+        self.arm_act = np.array([model.actuator(name).id for name in scene.ARM_ACTUATORS])
+        self.finger_act = np.array([model.actuator(name).id for name in scene.FINGER_ACTUATORS])
+        self.flange_site = model.site(scene.FLANGE_SITE).id
+        self.object_qpos = {name: int(model.joint(name).qposadr[0]) for name in scene.OBJECTS}
+
+
+def _wxyz_of_state(state: np.ndarray) -> np.ndarray:
+    """MuJoCo quaternion (w, x, y, z) of a state vector's Euler angles."""
+    x, y, z, w = quat_xyzw_of_state(state)
+    return np.array([w, x, y, z])
+
+
+def _euler_of_wxyz(quat: np.ndarray) -> np.ndarray:
+    """Extrinsic Euler 'xyz' (rad) of a MuJoCo quaternion (w, x, y, z)."""
+    return Rotation.from_quat(quat[[1, 2, 3, 0]]).as_euler("xyz")

@@ -1,0 +1,69 @@
+"""Safety checks on each planned command: finite numbers, a workspace box and per-step translation/rotation limits.
+
+ROS-free (numpy/SciPy only). A failed check makes the planner hold the current pose and report the returned reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jepa_core.geometry import euler_to_matrix
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    """Bounds every commanded flange pose must respect (base frame)."""
+
+    workspace_min: tuple[float, float, float] = (0.15, -0.6, 0.0)  # m
+    workspace_max: tuple[float, float, float] = (0.9, 0.6, 0.9)  # m
+    max_translation_step: float = 0.135  # |target xyz - current xyz| per control step, m (CEM: 0.075 per axis)
+    max_rotation_step: float = 0.35  # rotation angle between current and target orientation per step, rad
+
+    def __post_init__(self) -> None:
+        """Reject an empty box or non-positive step limits, naming the field."""
+        low, high = np.asarray(self.workspace_min, float), np.asarray(self.workspace_max, float)
+        if low.shape != (3,) or high.shape != (3,) or np.any(low >= high):
+            raise ValueError(
+                f"SafetyLimits.workspace_min/max: expected 3 values each with min < max, got {self.workspace_min}, "
+                f"{self.workspace_max}"
+            )
+        if self.max_translation_step <= 0 or self.max_rotation_step <= 0:
+            raise ValueError(
+                f"SafetyLimits.max_translation_step/max_rotation_step: expected > 0, got {self.max_translation_step}, "
+                f"{self.max_rotation_step}"
+            )
+
+
+def non_finite_reason(**values: object) -> str | None:
+    """Name of the first argument holding NaN or inf (arrays or scalars), else None."""
+    for name, value in values.items():
+        if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+            return f"non-finite {name}: {np.asarray(value).tolist()}"
+    return None
+
+
+def rotation_angle(euler_a: np.ndarray, euler_b: np.ndarray) -> float:
+    """Angle (rad) of the rotation between two extrinsic 'xyz' Euler orientations."""
+    relative = euler_to_matrix(np.asarray(euler_b)) @ euler_to_matrix(np.asarray(euler_a)).T
+    return float(np.arccos(np.clip((np.trace(relative) - 1.0) / 2.0, -1.0, 1.0)))
+
+
+def command_violation(current_state: np.ndarray, target_state: np.ndarray, limits: SafetyLimits) -> str | None:
+    """Why commanding `target_state` [7] from `current_state` [7] is unsafe, or None when it is within every limit."""
+    current, target = np.asarray(current_state, np.float64), np.asarray(target_state, np.float64)
+    position = target[:3]
+    low, high = np.asarray(limits.workspace_min), np.asarray(limits.workspace_max)
+    if np.any(position < low) or np.any(position > high):
+        return (
+            f"target position {np.round(position, 4).tolist()} m leaves the workspace box "
+            f"{list(limits.workspace_min)}..{list(limits.workspace_max)}"
+        )
+    translation = float(np.linalg.norm(position - current[:3]))
+    if translation > limits.max_translation_step:
+        return f"translation step {translation:.4f} m exceeds max_translation_step {limits.max_translation_step} m"
+    angle = rotation_angle(current[3:6], target[3:6])
+    if angle > limits.max_rotation_step:
+        return f"rotation step {angle:.4f} rad exceeds max_rotation_step {limits.max_rotation_step} rad"
+    return None

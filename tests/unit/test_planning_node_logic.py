@@ -1,0 +1,106 @@
+"""ROS-free parts of the planner node: goal run state machine, safety checks, goal library, RViz markers."""
+
+import math
+
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time
+from visualization_msgs.msg import Marker
+
+from jepa_planner.control import READY, WAIT, GoalLimits, GoalRun, Outcome, Stop
+from jepa_planner.goals import GoalLibrary, GoalLibraryError
+from jepa_planner.markers import plan_markers
+from jepa_planner.safety import SafetyLimits, command_violation, non_finite_reason
+
+LIMITS = GoalLimits(max_steps=3, timeout_s=10.0, energy_threshold=0.5, stale_timeout_s=1.0)
+STATE = np.array([0.5, 0.0, 0.3, 3.1, 0.0, 0.0, 0.0])
+
+
+def test_run_waits_for_fresh_observations_newer_than_the_command():
+    run = GoalRun(LIMITS, start=100.0)
+    assert run.observation_status(100.2, None, 100.1) == WAIT
+    assert run.observation_status(100.2, 100.15, 100.1) == READY
+    assert run.record_step(0.9, command_time=100.3) is None
+    assert run.observation_status(100.4, 100.15, 100.35) == WAIT  # embedding predates the command
+    assert run.observation_status(100.5, 100.45, 100.45) == READY
+    stop = run.observation_status(101.5, 100.15, 101.45)  # nothing new for > stale_timeout_s after the command
+    assert isinstance(stop, Stop) and stop.outcome == Outcome.STALE_OBSERVATION
+    assert "embedding" in stop.reason
+
+
+def test_run_stops_on_old_state_even_with_new_embedding():
+    run = GoalRun(LIMITS, start=0.0)
+    assert run.observation_status(0.5, 0.4, 0.0) == READY
+    stop = run.observation_status(1.6, 1.55, 0.2)
+    assert isinstance(stop, Stop) and stop.outcome == Outcome.STALE_OBSERVATION and "ee_state" in stop.reason
+
+
+def test_run_interruptions_and_success():
+    run = GoalRun(LIMITS, start=0.0)
+    assert run.interruption(1.0, cancel_requested=True).outcome == Outcome.CANCELED
+    assert run.interruption(10.5, cancel_requested=False).outcome == Outcome.TIMEOUT
+    for step in range(3):
+        assert run.interruption(1.0 + step, cancel_requested=False) is None
+        assert run.record_step(0.9 - 0.1 * step, command_time=1.0 + step) is None
+    assert run.interruption(5.0, cancel_requested=False).outcome == Outcome.MAX_STEPS
+    assert run.initial_energy == pytest.approx(0.9) and run.final_energy == pytest.approx(0.7)
+    done = GoalRun(LIMITS, start=0.0).record_step(0.4, command_time=1.0)
+    assert done.outcome == Outcome.SUCCEEDED
+    assert GoalRun(GoalLimits(3, 10.0, 0.0, 1.0), 0.0).record_step(0.0, 1.0) is None  # threshold <= 0: disabled
+    with pytest.raises(ValueError, match="max_steps"):
+        GoalLimits(0, 1.0, 0.0, 1.0)
+
+
+def test_outcomes_equal_the_action_constants():
+    from jepa_msgs.action import PlanToGoal
+
+    for outcome in Outcome:
+        assert getattr(PlanToGoal.Result, f"OUTCOME_{outcome.name}") == outcome.value
+
+
+def test_safety_checks():
+    limits = SafetyLimits()
+    ok = STATE + np.array([0.05, -0.05, 0.05, 0, 0, 0, 0.5])
+    assert command_violation(STATE, ok, limits) is None
+    outside = STATE.copy()
+    outside[2] = -0.01
+    assert "workspace" in command_violation(STATE, outside, limits)
+    far = STATE + np.array([0.1, 0.1, 0.0, 0, 0, 0, 0])
+    assert "translation" in command_violation(STATE, far, limits)
+    turned = STATE.copy()
+    turned[3] = -3.0  # 3.1 -> -3.0 wraps: only 0.18 rad, allowed
+    assert command_violation(STATE, turned, limits) is None
+    turned[5] = 0.5
+    assert "rotation" in command_violation(STATE, turned, limits)
+    assert non_finite_reason(energy=1.0, action=np.array([0.0, math.nan])).startswith("non-finite action")
+    assert non_finite_reason(energy=1.0) is None
+    with pytest.raises(ValueError, match="workspace"):
+        SafetyLimits(workspace_min=(1, 0, 0), workspace_max=(0, 1, 1))
+
+
+def test_goal_library_round_trip(tmp_path):
+    library = GoalLibrary(tmp_path / "goals")
+    image = np.random.default_rng(0).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    path = library.save("cup_left", image, state=STATE.tolist())
+    assert path.is_file() and library.names() == ["cup_left"]
+    loaded, metadata = library.load("cup_left")
+    assert np.array_equal(loaded, image) and metadata["state"] == STATE.tolist() and metadata["width"] == 20
+    with pytest.raises(GoalLibraryError, match="already exists"):
+        library.save("cup_left", image)
+    library.save("cup_left", image[::-1].copy(), overwrite=True)
+    with pytest.raises(GoalLibraryError, match="unknown goal 'nope'"):
+        library.load("nope")
+    with pytest.raises(GoalLibraryError, match="goal name"):
+        library.save("../escape", image)
+
+
+def test_plan_markers():
+    states = np.array([[0.5, 0.0, 0.3, 0, 0, 0, 0], [0.55, 0.0, 0.3, 0, 0, 0, 0]])
+    markers = plan_markers("panda_link0", Time(sec=3), states, 0.1234, goal_position=np.array([0.6, 0.1, 0.2]))
+    kinds = {m.type: m for m in markers.markers}
+    assert [p.x for p in kinds[Marker.LINE_STRIP].points] == [0.5, 0.55]
+    assert kinds[Marker.TEXT_VIEW_FACING].text == "energy 0.1234"
+    assert kinds[Marker.SPHERE].pose.position.y == pytest.approx(0.1)
+    assert all(m.header.frame_id == "panda_link0" for m in markers.markers)
+    no_goal = plan_markers("base", Time(), states, 1.0)
+    assert [m.action for m in no_goal.markers if m.type == Marker.SPHERE] == [Marker.DELETE]

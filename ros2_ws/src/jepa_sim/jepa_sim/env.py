@@ -14,7 +14,7 @@ Quick start (planner + env in one process, no ROS)::
 
 Conventions (DESIGN.md): base frame = `panda_link0` = the MuJoCo world frame; states are
 [x, y, z, extrinsic Euler 'xyz' (SciPy, rad), gripper in [0, 1], 1 = closed] of the flange (link8); quaternions are
-(x, y, z, w) (`jepa_sim.poses`). `Observation.joint_positions` follow franka_description's joint zeros (the MJCF's
+(x, y, z, w) (`jepa_core.geometry`). `Observation.joint_positions` follow franka_description's joint zeros (the MJCF's
 joint6/joint7 offsets are added). Each `step` runs `control_period` of physics at `physics_rate_hz`: a min-jerk
 flange reference tracked by differential IK (`jepa_sim.controller`), the gripper position servo set from the command;
 the target position is clipped to the workspace box first (`Observation.target_clipped` reports it). Resets with the
@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
-from scipy.spatial.transform import Rotation
 
+from jepa_core import geometry
 from jepa_sim import scene
 from jepa_sim.controller import CartesianTrajectory, ControllerConfig, DifferentialIK, FlangeKinematics
-from jepa_sim.poses import STATE_DIM, apply_action, quat_xyzw_of_state
 from jepa_sim.tasks import TASKS, Episode, TaskConfig, sample_episode
 
 # franka_description "ready" posture: flange at (0.307, 0, 0.59), pointing down, fingers closing along the base y axis.
@@ -176,8 +175,8 @@ class FrankaSimEnv:
         self.episode  # noqa: B018  (raises before the first reset)
         if target_state is not None:
             target = np.asarray(target_state, dtype=np.float64)
-            if target.shape != (STATE_DIM,) or not np.all(np.isfinite(target)):
-                raise ValueError(f"target_state must be {STATE_DIM} finite numbers, got {target_state!r}")
+            if target.shape != (geometry.STATE_DIM,) or not np.all(np.isfinite(target)):
+                raise ValueError(f"target_state must be {geometry.STATE_DIM} finite numbers, got {target_state!r}")
             position = np.clip(target[:3], self.config.workspace_min, self.config.workspace_max)
             self._target_clipped = bool(np.any(position != target[:3]))
             self._gripper_cmd = float(np.clip(target[6], 0.0, 1.0))
@@ -189,7 +188,7 @@ class FrankaSimEnv:
 
     def step_action(self, action: np.ndarray) -> Observation:
         """Apply a DROID-style action [dxyz, d_euler_xyz, dgripper] to the current flange state, then step."""
-        return self.step(apply_action(self.ee_state(), action))
+        return self.step(geometry.compute_new_pose(self.ee_state(), np.asarray(action, dtype=np.float64)))
 
     def _advance(self, position: np.ndarray, quat: np.ndarray) -> None:
         """Run one control period of physics with the flange reference moving to (position, quat wxyz)."""
@@ -257,9 +256,7 @@ class FrankaSimEnv:
     def ee_state(self) -> np.ndarray:
         """[7] current flange state: xyz, euler xyz, gripper (1 - finger opening / 0.04)."""
         matrix = self.data.site_xmat[self._ids.flange_site].reshape(3, 3)
-        return np.concatenate(
-            [self._flange_position(), Rotation.from_matrix(matrix).as_euler("xyz"), [self._gripper()]]
-        )
+        return np.concatenate([self._flange_position(), geometry.matrix_to_euler(matrix), [self._gripper()]])
 
     def _observe(self) -> Observation:
         return Observation(
@@ -333,10 +330,10 @@ class _ModelIds:
 
 def _wxyz_of_state(state: np.ndarray) -> np.ndarray:
     """MuJoCo quaternion (w, x, y, z) of a state vector's Euler angles."""
-    x, y, z, w = quat_xyzw_of_state(state)
+    x, y, z, w = geometry.euler_to_quat(state[3:6])
     return np.array([w, x, y, z])
 
 
 def _euler_of_wxyz(quat: np.ndarray) -> np.ndarray:
     """Extrinsic Euler 'xyz' (rad) of a MuJoCo quaternion (w, x, y, z)."""
-    return Rotation.from_quat(quat[[1, 2, 3, 0]]).as_euler("xyz")
+    return geometry.quat_to_euler(quat[[1, 2, 3, 0]])

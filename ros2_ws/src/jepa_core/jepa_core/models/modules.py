@@ -71,9 +71,11 @@ class Attention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, KeyValue]:
         """x [B, N, C] -> [B, N, C]; `past` adds cached context keys/values; `return_kv` also returns (k, v)."""
         B, N, C = x.shape
-        q, k, v = self.qkv(x).unflatten(-1, (3, self.num_heads, self.head_dim)).permute(2, 0, 3, 1, 4)
-        if rope is not None:
-            q, k = apply_rope(q, rope), apply_rope(k, rope)
+        qkv = self.qkv(x).unflatten(-1, (3, self.num_heads, self.head_dim)).permute(2, 0, 3, 1, 4)  # [3,B,H,N,hd]
+        if rope is None:
+            q, k, v = qkv
+        else:
+            (q, k), v = apply_rope(qkv[:2], rope), qkv[2]  # q and k rotated in one pass
         if past is None:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, H, N, hd]
         else:

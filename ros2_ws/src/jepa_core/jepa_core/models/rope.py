@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 ROPE_BASE = 10000.0
-RopeTables = tuple[torch.Tensor, torch.Tensor]  # (cos, sin), each [..., N, head_dim]
+RopeTables = tuple[torch.Tensor, torch.Tensor]  # (cos, signed sin), each [..., N, head_dim]
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -45,10 +45,19 @@ def rotate_segment(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     return x * angles.cos() + rotate_pairs(x) * angles.sin()
 
 
+def swap_pairs(x: torch.Tensor) -> torch.Tensor:
+    """(x[2i], x[2i+1]) -> (x[2i+1], x[2i]); with a sign-folded sin this equals rotate_pairs(x) * sin exactly."""
+    return x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+
+
 def apply_rope(x: torch.Tensor, tables: RopeTables) -> torch.Tensor:
-    """Rotate q or k [B, H, N, hd] with full-head tables (cos, sin) [N, hd] or [B, 1, N, hd]."""
-    cos, sin = tables
-    return x * cos + rotate_pairs(x) * sin
+    """Rotate q and/or k [..., N, hd] with full-head tables (cos, signed sin) [N, hd] or [B, 1, N, hd].
+
+    signed sin = sin * (-1, +1, -1, ...): x*cos + swap_pairs(x)*signed_sin is bit-identical to the official
+    x*cos + rotate_pairs(x)*sin with one op fewer (negation is exact), which matters on small CPUs.
+    """
+    cos, signed_sin = tables
+    return x * cos + swap_pairs(x) * signed_sin
 
 
 def rope_tables(
@@ -58,7 +67,7 @@ def rope_tables(
     width_pos: torch.Tensor | None,
     dtype: torch.dtype,
 ) -> RopeTables:
-    """Full-head (cos, sin) [..., N, head_dim] for per-token positions; None rows leave that segment unrotated."""
+    """Full-head (cos, signed sin) [..., N, head_dim] for per-token positions; None leaves that segment unrotated."""
     seg = rope_segment_dim(head_dim)
     cos_parts, sin_parts = [], []
     for positions in (time_pos, height_pos, width_pos):
@@ -75,7 +84,9 @@ def rope_tables(
         shape = (*time_pos.shape, rest)
         cos_parts.append(torch.ones(shape, dtype=dtype, device=time_pos.device))
         sin_parts.append(torch.zeros(shape, dtype=dtype, device=time_pos.device))
-    return torch.cat(cos_parts, dim=-1), torch.cat(sin_parts, dim=-1)
+    sin = torch.cat(sin_parts, dim=-1)
+    sign = torch.tensor([-1.0, 1.0], dtype=dtype, device=sin.device).repeat(head_dim // 2)
+    return torch.cat(cos_parts, dim=-1), sin * sign
 
 
 def split_token_ids(ids: torch.Tensor, grid_h: int, grid_w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -17,5 +17,5 @@ setup(
     description="MuJoCo Franka Panda simulation that speaks the real robot's topics.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["sim_node = jepa_sim.sim_node:main"]},
 )

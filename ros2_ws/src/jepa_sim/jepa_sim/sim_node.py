@@ -1,0 +1,261 @@
+"""ROS 2 node around FrankaSimEnv: publishes what a real Franka setup publishes and obeys the same commands.
+
+Publishes camera/image_raw (rgb8, sensor-data QoS), camera/camera_info, joint_states, ee_state (flange in
+panda_link0) and task_status; subscribes to target_pose (PoseStamped, base frame) and gripper_command (Float64, 0..1);
+serves reset (jepa_msgs/srv/ResetSim) and render_goal (jepa_msgs/srv/RenderGoal). Every name is a parameter
+(launch/config/sim.yaml documents them all).
+
+step_mode:
+- "lockstep" (default): each target_pose advances the simulation by exactly one control period and publishes the
+  resulting observation, so a planner that sends one target and waits for the next observation runs deterministically
+  and as fast as it can plan. The world is paused in between; its (unchanged) observation is re-published every
+  `hold_publish_period` s so consumers' freshness checks hold. The target is the trigger: publish gripper_command
+  before target_pose.
+- "realtime": a timer steps every control period with the latest target and gripper command.
+All MuJoCo work runs on one worker thread (the GL context belongs to it), so any executor may be used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64, Header
+
+from jepa_msgs.msg import EndEffectorState, TaskStatus
+from jepa_msgs.srv import RenderGoal, ResetSim
+from jepa_sim import messages
+from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
+from jepa_sim.scene import CameraConfig
+
+STEP_MODES = ("lockstep", "realtime")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A node parameter: name, default (its type is the parameter's type) and description."""
+
+    name: str
+    default: Any
+    description: str
+
+
+_SIM = SimConfig()
+PARAMETERS = (
+    Param("task", _SIM.task, "task at start and for resets with an empty task: reach, grasp or pick_place"),
+    Param("task_object", _SIM.task_object, "object of grasp/pick_place: cube or cup"),
+    Param("seed", 0, "episode seed of the reset done at start"),
+    Param("step_mode", "lockstep", "lockstep: one control period per target_pose; realtime: timer at control_period"),
+    Param("control_period", _SIM.control_period, "simulated seconds per control step (0.25 planning, 1/15 recording)"),
+    Param("physics_rate_hz", _SIM.physics_rate_hz, "physics steps per simulated second"),
+    Param("hold_publish_period", 0.5, "lockstep: re-publish the paused world's observation this often, s (0 = off)"),
+    Param("image_width", _SIM.image_width, "camera image width, px"),
+    Param("image_height", _SIM.image_height, "camera image height, px"),
+    Param("camera_position", list(_SIM.camera.position), "exterior camera position [x, y, z] in the base frame, m"),
+    Param("camera_lookat", list(_SIM.camera.lookat), "point [x, y, z] the camera looks at (image centre), m"),
+    Param("camera_fovy_deg", _SIM.camera.fovy_deg, "vertical field of view of the camera, degrees"),
+    Param("workspace_min", list(_SIM.workspace_min), "lower corner [x, y, z] of the commanded flange box, m"),
+    Param("workspace_max", list(_SIM.workspace_max), "upper corner [x, y, z] of the commanded flange box, m"),
+    Param("render_goal_max_error", 0.01, "render_goal fails when the pose is missed by more than this, m"),
+    Param("base_frame", "panda_link0", "frame of ee_state, target_pose, task_status and joint-space reference"),
+    Param("camera_frame", "exterior_camera_optical_frame", "frame_id of images and camera_info"),
+    Param("image_topic", "camera/image_raw", "output: sensor_msgs/Image rgb8"),
+    Param("camera_info_topic", "camera/camera_info", "output: sensor_msgs/CameraInfo"),
+    Param("joint_states_topic", "joint_states", "output: sensor_msgs/JointState (franka_description names)"),
+    Param("ee_state_topic", "ee_state", "output: jepa_msgs/EndEffectorState"),
+    Param("task_status_topic", "task_status", "output: jepa_msgs/TaskStatus"),
+    Param("target_pose_topic", "target_pose", "input: geometry_msgs/PoseStamped flange target, base frame"),
+    Param("gripper_command_topic", "gripper_command", "input: std_msgs/Float64 gripper closure 0 open .. 1 closed"),
+    Param("reset_service", "reset", "service: jepa_msgs/srv/ResetSim"),
+    Param("render_goal_service", "render_goal", "service: jepa_msgs/srv/RenderGoal"),
+)
+
+
+def sim_config(values: dict[str, Any]) -> SimConfig:
+    """SimConfig from the node's parameter values (SimConfig.validate names a bad field)."""
+    if values["step_mode"] not in STEP_MODES:
+        raise ValueError(f"parameter step_mode: expected one of {STEP_MODES}, got {values['step_mode']!r}")
+    for name in ("camera_position", "camera_lookat", "workspace_min", "workspace_max"):
+        if len(values[name]) != 3:
+            raise ValueError(f"parameter {name}: expected 3 numbers [x, y, z], got {list(values[name])}")
+    camera = CameraConfig(
+        tuple(values["camera_position"]), tuple(values["camera_lookat"]), float(values["camera_fovy_deg"])
+    )
+    return SimConfig(
+        task=values["task"],
+        task_object=values["task_object"],
+        image_width=values["image_width"],
+        image_height=values["image_height"],
+        camera=camera,
+        physics_rate_hz=values["physics_rate_hz"],
+        control_period=values["control_period"],
+        workspace_min=tuple(values["workspace_min"]),
+        workspace_max=tuple(values["workspace_max"]),
+    )
+
+
+class SimNode(Node):
+    """Thin ROS wrapper: parameters -> SimConfig, messages <-> env calls, timing of steps and publications."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("sim_node", **node_kwargs)
+        self.values = {
+            p.name: self.declare_parameter(
+                p.name, p.default, ParameterDescriptor(description=p.description, read_only=True)
+            ).value
+            for p in PARAMETERS
+        }
+        config = sim_config(self.values)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco")  # owns the GL context
+        self.env: FrankaSimEnv = self._on_worker(lambda: FrankaSimEnv(config))
+        self._intrinsics = self.env.camera_intrinsics()
+        self._target: np.ndarray | None = None
+        self._gripper = 0.0
+        self._last_obs: Observation | None = None
+        self._last_publish_time = self.get_clock().now()
+        values = self.values
+        self._image_pub = self.create_publisher(Image, values["image_topic"], qos_profile_sensor_data)
+        self._info_pub = self.create_publisher(CameraInfo, values["camera_info_topic"], qos_profile_sensor_data)
+        self._joints_pub = self.create_publisher(JointState, values["joint_states_topic"], 10)
+        self._ee_pub = self.create_publisher(EndEffectorState, values["ee_state_topic"], 10)
+        self._status_pub = self.create_publisher(TaskStatus, values["task_status_topic"], 10)
+        # gripper first: in lockstep a gripper command and target arriving together apply in the same step
+        self.create_subscription(Float64, values["gripper_command_topic"], self._on_gripper_command, 10)
+        self.create_subscription(PoseStamped, values["target_pose_topic"], self._on_target_pose, 10)
+        self.create_service(ResetSim, values["reset_service"], self._on_reset)
+        self.create_service(RenderGoal, values["render_goal_service"], self._on_render_goal)
+        if values["step_mode"] == "realtime":
+            self.create_timer(config.control_period, self._step_and_publish)
+        elif values["hold_publish_period"] > 0:
+            self.create_timer(values["hold_publish_period"], self._republish_if_idle)
+        obs = self._on_worker(lambda: self.env.reset(config.task, values["seed"]))
+        self._publish(obs)
+        self.get_logger().info(
+            f"sim ready: task {config.task} seed {values['seed']}, {values['step_mode']} steps of "
+            f"{config.control_period:.4f} s, {config.image_width}x{config.image_height} images"
+        )
+
+    def _on_worker(self, work: Callable[[], T]) -> T:
+        """Run env work on the MuJoCo thread and wait for its result."""
+        return self._worker.submit(work).result()
+
+    # ------------------------------------------------------------------------------------------------ callbacks
+    def _on_gripper_command(self, msg: Float64) -> None:
+        if not np.isfinite(msg.data):
+            self.get_logger().error(f"gripper_command {msg.data} ignored: not finite")
+            return
+        self._gripper = float(np.clip(msg.data, 0.0, 1.0))
+
+    def _on_target_pose(self, msg: PoseStamped) -> None:
+        frame = msg.header.frame_id
+        if frame not in ("", self.values["base_frame"]):
+            self.get_logger().error(f"target_pose ignored: frame '{frame}', expected '{self.values['base_frame']}'")
+            return
+        try:
+            self._target = messages.state_of_pose(msg.pose, self._gripper, "target_pose")
+        except ValueError as error:
+            self.get_logger().error(f"target_pose ignored: {error}")
+            return
+        if self.values["step_mode"] == "lockstep":
+            self._step_and_publish()
+
+    def _step_and_publish(self) -> None:
+        """Advance one control period towards the latest target (or hold) and publish the observation."""
+        target = None if self._target is None else np.concatenate([self._target[:6], [self._gripper]])
+        obs = self._on_worker(lambda: self.env.step(target))
+        if obs.target_clipped:
+            self.get_logger().warning("target_pose outside the workspace box: clipped", throttle_duration_sec=2.0)
+        self._publish(obs)
+
+    def _republish_if_idle(self) -> None:
+        """Lockstep: the paused world is still current; re-publish it so consumers see a fresh observation."""
+        idle = (self.get_clock().now() - self._last_publish_time).nanoseconds * 1e-9
+        if self._last_obs is not None and idle >= 0.9 * self.values["hold_publish_period"]:
+            self._publish(self._last_obs)
+
+    def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
+        try:
+            obs, goal_image = self._on_worker(lambda: self._reset(request.task, request.seed))
+        except ValueError as error:
+            response.success, response.message = False, str(error)
+            return response
+        self._target = None
+        self._gripper = 0.0
+        self._publish(obs)
+        episode = self.env.episode
+        response.success = True
+        response.goal_image = messages.image_msg(goal_image, self._header(self.values["camera_frame"]))
+        response.goal_pose = messages.pose_msg(episode.goal_state)
+        response.object_goal = messages.point_msg(episode.object_goal)
+        self.get_logger().info(f"reset: task {episode.task} seed {episode.seed}")
+        return response
+
+    def _reset(self, task: str, seed: int) -> tuple[Observation, np.ndarray]:
+        obs = self.env.reset(task or None, seed)
+        return obs, self.env.goal_image()
+
+    def _on_render_goal(self, request: RenderGoal.Request, response: RenderGoal.Response) -> RenderGoal.Response:
+        try:
+            state = messages.state_of_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
+        except ValueError as error:
+            response.success, response.message = False, str(error)
+            return response
+        image, error = self._on_worker(lambda: self.env.render_at_pose(state))
+        response.image = messages.image_msg(image, self._header(self.values["camera_frame"]))
+        response.position_error = error
+        response.success = error <= self.values["render_goal_max_error"]
+        if not response.success:
+            response.message = f"pose unreachable: flange misses it by {error:.3f} m"
+        return response
+
+    # ---------------------------------------------------------------------------------------------- publishing
+    def _header(self, frame_id: str) -> Header:
+        return Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id)
+
+    def _publish(self, obs: Observation) -> None:
+        """Publish one observation; every message of it carries the same stamp (task_status: simulated time)."""
+        now = self.get_clock().now()
+        camera = Header(stamp=now.to_msg(), frame_id=self.values["camera_frame"])
+        base = Header(stamp=now.to_msg(), frame_id=self.values["base_frame"])
+        config = self.env.config
+        self._image_pub.publish(messages.image_msg(obs.image, camera))
+        self._info_pub.publish(
+            messages.camera_info_msg(config.image_width, config.image_height, self._intrinsics, camera)
+        )
+        self._joints_pub.publish(messages.joint_state_msg(obs, base))
+        self._ee_pub.publish(messages.ee_state_msg(obs, base))
+        status = self._on_worker(self.env.task_status)
+        sim_header = Header(stamp=messages.time_msg(obs.time), frame_id=self.values["base_frame"])
+        self._status_pub.publish(messages.task_status_msg(status, sim_header))
+        self._last_obs = obs
+        self._last_publish_time = now
+
+    def destroy_node(self) -> None:
+        """Free the renderer on its thread, stop the worker, then destroy the node."""
+        self._on_worker(self.env.close)
+        self._worker.shutdown()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console script `sim_node`: spin the simulator until Ctrl-C."""
+    rclpy.init(args=args)
+    node = SimNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

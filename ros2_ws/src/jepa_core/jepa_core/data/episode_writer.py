@@ -55,42 +55,59 @@ class EpisodeWriter:
         if self._partial_path.exists():
             shutil.rmtree(self._partial_path)  # leftover of a crashed recording with the same name
         self._partial_path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = Writer(self._partial_path, version=BAG_VERSION, storage_plugin=plugin)
-        self._writer.open()
-        self._connections = {
-            name: self._writer.add_connection(name, msgtype, typestore=typestore) for name, msgtype in topics.items()
-        }
+        self._topics, self._typestore, self._plugin = dict(topics), typestore, plugin
         self._counts: Counter[str] = Counter()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name=f"bag-writer-{episode}", daemon=True)
+        self._opened = threading.Event()
+        # The writer thread owns the bag from open to close (sqlite3 connections are bound to their thread).
+        self._thread = threading.Thread(target=self._run, name=f"bag-writer-{episode}", daemon=True)
         self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise RuntimeError(f"cannot open bag {self._partial_path}: {self._error}") from self._error
 
     def write(self, topic: str, timestamp_ns: int, data: bytes) -> None:
         """Enqueue one serialized (CDR) message; raises if the writer thread has failed."""
         if self._error is not None:
             raise RuntimeError(f"bag writer for {self.final_path} failed: {self._error}") from self._error
-        if topic not in self._connections:
+        if topic not in self._topics:
             raise KeyError(f"topic {topic!r} was not declared for episode {self.final_path.name}")
         self._queue.put((topic, timestamp_ns, data))
 
-    def _drain(self) -> None:
-        """Writer thread: write queued messages in arrival order until the stop sentinel."""
+    def _run(self) -> None:
+        """Writer thread: open the bag, write queued messages in arrival order until the stop sentinel, close."""
+        try:
+            writer = Writer(self._partial_path, version=BAG_VERSION, storage_plugin=self._plugin)
+            writer.open()
+            connections = {
+                name: writer.add_connection(name, msgtype, typestore=self._typestore)
+                for name, msgtype in self._topics.items()
+            }
+        except BaseException as error:  # reported by the constructor
+            self._error = error
+            return
+        finally:
+            self._opened.set()
         while (item := self._queue.get()) is not _STOP:
             topic, timestamp_ns, data = item
             if self._error is not None:
                 continue  # keep draining so close() returns; the error is reported there
             try:
-                self._writer.write(self._connections[topic], timestamp_ns, data)
+                writer.write(connections[topic], timestamp_ns, data)
                 self._counts[topic] += 1
             except BaseException as error:  # reported by write()/close(), never swallowed
                 self._error = error
+        try:
+            writer.close()
+        except BaseException as error:
+            self._error = self._error or error
 
     def close(self, discard: bool = False) -> EpisodeSummary:
         """Flush every queued message, close the bag and move it to its final place (or delete it)."""
         self._queue.put(_STOP)
         self._thread.join()
-        self._writer.close()
         summary_counts = dict(self._counts)
         if self._error is not None:
             raise RuntimeError(

@@ -1,0 +1,160 @@
+"""Torch dataset of clips from raw DROID episode folders (ours and real DROID downloads) for AC post-training.
+
+A clip is N frames taken every `stride = ceil(source_fps / target_fps)` rows (the official loader's rule), with the
+states [N, 7] of those rows and actions [N-1, 7] = poses_to_diffs(states) computed in float64. `source_fps` is the
+physical row rate (metadata `row_hz`, else DROID's 15 Hz) or, to reproduce the official loader on real DROID MP4s
+(which declare 60 fps for 15 Hz content), the video container's declared rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jepa_core import geometry
+from jepa_core.data import droid_format as fmt
+from jepa_core.data.video import decode_all, decode_frames, probe_mp4
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """How clips are cut from episodes."""
+
+    frames_per_clip: int = 8
+    target_fps: float = 4.0
+    camera_key: str = fmt.LEFT_MP4_KEY  # metadata key of the camera video
+    source_fps: Literal["rows", "container"] = "rows"
+    random_start: bool = True  # one random clip per episode per access (as the official loader); else every start
+    start_step: int = 0  # with random_start=False: rows between clip starts (0 = one clip span, no overlap)
+    frame_cache_dir: Path | None = None  # pre-decode each video once to a memory-mapped .npy here
+    dtype: torch.dtype = torch.float32  # of states/actions/extrinsics (computed in float64, then cast)
+
+
+@dataclass(frozen=True)
+class _Episode:
+    path: Path
+    rows: int
+
+
+def clip_stride(source_fps: float, target_fps: float) -> int:
+    """Rows between consecutive clip frames: ceil(source_fps / target_fps), at least 1."""
+    if source_fps <= 0 or target_fps <= 0:
+        raise ValueError(f"fps must be positive, got source {source_fps}, target {target_fps}")
+    return max(1, math.ceil(source_fps / target_fps))
+
+
+def _row_count(episode: Path) -> int:
+    """Number of trajectory rows, read from the h5 dataset shape only."""
+    path = episode / fmt.TRAJECTORY_FILE
+    try:
+        with h5py.File(path, "r") as h5:
+            return int(h5[fmt.CARTESIAN_POSITION].shape[0])
+    except (OSError, KeyError) as error:
+        raise ValueError(f"{path}: cannot read {fmt.CARTESIAN_POSITION} ({error})") from error
+
+
+class DroidClipDataset(Dataset):
+    """Clips (frames, states, actions, extrinsics) from DROID episodes; episodes shorter than a clip are skipped."""
+
+    def __init__(
+        self,
+        roots: list[Path] | Path,
+        config: ClipConfig | None = None,
+        transform: Callable[[np.ndarray], object] | None = None,
+    ) -> None:
+        self.config = config or ClipConfig()
+        self.transform = transform
+        paths = fmt.find_episodes([roots] if isinstance(roots, str | Path) else list(roots))
+        if not paths:
+            raise ValueError(f"no DROID episodes (folders with {fmt.TRAJECTORY_FILE}) under {roots}")
+        self._strides: dict[Path, int] = {}
+        self.episodes: list[_Episode] = []
+        self.skipped: list[Path] = []  # shorter than one clip
+        for path in paths:
+            rows = _row_count(path)
+            if rows >= self._span(path):
+                self.episodes.append(_Episode(path, rows))
+            else:
+                self.skipped.append(path)
+        if not self.episodes:
+            raise ValueError(f"all {len(paths)} episodes are shorter than one clip ({self.config})")
+        self._index = self._enumerate_starts()
+
+    def _stride(self, episode: Path) -> int:
+        """Frame stride of an episode from its source rate (cached: reading metadata/probing once per episode)."""
+        if episode not in self._strides:
+            if self.config.source_fps == "container":
+                mp4 = fmt.camera_mp4_name(fmt.read_metadata(episode), self.config.camera_key, episode)
+                source = probe_mp4(episode / fmt.MP4_DIR / mp4).fps
+            else:
+                source = float(fmt.read_metadata(episode).get(fmt.ROW_HZ_KEY, fmt.ROW_HZ))
+            self._strides[episode] = clip_stride(source, self.config.target_fps)
+        return self._strides[episode]
+
+    def _span(self, episode: Path) -> int:
+        """Rows covered by one clip: frames_per_clip * stride (the official `nframes`)."""
+        return self.config.frames_per_clip * self._stride(episode)
+
+    def _enumerate_starts(self) -> list[tuple[int, int]]:
+        """(episode index, start row) per item; start -1 = drawn at random on access."""
+        if self.config.random_start:
+            return [(i, -1) for i in range(len(self.episodes))]
+        items = []
+        for i, episode in enumerate(self.episodes):
+            span = self._span(episode.path)
+            step = self.config.start_step or span
+            items.extend((i, start) for start in range(0, episode.rows - span + 1, step))
+        return items
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, index: int) -> dict:
+        """frames uint8 [N, H, W, 3] (or transform output), states [N, 7], actions [N-1, 7], extrinsics [N, 6]."""
+        episode_index, start = self._index[index]
+        episode = self.episodes[episode_index]
+        stride, span = self._stride(episode.path), self._span(episode.path)
+        if start < 0:  # official rule: start uniform in [0, rows - span), 0 when the episode is exactly one span
+            start = int(torch.randint(episode.rows - span, ()).item()) if episode.rows > span else 0
+        rows = np.arange(start, start + span, stride)  # [N]
+        trajectory = fmt.load_trajectory(episode.path, self.config.camera_key)
+        states = trajectory.states[rows]  # [N, 7] f64
+        actions = geometry.poses_to_diffs(states)  # [N-1, 7] f64
+        frames = self._frames(trajectory.video, rows)  # [N, H, W, 3] uint8
+        return {
+            "frames": self.transform(frames) if self.transform else torch.from_numpy(frames),
+            "states": torch.from_numpy(states).to(self.config.dtype),
+            "actions": torch.from_numpy(actions).to(self.config.dtype),
+            "extrinsics": torch.from_numpy(trajectory.extrinsics[rows]).to(self.config.dtype),
+            "rows": torch.from_numpy(rows),
+            "episode": str(episode.path),
+        }
+
+    def _frames(self, video: Path, rows: np.ndarray) -> np.ndarray:
+        """Decode only the needed frames, or read them from the pre-decoded cache."""
+        if self.config.frame_cache_dir is None:
+            return decode_frames(video, rows)
+        return np.ascontiguousarray(cached_frames(video, Path(self.config.frame_cache_dir))[rows])
+
+
+def cached_frames(video: Path, cache_dir: Path) -> np.ndarray:
+    """All frames of a video as a read-only memory map [T, H, W, 3], decoded once into `cache_dir` (atomic write)."""
+    stat = video.stat()
+    key = hashlib.sha1(f"{video.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    path = cache_dir / f"{key}.npy"
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_dir / f".{key}.{os.getpid()}.npy"
+        np.save(tmp, decode_all(video))
+        tmp.replace(path)
+    return np.load(path, mmap_mode="r")

@@ -1,0 +1,159 @@
+"""bag -> DROID conversion: layout, row alignment, action semantics, atomicity and clean rejection of bad bags."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from jepa_core import geometry
+from jepa_core.data import droid_format as fmt
+from jepa_core.data.bag_to_droid import BagConversionError, ConversionConfig, convert_bag, image_to_rgb, nearest
+from jepa_core.data.droid_validate import validate_episode
+from jepa_core.data.synthetic import CODE_BLOCK, SyntheticEpisode, frame_code, synthetic_state, write_synthetic_bag
+from jepa_core.data.video import decode_all
+from training.bag_to_droid import main as cli_main
+
+SPEC = SyntheticEpisode(seconds=2.5)
+
+
+@pytest.fixture(scope="module")
+def bags(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bags")
+    write_synthetic_bag(root / "ep_mcap", SPEC, storage="mcap")
+    write_synthetic_bag(root / "ep_sqlite", SPEC, storage="sqlite3")
+    return root
+
+
+@pytest.fixture(scope="module")
+def episode(bags, tmp_path_factory):
+    return convert_bag(bags / "ep_mcap", tmp_path_factory.mktemp("droid"))
+
+
+def _read(episode, key):
+    with h5py.File(episode / fmt.TRAJECTORY_FILE) as h5:
+        return h5[key][()]
+
+
+def test_layout_matches_the_contract(episode):
+    assert validate_episode(episode, decode=True) == []
+    (metadata_file,) = episode.glob("metadata_*.json")
+    metadata = json.loads(metadata_file.read_text())
+    assert metadata_file.name == f"metadata_{metadata['uuid']}.json"
+    assert metadata["left_mp4_path"] == "recordings/MP4/front_camera.mp4"
+    assert metadata["row_hz"] == 15.0 and metadata["mp4_fps"] == 15
+    assert metadata["current_task"] == "reach" and metadata["seed"] == 7
+    rows = metadata["trajectory_length"]
+    assert rows == 38  # 15 Hz grid over the camera/state overlap [0, 74/30 s]: 37 periods + 1
+    assert _read(episode, fmt.CARTESIAN_POSITION).dtype == np.float64
+    assert _read(episode, fmt.JOINT_POSITIONS).shape == (rows, 7)
+    np.testing.assert_array_equal(_read(episode, fmt.extrinsics_key("front_camera")), np.zeros((rows, 6)))
+
+
+def test_rows_are_15hz_and_video_frame_i_is_row_i(episode):
+    row_stamps = _read(episode, fmt.CONTROL_STEP_START_NS)
+    np.testing.assert_allclose(np.diff(row_stamps) / 1e9, 1 / 15, atol=0.5 / SPEC.camera_hz)
+    camera_stamps = _read(episode, fmt.camera_timestamp_key("front_camera"))
+    camera_index = np.round((camera_stamps - SPEC.start_ns) * SPEC.camera_hz / 1e9).astype(int)
+    frames = decode_all(episode / "recordings/MP4/front_camera.mp4")  # [T, H, W, 3]
+    codes = frames[:, 2 : CODE_BLOCK - 2, 2 : CODE_BLOCK - 2].reshape(len(frames), -1).mean(axis=1)
+    np.testing.assert_allclose(codes, [frame_code(k) for k in camera_index], atol=3)
+
+
+def test_states_are_those_at_the_row_stamps(episode):
+    row_seconds = (_read(episode, fmt.CONTROL_STEP_START_NS) - SPEC.start_ns) / 1e9
+    expected = synthetic_state(row_seconds)  # [T, 7]
+    position = _read(episode, fmt.CARTESIAN_POSITION)
+    half_state_period = 0.5 / SPEC.state_hz
+    np.testing.assert_allclose(position[:, :3], expected[:, :3], atol=0.15 * half_state_period * 2)
+    rotation_error = geometry.euler_to_matrix(position[:, 3:]) - geometry.euler_to_matrix(expected[:, 3:6])
+    assert np.abs(rotation_error).max() < 0.01  # roll crosses +-pi: compare rotations, not raw angles
+    assert np.abs(position[:, 3]).max() > 3.1  # the wrap is really in the data
+
+
+def test_action_is_the_last_command_before_the_next_row(episode):
+    action = _read(episode, fmt.ACTION_CARTESIAN_POSITION)
+    state = _read(episode, fmt.CARTESIAN_POSITION)
+    camera_stamps = _read(episode, fmt.camera_timestamp_key("front_camera"))
+    period = 1e9 / SPEC.command_hz
+    next_image = np.append(camera_stamps[1:], camera_stamps[-1] + 1e9 / 15)
+    command_index = np.floor((next_image - SPEC.start_ns) / period).astype(int)  # receive time = stamp in the bag
+    command_index = np.minimum(command_index, int(SPEC.seconds * SPEC.command_hz) - 1)  # the last one holds
+    commanded = synthetic_state(command_index * period / 1e9 + 0.2)
+    np.testing.assert_allclose(action[:, :3], commanded[:, :3], atol=1e-9)
+    np.testing.assert_allclose(_read(episode, fmt.ACTION_GRIPPER_POSITION), commanded[:, 6], atol=1e-9)
+    assert not np.allclose(action, state)
+
+
+def test_sqlite3_bags_convert_to_the_same_episode(bags, episode, tmp_path):
+    other = convert_bag(bags / "ep_sqlite", tmp_path)
+    assert validate_episode(other) == []
+    for key in (fmt.CARTESIAN_POSITION, fmt.ACTION_CARTESIAN_POSITION, fmt.JOINT_POSITIONS):
+        np.testing.assert_array_equal(_read(other, key), _read(episode, key))
+
+
+def test_existing_episode_is_skipped_unless_forced(bags, tmp_path):
+    first = convert_bag(bags / "ep_mcap", tmp_path)
+    marker = first / "marker"
+    marker.write_text("old")
+    assert convert_bag(bags / "ep_mcap", tmp_path) is None
+    assert marker.exists()
+    assert convert_bag(bags / "ep_mcap", tmp_path, force=True) == first
+    assert not marker.exists() and validate_episode(first) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["ep_mcap"]  # no temporary folders left
+
+
+def test_missing_topic_is_named_and_leaves_nothing(tmp_path):
+    write_synthetic_bag(tmp_path / "no_joints", SPEC, omit=("joint_states",))
+    with pytest.raises(BagConversionError, match=r"no_joints: missing topics \['/joint_states'\]"):
+        convert_bag(tmp_path / "no_joints", tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_truncated_bag_is_rejected_cleanly(bags, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "metadata.yaml").write_bytes((bags / "ep_mcap" / "metadata.yaml").read_bytes())
+    data = (bags / "ep_mcap" / "ep_mcap.mcap").read_bytes()
+    (broken / "ep_mcap.mcap").write_bytes(data[: len(data) // 3])
+    with pytest.raises(BagConversionError, match=r"broken: unreadable bag"):
+        convert_bag(broken, tmp_path / "out")
+    assert not any((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+
+
+def test_not_a_bag_and_gap_in_camera_are_rejected(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BagConversionError, match="not a rosbag2 folder"):
+        convert_bag(tmp_path / "empty", tmp_path / "out")
+    write_synthetic_bag(tmp_path / "slow_camera", SyntheticEpisode(seconds=2.0, camera_hz=5.0))
+    with pytest.raises(BagConversionError, match=r"topic /camera/image_raw: no message within"):
+        convert_bag(tmp_path / "slow_camera", tmp_path / "out", ConversionConfig(max_image_offset_s=0.05))
+
+
+def test_cli_converts_a_batch_and_reports_failures(bags, tmp_path, capsys):
+    write_synthetic_bag(tmp_path / "in" / "bad", SPEC, omit=("ee_state",))
+    write_synthetic_bag(tmp_path / "in" / "good", SPEC)
+    status = cli_main([str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--workers", "1"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "FAILED" in captured.err and "bad: missing topics ['/ee_state']" in captured.err
+    assert "converted 1, skipped 0" in captured.out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
+
+
+def test_image_conversion_honours_encoding_and_padding():
+    class Msg:
+        height, width, step, encoding = 2, 3, 12, "bgr8"
+        data = np.arange(24, dtype=np.uint8)
+
+    rgb = image_to_rgb(Msg)
+    assert rgb.shape == (2, 3, 3)
+    np.testing.assert_array_equal(rgb[1, 0], [14, 13, 12])  # row 1 starts at byte 12, channels reversed
+    Msg.encoding = "yuv422"
+    with pytest.raises(ValueError, match="yuv422"):
+        image_to_rgb(Msg)
+
+
+def test_nearest_picks_the_closest_stamp():
+    stamps = np.array([0, 10, 20, 30])
+    np.testing.assert_array_equal(nearest(stamps, np.array([-5, 4, 6, 26, 99])), [0, 0, 1, 3, 3])

@@ -76,7 +76,7 @@ def test_every_trajectory_violation_is_listed(episode):
 
 def test_video_with_a_frame_per_row_missing_is_reported(episode):
     def drop_last_row(h5):
-        for key in list(fmt.REQUIRED_DATASETS) + [fmt.extrinsics_key("front_camera")]:
+        for key in [*fmt.REQUIRED_DATASETS, fmt.extrinsics_key("front_camera")]:
             _replace(h5, key, h5[key][:-1])
 
     _edit_h5(episode, drop_last_row)

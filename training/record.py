@@ -110,7 +110,11 @@ class EpisodeRecorder(Node):
         with self._lock:
             if self._episode is None:
                 return
-            self._episode.write(topic, time.time_ns(), data)
+            try:
+                self._episode.write(topic, time.time_ns(), data)
+            except RuntimeError as error:  # the writer thread failed (disk full, ...): stop_recording reports it
+                self.get_logger().error(str(error), throttle_duration_sec=5.0)
+                return
             self.received[topic] += 1
 
     def start_episode(self, episode: str = "") -> Path:

@@ -20,6 +20,7 @@ setup(
     entry_points={
         "console_scripts": [
             "franka_adapter = jepa_planner.franka_adapter:main",
+            "planner_node = jepa_planner.planner_node:main",
         ]
     },
 )

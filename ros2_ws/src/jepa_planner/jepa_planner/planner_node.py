@@ -1,0 +1,355 @@
+"""Planner node: the `plan_to_goal` action server driving the arm to a goal image with CEM MPC on the world model.
+
+Each control step pairs the latest embedding with the latest ee_state (both fresh), plans with
+`jepa_core.planning.mpc.MPCController`, checks the command (finite, workspace, step limits), publishes target_pose,
+gripper_command, planned_action and markers, sends feedback, then waits for an observation newer than the command.
+Any stop other than success holds the current pose. Goals: an image, a named goal of the library (`capture_goal`), or
+an RViz `/goal_pose` rendered into an image by the simulator's `render_goal` service.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+import torch
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float64, Header
+from visualization_msgs.msg import MarkerArray
+
+from jepa_core.planning.mpc import MPCController, MPCStep
+from jepa_msgs.action import PlanToGoal
+from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction
+from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
+from jepa_perception.image_conversion import ImageConversionError, array_to_image_msg, image_msg_to_rgb8
+from jepa_planner.control import READY, WAIT, GoalRun, Outcome, Stop
+from jepa_planner.goals import GoalLibrary, GoalLibraryError
+from jepa_planner.markers import plan_markers
+from jepa_planner.messages import (
+    embedding_to_tensor,
+    planned_action_msg,
+    pose_from_state,
+    stamp_seconds,
+    state_from_ee_state,
+)
+from jepa_planner.safety import command_violation, non_finite_reason
+from jepa_planner.settings import PARAMETERS, PlannerSettings
+
+LATEST_ONLY = QoSProfile(depth=1)
+WAIT_POLL_S = 0.02  # how often a waiting control loop re-checks cancel and timeouts
+
+
+class GoalError(ValueError):
+    """A goal that cannot be turned into a goal representation (reported as OUTCOME_INVALID_GOAL)."""
+
+
+@dataclass
+class Stamped:
+    """A received message value with its header stamp (s, node clock)."""
+
+    value: object
+    stamp: float
+
+
+class PlannerNode(Node):
+    """Action server `plan_to_goal`, service `capture_goal`, RViz goal subscriber; publishes commands and plans."""
+
+    def __init__(self, **kwargs) -> None:
+        """Declare parameters, load the world model and create every ROS interface."""
+        super().__init__("planner_node", **kwargs)
+        for param in PARAMETERS:
+            self.declare_parameter(param.name, param.default, ParameterDescriptor(description=param.description))
+        self.settings = PlannerSettings.from_values({p.name: self.get_parameter(p.name).value for p in PARAMETERS})
+        values = self.settings.values
+        self.world_model = self.settings.build_world_model()
+        self.controller = MPCController(self.world_model, self.settings.mpc)
+        self.library = GoalLibrary(values["goal_library_dir"])
+        self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        self._observed = threading.Event()
+        self._embedding: Stamped | None = None
+        self._ee_state: Stamped | None = None  # value: (state [7], EndEffectorState)
+        self._image: Image | None = None
+        self._active_goal: object | None = None
+        group = ReentrantCallbackGroup()
+        self.create_subscription(Embedding, values["embedding_topic"], self._on_embedding, LATEST_ONLY,
+                                 callback_group=group)  # fmt: skip
+        self.create_subscription(EndEffectorState, values["ee_state_topic"], self._on_ee_state, LATEST_ONLY,
+                                 callback_group=group)  # fmt: skip
+        self.create_subscription(Image, values["image_topic"], self._on_image, qos_profile_sensor_data,
+                                 callback_group=group)  # fmt: skip
+        self.create_subscription(PoseStamped, values["goal_pose_topic"], self._on_goal_pose, 1, callback_group=group)
+        self._target_pub = self.create_publisher(PoseStamped, values["target_pose_topic"], 10)
+        self._gripper_pub = self.create_publisher(Float64, values["gripper_command_topic"], 10)
+        self._plan_pub = self.create_publisher(PlannedAction, values["planned_action_topic"], 10)
+        self._markers_pub = self.create_publisher(MarkerArray, values["markers_topic"], 10)
+        self._encode_client = self.create_client(EncodeImage, values["encode_service"], callback_group=group)
+        self._render_client = self.create_client(RenderGoal, values["render_goal_service"], callback_group=group)
+        self.create_service(CaptureGoal, "capture_goal", self._capture_goal, callback_group=group)
+        self._action_server = ActionServer(
+            self, PlanToGoal, "plan_to_goal", execute_callback=self._execute,
+            goal_callback=lambda _: GoalResponse.ACCEPT, cancel_callback=lambda _: CancelResponse.ACCEPT,
+            callback_group=group,
+        )  # fmt: skip
+        self._self_client = ActionClient(self, PlanToGoal, "plan_to_goal", callback_group=group)
+        self.get_logger().info(
+            f"planner ready: goal encoder '{values['goal_encoder']}', device {values['device']}, "
+            f"CEM {self.settings.mpc.cem.samples}x{self.settings.mpc.cem.iterations}, "
+            f"K={self.settings.mpc.context_steps}"
+        )
+
+    # ---- inputs -------------------------------------------------------------------------------------------------
+    def _now(self) -> float:
+        """Node clock time, s (simulation time when use_sim_time is set)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_embedding(self, msg: Embedding) -> None:
+        """Keep the latest embedding and wake a waiting control loop."""
+        with self._lock:
+            self._embedding = Stamped(msg, stamp_seconds(msg.header.stamp))
+        self._observed.set()
+
+    def _on_ee_state(self, msg: EndEffectorState) -> None:
+        """Keep the latest end-effector state (as a state vector) and wake a waiting control loop."""
+        try:
+            state = state_from_ee_state(msg)
+        except ValueError as error:
+            self.get_logger().warning(f"ignoring ee_state: {error}", throttle_duration_sec=5.0)
+            return
+        with self._lock:
+            self._ee_state = Stamped((state, msg), stamp_seconds(msg.header.stamp))
+        self._observed.set()
+
+    def _on_image(self, msg: Image) -> None:
+        """Keep the latest camera image for capture_goal (converted only when captured)."""
+        self._image = msg
+
+    # ---- goals ---------------------------------------------------------------------------------------------------
+    def _capture_goal(self, request: CaptureGoal.Request, response: CaptureGoal.Response) -> CaptureGoal.Response:
+        """Store the latest camera frame (and the flange position, when known) as a named goal."""
+        image = self._image
+        name = request.name or f"goal_{int(time.time())}"
+        if image is None:
+            response.success, response.message = False, f"no image received on {self.settings.values['image_topic']}"
+            return response
+        with self._lock:
+            ee_state = self._ee_state
+        extra = {} if ee_state is None else {"state": ee_state.value[0].tolist()}
+        try:
+            path = self.library.save(name, image_msg_to_rgb8(image), overwrite=request.overwrite, **extra)
+        except (GoalLibraryError, ImageConversionError) as error:
+            response.success, response.message = False, str(error)
+            return response
+        response.success, response.name, response.path = True, name, str(path)
+        return response
+
+    def _on_goal_pose(self, msg: PoseStamped) -> None:
+        """RViz goal pose -> image rendered by the simulator -> library goal -> a plan_to_goal goal sent to itself."""
+        if not self._render_client.service_is_ready():
+            self.get_logger().warning(
+                f"ignoring {self.settings.values['goal_pose_topic']}: no {self.settings.values['render_goal_service']} "
+                "service (RViz goals need a simulator that renders goal images)"
+            )
+            return
+        with self._lock:
+            ee_state = self._ee_state
+        base = self.settings.values["base_frame"] if ee_state is None else ee_state.value[1].header.frame_id
+        if msg.header.frame_id and base and msg.header.frame_id != base:
+            self.get_logger().warning(f"ignoring goal pose in frame '{msg.header.frame_id}': expected '{base}'")
+            return
+        gripper = 0.0 if ee_state is None else float(ee_state.value[0][6])
+        future = self._render_client.call_async(RenderGoal.Request(pose=msg.pose, gripper=gripper))
+        future.add_done_callback(lambda done: self._on_goal_rendered(done.result(), msg))
+
+    def _on_goal_rendered(self, response: RenderGoal.Response | None, goal: PoseStamped) -> None:
+        """Store the rendered goal and start planning to it."""
+        if response is None or not response.success:
+            reason = "no response" if response is None else response.message
+            self.get_logger().error(f"render_goal failed for the RViz goal: {reason}")
+            return
+        name = self.settings.values["rviz_goal_name"]
+        position = goal.pose.position
+        try:
+            rgb = image_msg_to_rgb8(response.image)
+            self.library.save(name, rgb, overwrite=True, position=[position.x, position.y, position.z], source="rviz")
+        except (GoalLibraryError, ImageConversionError) as error:
+            self.get_logger().error(f"cannot store the RViz goal: {error}")
+            return
+        self._self_client.send_goal_async(PlanToGoal.Goal(goal_name=name))
+
+    def _encode_goal_image(self, image: Image, rgb: np.ndarray | None) -> torch.Tensor:
+        """Goal representation [N, D] from the perception node's encode_image service or the local encoder."""
+        values = self.settings.values
+        if values["goal_encoder"] == "local":
+            try:
+                rgb = image_msg_to_rgb8(image) if rgb is None else rgb
+            except ImageConversionError as error:
+                raise GoalError(f"goal image: {error}") from None
+            return self.world_model.encode_images(rgb[None])[0]
+        timeout = values["encode_timeout_s"]
+        if not self._encode_client.wait_for_service(timeout_sec=timeout):
+            raise GoalError(f"service {values['encode_service']} not available within {timeout} s")
+        done = threading.Event()
+        future = self._encode_client.call_async(EncodeImage.Request(image=image))
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            raise GoalError(f"{values['encode_service']} did not answer within {timeout} s")
+        response = future.result()
+        if not response.success:
+            raise GoalError(f"{values['encode_service']} failed: {response.message}")
+        try:
+            return embedding_to_tensor(
+                response.embedding, self.world_model.tokens_per_frame, self.world_model.embed_dim
+            )
+        except ValueError as error:
+            raise GoalError(str(error)) from None
+
+    def _goal_representation(self, goal: PlanToGoal.Goal) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Goal representation [N, D] and, when known, the goal flange position [3] (for markers)."""
+        if goal.goal_name:
+            try:
+                rgb, metadata = self.library.load(goal.goal_name)
+            except GoalLibraryError as error:
+                raise GoalError(str(error)) from None
+            position = metadata.get("position", metadata.get("state", [None] * 3)[:3])
+            known = None if position[0] is None else np.asarray(position, dtype=np.float64)
+            return self._encode_goal_image(array_to_image_msg(rgb, "rgb8"), rgb), known
+        if goal.goal_image.width == 0 or goal.goal_image.height == 0:
+            raise GoalError("goal has neither goal_name nor a goal_image")
+        return self._encode_goal_image(goal.goal_image, None), None
+
+    # ---- control loop --------------------------------------------------------------------------------------------
+    def _execute(self, goal_handle) -> PlanToGoal.Result:
+        """Run one goal to its end (a newer goal preempts it); returns the result and sets the terminal state."""
+        token = object()
+        self._active_goal = token
+        start_wall = time.perf_counter()
+        with self._run_lock:
+            run, stop = self._run(goal_handle, token)
+        result = PlanToGoal.Result(
+            success=stop.outcome == Outcome.SUCCEEDED, outcome=int(stop.outcome), reason=stop.reason,
+            steps=0 if run is None else run.steps, elapsed=time.perf_counter() - start_wall,
+            initial_energy=float("nan") if run is None else run.initial_energy,
+            final_energy=float("nan") if run is None else run.final_energy,
+        )  # fmt: skip
+        if stop.outcome == Outcome.SUCCEEDED:
+            goal_handle.succeed()
+        elif stop.outcome == Outcome.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        level = self.get_logger().info if result.success else self.get_logger().warning
+        level(f"goal finished: {stop.outcome.name}: {stop.reason}")
+        return result
+
+    def _run(self, goal_handle, token: object) -> tuple[GoalRun | None, Stop]:
+        """The control loop of one goal; every non-success stop holds the current pose."""
+        goal = goal_handle.request
+        try:
+            goal_rep, goal_position = self._goal_representation(goal)
+            self.controller.set_goal(goal_rep)
+        except (GoalError, ValueError) as error:
+            return None, Stop(Outcome.INVALID_GOAL, str(error))
+        limits = self.settings.goal_limits(goal.max_steps, goal.timeout, goal.energy_threshold)
+        run = GoalRun(limits, self._now())
+        while True:
+            self._observed.clear()
+            preempted = self._active_goal is not token
+            stop = run.interruption(self._now(), goal_handle.is_cancel_requested or preempted)
+            if stop is not None and preempted and not goal_handle.is_cancel_requested:
+                stop = Stop(Outcome.CANCELED, "preempted by a newer goal; holding the current pose")
+            if stop is None:
+                stop = self._control_step(goal_handle, run, goal_position)
+            if stop is WAIT:
+                self._observed.wait(WAIT_POLL_S)
+                continue
+            if stop is not None:
+                break
+        if stop.outcome != Outcome.SUCCEEDED:
+            self._hold()
+        return run, stop
+
+    def _control_step(self, goal_handle, run: GoalRun, goal_position: np.ndarray | None) -> Stop | str | None:
+        """Plan and command one step when a new paired observation is there; WAIT, a Stop, or None (step done)."""
+        with self._lock:
+            embedding, ee_state = self._embedding, self._ee_state
+        status = run.observation_status(
+            self._now(), None if embedding is None else embedding.stamp, None if ee_state is None else ee_state.stamp
+        )
+        if status != READY:
+            return status
+        state, ee_msg = ee_state.value
+        try:
+            rep = embedding_to_tensor(embedding.value, self.world_model.tokens_per_frame, self.world_model.embed_dim)
+            reason = non_finite_reason(embedding=rep.numpy(), state=state)
+            decision = None if reason else self.controller.step(rep, state)
+        except (ValueError, RuntimeError) as error:
+            return Stop(Outcome.INTERNAL_ERROR, f"planning failed: {error}")
+        if decision is not None:
+            reason = non_finite_reason(energy=decision.energy, action=decision.action.numpy())
+        if reason:
+            return Stop(Outcome.INTERNAL_ERROR, reason)
+        violation = command_violation(state, decision.target_state.numpy(), self.settings.safety)
+        if violation:
+            return Stop(Outcome.SAFETY_LIMIT, violation)
+        frame_id = ee_msg.header.frame_id or self.settings.values["base_frame"]
+        self._publish_step(run.steps, decision, Header(stamp=embedding.value.header.stamp, frame_id=frame_id),
+                           goal_position)  # fmt: skip
+        stop = run.record_step(decision.energy, self._now())
+        feedback = PlanToGoal.Feedback(
+            step=run.steps - 1, energy=decision.energy, best_energy=run.best_energy,
+            action=decision.action.tolist(), target_pose=pose_from_state(decision.target_state.numpy()),
+            planning_time=decision.planning_time,
+        )  # fmt: skip
+        goal_handle.publish_feedback(feedback)
+        return stop
+
+    def _publish_step(self, step: int, decision: MPCStep, observation: Header, goal_position) -> None:
+        """Publish target pose, gripper command, the planned action and RViz markers of one step."""
+        now = self.get_clock().now().to_msg()
+        target = decision.target_state.numpy()
+        command_header = Header(stamp=now, frame_id=observation.frame_id)
+        self._target_pub.publish(PoseStamped(header=command_header, pose=pose_from_state(target)))
+        self._gripper_pub.publish(Float64(data=float(target[6])))
+        samples = self.settings.mpc.cem.samples
+        self._plan_pub.publish(planned_action_msg(observation, step, decision, samples))
+        path = decision.predicted_states.numpy()
+        self._markers_pub.publish(plan_markers(observation.frame_id, now, path, decision.energy, goal_position))
+
+    def _hold(self) -> None:
+        """Command the current pose and gripper (the arm holds still); nothing when no ee_state was ever received."""
+        with self._lock:
+            ee_state = self._ee_state
+        if ee_state is None:
+            return
+        state, msg = ee_state.value
+        frame_id = msg.header.frame_id or self.settings.values["base_frame"]
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id)
+        self._target_pub.publish(PoseStamped(header=header, pose=msg.pose))
+        self._gripper_pub.publish(Float64(data=float(state[6])))
+
+
+def main(args=None) -> None:
+    """Console script `planner_node`: spin the node on a multi-threaded executor until shutdown."""
+    rclpy.init(args=args)
+    node = PlannerNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()

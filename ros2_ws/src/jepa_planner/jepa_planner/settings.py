@@ -1,0 +1,190 @@
+"""Planner node parameters: names, defaults and descriptions in one table, turned into typed configs (ROS-free).
+
+The node declares every entry of `PARAMETERS` with its description; `launch/config/planner.yaml` documents the same
+names. CEM and world-model defaults come from the jepa_core dataclasses, so there is one source for each number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+from jepa_core.checkpoints import load_ac_predictor, load_encoder
+from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.mpc import MPCConfig
+from jepa_core.planning.world_model import WorldModel, WorldModelConfig
+from jepa_core.presets import build_ac_predictor, build_encoder
+from jepa_planner.control import GoalLimits
+from jepa_planner.safety import SafetyLimits
+
+_CEM = CEMConfig()
+_SAFETY = SafetyLimits()
+CEM_PREFIX = "cem."
+AUTOCAST_DTYPES = {"": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+GOAL_ENCODERS = ("service", "local")
+
+CEM_DESCRIPTIONS = {
+    "samples": "candidate action sequences per CEM iteration",
+    "top_k": "elite candidates that update the sampling distribution",
+    "iterations": "maximum CEM iterations per control step",
+    "horizon": "actions per plan (the first one is executed)",
+    "max_translation": "per-axis bound on dx, dy, dz per action, m (also the initial std)",
+    "max_rotation": "per-axis bound on rotation deltas, rad; 0 keeps orientation fixed (paper)",
+    "max_gripper_delta": "bound on the gripper delta per action",
+    "initial_gripper_std": "initial std of the gripper delta",
+    "gripper_deadband": "planned gripper deltas smaller than this are zeroed",
+    "momentum_mean": "weight of the previous mean in the update (arm)",
+    "momentum_std": "weight of the previous std in the update (arm)",
+    "momentum_mean_gripper": "weight of the previous mean in the update (gripper)",
+    "momentum_std_gripper": "weight of the previous std in the update (gripper)",
+    "energy_reduction": "'final' (energy of the last predicted frame, paper) or 'sum' over the horizon",
+    "std_tolerance": "stop early once every std / its cold-start std is below this; 0 = off",
+    "energy_tolerance": "stop early once the elite energy improves by less than this fraction; 0 = off",
+    "min_iterations": "iterations before any early-stopping rule applies",
+    "time_budget_s": "wall-clock budget per plan, s (the plan so far is used when exceeded); 0 = none",
+    "warm_start_std_scale": "initial std, as a fraction of the cold one, when warm starting",
+    "evaluate_plan": "evaluate the returned plan's energy (reported in feedback; one extra model call)",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One node parameter: name, default (its type is the parameter's type) and description."""
+
+    name: str
+    default: Any
+    description: str
+
+
+PARAMETERS: tuple[Param, ...] = (
+    Param("predictor_checkpoint", "", "AC predictor checkpoint (official or ours); required unless random weights"),
+    Param("predictor_preset", "", "AC predictor preset name; empty = stored config or inferred from key shapes"),
+    Param("predictor_key", "predictor", "checkpoint key of the AC predictor weights"),
+    Param("allow_random_weights", False, "tests/demos only: build predictor_preset/encoder_preset with random weights"),
+    Param("random_seed", 0, "seed of random weights (allow_random_weights)"),
+    Param(
+        "goal_encoder",
+        "service",
+        "'service': goal images encoded by the perception node's encode_image (one "
+        "encoder in GPU memory); 'local': the planner loads its own encoder",
+    ),
+    Param("encode_service", "encode_image", "service of the perception node that encodes goal images"),
+    Param("encode_timeout_s", 30.0, "wait for the encode_image service and its answer, s"),
+    Param("encoder_checkpoint", "", "local goal encoder checkpoint; empty = predictor_checkpoint"),
+    Param("encoder_preset", "", "local goal encoder preset; empty = stored config or inferred"),
+    Param("encoder_key", "encoder", "checkpoint key of the local encoder (official AC checkpoints: 'encoder')"),
+    Param("device", "cpu", "torch device of the world model, e.g. cuda:0"),
+    Param("autocast_dtype", "", "'' (fp32), 'bfloat16' or 'float16' autocast for the models"),
+    Param("candidate_chunk", WorldModelConfig().candidate_chunk, "candidates per predictor call; 0 = all at once"),
+    Param("context_steps", MPCConfig().context_steps, "observed frames K given to the predictor (1 = paper)"),
+    Param("warm_start", MPCConfig().warm_start, "start each CEM from the previous plan shifted by one step"),
+    Param("seed", -1, "seed of the CEM draws per goal (reproducible runs); -1 = nondeterministic"),
+    *(Param(f"{CEM_PREFIX}{f.name}", getattr(_CEM, f.name), CEM_DESCRIPTIONS[f.name]) for f in fields(CEMConfig)),
+    Param("max_steps", 100, "control steps per goal unless the goal sets max_steps"),
+    Param("goal_timeout_s", 600.0, "wall-clock limit per goal unless the goal sets timeout, s"),
+    Param("energy_threshold", 0.0, "success once a plan's energy is below this unless the goal sets one; 0 = off"),
+    Param("stale_timeout_s", 2.0, "max age of embedding/ee_state and max wait for a post-command observation, s"),
+    Param("workspace_min", list(_SAFETY.workspace_min), "lower corner [x, y, z] of the allowed flange box, m"),
+    Param("workspace_max", list(_SAFETY.workspace_max), "upper corner [x, y, z] of the allowed flange box, m"),
+    Param("max_translation_step", _SAFETY.max_translation_step, "max flange translation per control step, m"),
+    Param("max_rotation_step", _SAFETY.max_rotation_step, "max flange rotation per control step, rad"),
+    Param("base_frame", "fr3_link0", "frame of commands when ee_state carries no frame_id"),
+    Param("embedding_topic", "embedding", "jepa_msgs/Embedding of the current camera frame"),
+    Param("ee_state_topic", "ee_state", "jepa_msgs/EndEffectorState"),
+    Param("image_topic", "camera/image_raw", "camera images, stored by capture_goal"),
+    Param("target_pose_topic", "target_pose", "commanded flange pose (geometry_msgs/PoseStamped)"),
+    Param("gripper_command_topic", "gripper_command", "commanded gripper closure 0..1 (std_msgs/Float64)"),
+    Param("planned_action_topic", "planned_action", "jepa_msgs/PlannedAction per control step"),
+    Param("markers_topic", "markers", "visualization_msgs/MarkerArray: planned path, goal, energy"),
+    Param("goal_pose_topic", "/goal_pose", "RViz goal poses, turned into goal images by render_goal"),
+    Param("render_goal_service", "render_goal", "simulator service rendering the image of a pose"),
+    Param("goal_library_dir", "~/.local/share/jepa_ros/goals", "folder of named goal images"),
+    Param("rviz_goal_name", "rviz_goal", "library name under which RViz goals are stored"),
+)
+
+
+def _cem_config(values: dict[str, Any]) -> CEMConfig:
+    """CEMConfig from the cem.* parameter values."""
+    return CEMConfig(**{f.name: values[f"{CEM_PREFIX}{f.name}"] for f in fields(CEMConfig)})
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """Everything the node needs, validated: parameter values plus the typed configs built from them."""
+
+    values: dict[str, Any]
+    mpc: MPCConfig
+    world_model: WorldModelConfig
+    safety: SafetyLimits
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> PlannerSettings:
+        """Validate parameter values (a ValueError names the parameter) and build the configs."""
+        missing = [p.name for p in PARAMETERS if p.name not in values]
+        if missing:
+            raise ValueError(f"planner parameters missing: {missing}")
+        if values["goal_encoder"] not in GOAL_ENCODERS:
+            raise ValueError(f"parameter goal_encoder: expected one of {GOAL_ENCODERS}, got {values['goal_encoder']!r}")
+        if values["autocast_dtype"] not in AUTOCAST_DTYPES:
+            raise ValueError(
+                f"parameter autocast_dtype: expected one of {list(AUTOCAST_DTYPES)}, got {values['autocast_dtype']!r}"
+            )
+        seed = values["seed"]
+        mpc = MPCConfig(
+            cem=_cem_config(values),
+            context_steps=values["context_steps"],
+            warm_start=values["warm_start"],
+            seed=None if seed < 0 else seed,
+        )
+        world_model = WorldModelConfig(
+            device=values["device"],
+            autocast_dtype=AUTOCAST_DTYPES[values["autocast_dtype"]],
+            candidate_chunk=values["candidate_chunk"],
+        )
+        safety = SafetyLimits(
+            workspace_min=tuple(values["workspace_min"]),
+            workspace_max=tuple(values["workspace_max"]),
+            max_translation_step=values["max_translation_step"],
+            max_rotation_step=values["max_rotation_step"],
+        )
+        GoalLimits(values["max_steps"], values["goal_timeout_s"], values["energy_threshold"], values["stale_timeout_s"])
+        return cls(values=values, mpc=mpc, world_model=world_model, safety=safety)
+
+    def goal_limits(self, max_steps: int, timeout_s: float, energy_threshold: float) -> GoalLimits:
+        """Limits of one goal: its own values where set (> 0), else the node's parameters."""
+        v = self.values
+        return GoalLimits(
+            max_steps=max_steps if max_steps > 0 else v["max_steps"],
+            timeout_s=timeout_s if timeout_s > 0 else v["goal_timeout_s"],
+            energy_threshold=energy_threshold if energy_threshold > 0 else v["energy_threshold"],
+            stale_timeout_s=v["stale_timeout_s"],
+        )
+
+    def build_world_model(self) -> WorldModel:
+        """Load (or, when explicitly allowed, randomly initialise) the AC predictor, plus the encoder in local mode."""
+        v = self.values
+        device = self.world_model.device
+        if v["predictor_checkpoint"]:
+            predictor = load_ac_predictor(
+                v["predictor_checkpoint"], v["predictor_preset"] or None, v["predictor_key"], device
+            )
+        elif v["allow_random_weights"] and v["predictor_preset"]:
+            torch.manual_seed(v["random_seed"])
+            predictor = build_ac_predictor(v["predictor_preset"], device=device)
+        else:
+            raise ValueError(
+                "parameter predictor_checkpoint: a checkpoint path is required (random weights need "
+                "allow_random_weights:=true and predictor_preset)"
+            )
+        encoder = None
+        if v["goal_encoder"] == "local":
+            checkpoint = v["encoder_checkpoint"] or v["predictor_checkpoint"]
+            if checkpoint:
+                encoder = load_encoder(checkpoint, v["encoder_preset"] or None, v["encoder_key"], device)
+            elif v["allow_random_weights"] and v["encoder_preset"]:
+                encoder = build_encoder(v["encoder_preset"], device=device)
+            else:
+                raise ValueError("parameter encoder_checkpoint: goal_encoder 'local' needs an encoder checkpoint")
+        return WorldModel(predictor, encoder, self.world_model)

@@ -1,0 +1,71 @@
+"""Planner node settings: planner.yaml documents exactly the declared parameters, configs and model building."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from jepa_planner.settings import PARAMETERS, PlannerSettings
+
+CONFIG = Path(__file__).resolve().parents[2] / "launch" / "config" / "planner.yaml"
+DEFAULTS = {p.name: p.default for p in PARAMETERS}
+
+
+def flatten(section: dict, prefix: str = "") -> dict:
+    """Nested YAML parameters -> dotted ROS parameter names."""
+    flat = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def test_planner_yaml_documents_every_parameter_with_its_default():
+    documented = flatten(yaml.safe_load(CONFIG.read_text())["planner_node"]["ros__parameters"])
+    assert set(documented) == set(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        assert documented[name] == default, name
+        assert type(documented[name]) is type(default), name
+
+
+def test_defaults_build_the_paper_planner():
+    settings = PlannerSettings.from_values(dict(DEFAULTS))
+    assert (settings.mpc.cem.samples, settings.mpc.cem.top_k, settings.mpc.cem.iterations) == (800, 10, 10)
+    assert settings.mpc.seed is None and settings.world_model.autocast_dtype is None
+    limits = settings.goal_limits(max_steps=0, timeout_s=0.0, energy_threshold=0.0)
+    assert (limits.max_steps, limits.timeout_s, limits.energy_threshold) == (100, 600.0, 0.0)
+    assert settings.goal_limits(5, 3.0, 0.2).max_steps == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [("goal_encoder", "gpu", "goal_encoder"), ("autocast_dtype", "fp8", "autocast_dtype"), ("cem.top_k", 1, "top_k")],
+)
+def test_bad_values_name_the_parameter(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        PlannerSettings.from_values(DEFAULTS | {name: value})
+
+
+def test_world_model_needs_a_checkpoint_unless_random_weights_are_allowed():
+    with pytest.raises(ValueError, match="predictor_checkpoint"):
+        PlannerSettings.from_values(dict(DEFAULTS)).build_world_model()
+    random = DEFAULTS | {"allow_random_weights": True, "predictor_preset": "parity_tiny", "autocast_dtype": "bfloat16"}
+    world_model = PlannerSettings.from_values(random).build_world_model()
+    assert world_model.encoder is None and world_model.tokens_per_frame == 16
+    assert world_model.config.autocast_dtype is torch.bfloat16
+    local = random | {"goal_encoder": "local", "encoder_preset": "parity_tiny"}
+    assert PlannerSettings.from_values(local).build_world_model().encoder is not None
+
+
+def test_world_model_loads_the_parity_checkpoint(parity_dir):
+    values = DEFAULTS | {
+        "predictor_checkpoint": str(parity_dir / "ac_checkpoint.pt"),
+        "predictor_preset": "parity_tiny",
+        "encoder_preset": "parity_tiny",
+        "goal_encoder": "local",
+    }
+    world_model = PlannerSettings.from_values(values).build_world_model()
+    assert world_model.embed_dim == 192 and world_model.encoder is not None

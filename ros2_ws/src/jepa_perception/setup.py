@@ -17,5 +17,5 @@ setup(
     description="Perception node: camera images to V-JEPA 2 embeddings (torch or ONNX Runtime).",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["encoder_node = jepa_perception.encoder_node:main"]},
 )

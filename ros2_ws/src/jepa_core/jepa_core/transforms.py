@@ -35,7 +35,10 @@ def center_square_crop_box(height: int, width: int) -> tuple[int, int, int]:
 
 def _as_uint8_batch(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Validate RGB uint8 [B, H, W, 3] (numpy or torch) and return it as a torch tensor (no copy for torch input)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    if isinstance(images, np.ndarray):
+        tensor = torch.from_numpy(np.require(images, requirements=("C_CONTIGUOUS", "WRITEABLE")))
+    else:
+        tensor = images
     if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[-1] != 3:
         raise ValueError(f"expected RGB uint8 images [B, H, W, 3], got {tensor.dtype} {list(tensor.shape)}")
     if tensor.shape[1] == 0 or tensor.shape[2] == 0:

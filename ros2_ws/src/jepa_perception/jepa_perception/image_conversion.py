@@ -165,7 +165,7 @@ def compressed_msg_to_rgb8(msg: CompressedImage) -> np.ndarray:
             image.load()
             if image.mode.startswith("I"):  # 16/32-bit single channel PNG
                 return array_to_rgb8(np.asarray(image).astype(np.uint16), "mono16")
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy
     except ImageConversionError:
         raise
     except (OSError, ValueError, SyntaxError) as error:  # Pillow's decode errors

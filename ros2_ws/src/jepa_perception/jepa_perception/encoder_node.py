@@ -1,0 +1,240 @@
+"""Perception node: camera images -> V-JEPA 2 embeddings (jepa_msgs/Embedding), latest frame only, never a backlog.
+
+The subscription callback validates and converts each image and stores it in a one-item slot (a frame overwritten
+before it was encoded counts as dropped); a worker thread encodes the newest frame and publishes its embedding with
+the image's header. `encode_image` encodes one image on request (goal images). `perception_status` reports counts
+and latency (image receipt -> embedding publish) about once a second; problems are logged at a throttled rate.
+Everything model-related lives in jepa_core.frame_encoder.FrameEncoder.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import rclpy
+import torch
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, RollingClip
+from jepa_msgs.msg import Embedding, PerceptionStatus
+from jepa_msgs.srv import EncodeImage
+from jepa_perception.embedding_msgs import tokens_to_embedding_msg
+from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
+from jepa_perception.image_conversion import ImageConversionError, compressed_msg_to_rgb8, image_msg_to_rgb8
+
+NODE_NAME = "encoder_node"
+RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+
+ENCODER_DESCRIPTIONS = {
+    "checkpoint": "encoder checkpoint file (official or ours); empty needs allow_random_weights",
+    "preset": "encoder preset or AC predictor preset (jepa_core.presets); with a checkpoint it pins the architecture",
+    "checkpoint_key": "checkpoint entry with the encoder weights: 'encoder' (AC checkpoints) or 'target_encoder'",
+    "backend": "'torch' or 'onnxruntime'",
+    "onnx_path": "ONNX encoder file for backend onnxruntime; exported from the torch encoder when missing",
+    "device": "torch device ('cpu', 'cuda', 'cuda:1'); onnxruntime uses its CUDA provider for cuda devices",
+    "dtype": "'float32' or 'bfloat16' (torch autocast; onnxruntime: float32 only)",
+    "image_size": "model input side in pixels (square centre crop, bilinear resize)",
+    "frames_per_clip": "1 = each frame duplicated into one tubelet (AC stack); >1 = rolling clip of this many frames",
+    "normalize": "apply the AC stack's parameter-free layer_norm (eps 1e-5) to the tokens",
+    "allow_random_weights": "tests/benchmarks only: build `preset` with random weights when checkpoint is empty",
+    "seed": "seed of the random weights (allow_random_weights)",
+    "num_threads": "CPU threads for torch and onnxruntime (0 = library default)",
+}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The node's topics, QoS and reporting, besides the encoder's FrameEncoderConfig."""
+
+    image_topic: str = "camera/image_raw"  # sensor_msgs/Image (or CompressedImage when `compressed`)
+    compressed: bool = False  # subscribe to sensor_msgs/CompressedImage (jpeg/png) on image_topic
+    embedding_topic: str = "embedding"  # jepa_msgs/Embedding out
+    status_topic: str = "perception_status"  # jepa_msgs/PerceptionStatus out
+    encode_service: str = "encode_image"  # jepa_msgs/srv/EncodeImage
+    qos_reliability: str = "best_effort"  # image subscription reliability: best_effort (sensor data) or reliable
+    qos_depth: int = 1  # image subscription queue depth (only the newest frame is ever encoded)
+    status_period_s: float = 1.0  # perception_status period, s
+    log_throttle_s: float = 5.0  # at most one log line per kind of problem in this period, s
+
+
+NODE_DESCRIPTIONS = {
+    "image_topic": "camera image topic (sensor_msgs/Image, or CompressedImage when compressed)",
+    "compressed": "subscribe to sensor_msgs/CompressedImage (jpeg/png) instead of raw images",
+    "embedding_topic": "jepa_msgs/Embedding output, header copied from the image",
+    "status_topic": "jepa_msgs/PerceptionStatus output",
+    "encode_service": "jepa_msgs/srv/EncodeImage service name",
+    "qos_reliability": "image subscription reliability: 'best_effort' (sensor data) or 'reliable'",
+    "qos_depth": "image subscription queue depth (only the newest frame is encoded)",
+    "status_period_s": "period of perception_status, s",
+    "log_throttle_s": "minimum time between two log lines about the same kind of problem, s",
+}
+
+
+@dataclass(frozen=True)
+class PendingFrame:
+    """A converted camera frame waiting for the encoder."""
+
+    rgb: np.ndarray  # [H, W, 3] uint8
+    header: Header
+    received: float  # time.monotonic() at receipt
+
+
+def _declare(node: Node, config_type: type, descriptions: dict[str, str]) -> Any:
+    """Declare one read-only parameter per dataclass field (default = field default) and build the dataclass."""
+    values = {}
+    for field in fields(config_type):
+        descriptor = ParameterDescriptor(description=descriptions[field.name], read_only=True)
+        values[field.name] = node.declare_parameter(field.name, field.default, descriptor).value
+    return config_type(**values)
+
+
+class EncoderNode(Node):
+    """Subscribes to camera images, publishes embeddings and status, serves encode_image."""
+
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        self.encoder_config: FrameEncoderConfig = _declare(self, FrameEncoderConfig, ENCODER_DESCRIPTIONS)
+        self.settings: NodeSettings = _declare(self, NodeSettings, NODE_DESCRIPTIONS)
+        if self.settings.qos_reliability not in RELIABILITY:
+            raise ValueError(
+                f"qos_reliability must be one of {sorted(RELIABILITY)}, got {self.settings.qos_reliability!r}"
+            )
+        if self.encoder_config.num_threads > 0:
+            torch.set_num_threads(self.encoder_config.num_threads)
+        self.encoder = FrameEncoder(self.encoder_config)
+        self.stats = PipelineStats()
+        self._slot: LatestSlot[PendingFrame] = LatestSlot()
+        self._clip = RollingClip(self.encoder.clip_frames) if self.encoder_config.frames_per_clip > 1 else None
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self.settings.qos_depth,
+            reliability=RELIABILITY[self.settings.qos_reliability],
+            durability=DurabilityPolicy.VOLATILE,
+        )
+        image_type = CompressedImage if self.settings.compressed else Image
+        self._to_rgb = compressed_msg_to_rgb8 if self.settings.compressed else image_msg_to_rgb8
+        self.create_subscription(image_type, self.settings.image_topic, self._on_image, qos)
+        self._embedding_pub = self.create_publisher(Embedding, self.settings.embedding_topic, 10)
+        self._status_pub = self.create_publisher(PerceptionStatus, self.settings.status_topic, 10)
+        self.create_service(EncodeImage, self.settings.encode_service, self._on_encode_image)
+        self.create_timer(self.settings.status_period_s, self._publish_status)
+        self._worker = threading.Thread(target=self._encode_loop, name="encoder_worker", daemon=True)
+        self._running = True
+        self._worker.start()
+        self.get_logger().info(
+            f"encoding {self.settings.image_topic} -> {self.settings.embedding_topic} with "
+            f"{self.encoder_config.model_name} "
+            f"({self.encoder_config.backend}, {self.encoder_config.device}, {self.encoder_config.dtype}, "
+            f"grid {self.encoder.grid})"
+        )
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        """Validate and convert; keep only the newest frame (an unencoded one it replaces counts as dropped)."""
+        received = time.monotonic()
+        self.stats.received()
+        try:
+            rgb = self._to_rgb(msg)
+        except ImageConversionError as error:
+            self._reject(f"invalid image: {error}")
+            return
+        if self._slot.put(PendingFrame(rgb, msg.header, received)):
+            self.stats.dropped()
+
+    def _reject(self, reason: str) -> None:
+        """Count a rejected frame and log it at a throttled rate; nothing is published for it."""
+        self.stats.invalid(reason)
+        self.get_logger().warning(reason, throttle_duration_sec=self.settings.log_throttle_s)
+
+    def _encode_loop(self) -> None:
+        """Worker thread: encode the newest frame whenever there is one, until the node is destroyed."""
+        while self._running:
+            frame = self._slot.take(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                self._encode_and_publish(frame)
+            except Exception as error:  # a failing frame must not stop the stream; it is counted and logged
+                self._reject(f"encoding failed: {type(error).__name__}: {error}")
+
+    def _encode_and_publish(self, frame: PendingFrame) -> None:
+        """Encode one frame (or the rolling clip ending with it) and publish its embedding."""
+        if self._clip is None:
+            tokens = self.encoder.encode(frame.rgb[None])  # [1, N, D]
+        else:
+            video = self._clip.push(self.encoder.preprocess(frame.rgb[None])[0])  # [1, 3, T, S, S] or None
+            if video is None:
+                return
+            tokens = self.encoder.encode_video(video)
+        msg = self._embedding_msg(tokens[0], frame.header)
+        self._embedding_pub.publish(msg)
+        self.stats.encoded((time.monotonic() - frame.received) * 1000.0)
+
+    def _embedding_msg(self, tokens: torch.Tensor, header: Header) -> Embedding:
+        """Embedding message for tokens [N, D] of this node's encoder."""
+        return tokens_to_embedding_msg(
+            tokens, self.encoder.grid, header, self.encoder_config.normalize, self.encoder_config.model_name
+        )
+
+    def _on_encode_image(self, request: EncodeImage.Request, response: EncodeImage.Response) -> EncodeImage.Response:
+        """Encode one image with the stream's preprocessing (frames_per_clip > 1: a static clip of that image)."""
+        try:
+            rgb = image_msg_to_rgb8(request.image)
+            response.embedding = self._embedding_msg(self.encoder.encode(rgb[None])[0], request.image.header)
+        except ImageConversionError as error:
+            response.success, response.message = False, f"invalid image: {error}"
+        except Exception as error:  # the caller gets the reason; the node keeps serving
+            response.success, response.message = False, f"encoding failed: {type(error).__name__}: {error}"
+        else:
+            response.success, response.message = True, ""
+        if not response.success:
+            self.get_logger().warning(f"encode_image: {response.message}")
+        return response
+
+    def _publish_status(self) -> None:
+        """PerceptionStatus with the counters and the latency of the recent window."""
+        snapshot = self.stats.snapshot()
+        msg = PerceptionStatus()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.backend, msg.device, msg.model = (
+            self.encoder_config.backend,
+            self.encoder_config.device,
+            self.encoder_config.model_name,
+        )
+        msg.frames_received, msg.frames_encoded = snapshot.frames_received, snapshot.frames_encoded
+        msg.frames_dropped, msg.frames_invalid = snapshot.frames_dropped, snapshot.frames_invalid
+        msg.latency_ms_last, msg.latency_ms_p50 = snapshot.latency_ms_last, snapshot.latency_ms_p50
+        msg.latency_ms_p95, msg.last_error = snapshot.latency_ms_p95, snapshot.last_error
+        self._status_pub.publish(msg)
+
+    def destroy_node(self) -> None:
+        """Stop the worker thread, then destroy the node."""
+        self._running = False
+        self._slot.close()
+        self._worker.join(timeout=10.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console script `encoder_node`."""
+    rclpy.init(args=args)
+    try:
+        node = EncoderNode()
+    except Exception:
+        rclpy.try_shutdown()
+        raise
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,208 @@
+"""The encoder node on real rclpy: a 30 Hz image stream, invalid frames, encode_image, status, memory."""
+
+import gc
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+import torch  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from jepa_core.frame_encoder import FrameEncoder  # noqa: E402
+from jepa_msgs.msg import Embedding, PerceptionStatus  # noqa: E402
+from jepa_msgs.srv import EncodeImage  # noqa: E402
+from jepa_perception.embedding_msgs import embedding_msg_to_tokens  # noqa: E402
+from jepa_perception.encoder_node import EncoderNode  # noqa: E402
+from jepa_perception.image_conversion import array_to_image_msg, rgb8_to_compressed_msg  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+FRAMES, RATE_HZ, EVERY_INVALID = 100, 30.0, 10
+MAX_TRACEMALLOC_GROWTH_MB = 2.0
+MAX_RSS_GROWTH_MB = 40.0
+
+
+def node_parameters(**overrides) -> list[Parameter]:
+    """A tiny random-weight encoder at 64 px, reliable QoS so every sent frame reaches the callback (exact counts)."""
+    values = {
+        "preset": "parity_tiny",
+        "allow_random_weights": True,
+        "image_size": 64,
+        "qos_reliability": "reliable",
+        "qos_depth": 200,
+        "status_period_s": 0.2,
+        **overrides,
+    }
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+class Harness:
+    """The node under test and a test node (publisher, embedding/status recorder, client) spinning in a thread."""
+
+    def __init__(self, context, compressed: bool = False, **overrides) -> None:
+        self.node = EncoderNode(
+            context=context, parameter_overrides=node_parameters(compressed=compressed, **overrides)
+        )
+        self.peer = rclpy.create_node("perception_test_peer", context=context)
+        qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+        self.images = self.peer.create_publisher(CompressedImage if compressed else Image, "camera/image_raw", qos)
+        self.embeddings: list[Embedding] = []
+        self.statuses: list[PerceptionStatus] = []
+        self.peer.create_subscription(Embedding, "embedding", self.embeddings.append, 200)
+        self.peer.create_subscription(PerceptionStatus, "perception_status", self.statuses.append, 10)
+        self.client = self.peer.create_client(EncodeImage, "encode_image")
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.peer)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.images.get_subscription_count() > 0, 5.0, "encoder subscription")
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=5.0)
+        self.thread.join(timeout=5.0)
+        self.node.destroy_node()
+        self.peer.destroy_node()
+
+    def call(self, image: Image) -> EncodeImage.Response:
+        assert self.client.wait_for_service(timeout_sec=5.0)
+        future = self.client.call_async(EncodeImage.Request(image=image))
+        wait_for(future.done, 10.0, "encode_image response")
+        return future.result()
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def header(index: int) -> Header:
+    msg = Header(frame_id="camera_optical")
+    msg.stamp.sec, msg.stamp.nanosec = 1000 + index, index * 1000
+    return msg
+
+
+def stream_image(index: int, rgb: np.ndarray) -> Image:
+    """Valid frames in rotating encodings (padded rows included); every EVERY_INVALID-th frame is broken."""
+    kind = (index // EVERY_INVALID) % 3
+    if index % EVERY_INVALID == EVERY_INVALID - 1:
+        if kind == 0:
+            return Image(header=header(index), height=48, width=80, encoding="yuv422", step=160, data=bytes(48 * 160))
+        if kind == 1:
+            broken = array_to_image_msg(rgb, "rgb8", header(index))
+            broken.step -= 1
+            return broken
+        depth = np.ones(rgb.shape[:2], np.float32)
+        depth[3, 4] = np.nan
+        return array_to_image_msg(depth, "32FC1", header(index))
+    if kind == 1:
+        return array_to_image_msg(rgb[..., ::-1].copy(), "bgr8", header(index), row_padding=4)
+    return array_to_image_msg(rgb, "rgb8", header(index))
+
+
+def rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def test_stream_of_100_images_at_30hz(ros_context):
+    harness = Harness(ros_context)
+    try:
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (FRAMES, 48, 80, 3), dtype=np.uint8)
+        sent_valid = []
+        warmup = 20
+        for index in range(FRAMES):
+            if index == warmup:
+                gc.collect()
+                tracemalloc.start()
+                rss_start, traced_start = rss_mb(), tracemalloc.get_traced_memory()[0]
+            msg = stream_image(index, images[index])
+            if index % EVERY_INVALID != EVERY_INVALID - 1:
+                sent_valid.append((msg.header.stamp.sec, msg.header.stamp.nanosec))
+            harness.images.publish(msg)
+            time.sleep(1.0 / RATE_HZ)
+        n_invalid = FRAMES - len(sent_valid)
+
+        def settled() -> bool:
+            stats = harness.node.stats.snapshot()
+            return stats.frames_received == FRAMES and stats.frames_encoded + stats.frames_dropped == len(sent_valid)
+
+        wait_for(settled, 10.0, "every frame encoded or dropped")
+        wait_for(lambda: len(harness.embeddings) == harness.node.stats.snapshot().frames_encoded, 5.0, "embeddings")
+        gc.collect()
+        traced_growth_mb = (tracemalloc.get_traced_memory()[0] - traced_start) / 2**20
+        tracemalloc.stop()
+        rss_growth_mb = rss_mb() - rss_start
+
+        stats = harness.node.stats.snapshot()
+        assert stats.frames_invalid == n_invalid == 10
+        assert stats.frames_encoded >= 10, stats
+        assert "invalid image" in stats.last_error
+
+        stamps = [(e.header.stamp.sec, e.header.stamp.nanosec) for e in harness.embeddings]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        assert set(stamps) <= set(sent_valid)
+        assert stamps[-1] == sent_valid[-1]  # the newest frame is never lost
+        for embedding in harness.embeddings:
+            assert (embedding.frames, embedding.height, embedding.width, embedding.dim) == (1, 4, 4, 192)
+            assert len(embedding.data) == 16 * 192 and embedding.normalized
+            assert embedding.header.frame_id == "camera_optical" and embedding.model == "preset:parity_tiny"
+
+        # The published values are the FrameEncoder's for that very image (bgr8 with padded rows included).
+        reference = FrameEncoder(harness.node.encoder_config)
+        for embedding in harness.embeddings[-3:]:
+            index = embedding.header.stamp.sec - 1000
+            expected = reference.encode(images[index][None])[0]
+            torch.testing.assert_close(embedding_msg_to_tokens(embedding), expected, atol=1e-5, rtol=0)
+
+        wait_for(lambda: harness.statuses and harness.statuses[-1].frames_received == FRAMES, 3.0, "status")
+        status = harness.statuses[-1]
+        assert (status.frames_invalid, status.frames_encoded) == (n_invalid, stats.frames_encoded)
+        assert status.backend == "torch" and status.device == "cpu"
+        assert 0.0 < status.latency_ms_p50 <= status.latency_ms_p95
+
+        assert traced_growth_mb < MAX_TRACEMALLOC_GROWTH_MB, f"python heap grew {traced_growth_mb:.2f} MB"
+        assert rss_growth_mb < MAX_RSS_GROWTH_MB, f"RSS grew {rss_growth_mb:.1f} MB"
+
+        good = harness.call(array_to_image_msg(images[5], "rgb8", header(5)))
+        assert good.success and good.message == ""
+        assert (good.embedding.header.stamp.sec, good.embedding.frames) == (1005, 1)
+        torch.testing.assert_close(
+            embedding_msg_to_tokens(good.embedding), reference.encode(images[5][None])[0], atol=1e-5, rtol=0
+        )
+        bad = harness.call(Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(5)))
+        assert not bad.success and "data has 5 bytes" in bad.message
+    finally:
+        harness.close()
+
+
+def test_compressed_images_in_rolling_clips(ros_context):
+    harness = Harness(ros_context, compressed=True, frames_per_clip=4, qos_depth=20)
+    try:
+        rng = np.random.default_rng(1)
+        for index in range(6):
+            rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            harness.images.publish(rgb8_to_compressed_msg(rgb, "png", header(index)))
+            wait_for(lambda i=index: harness.node.stats.snapshot().frames_received == i + 1, 5.0, "frame receipt")
+            time.sleep(0.2)  # slow stream: every frame is encoded, the clip advances by one frame each time
+        wait_for(lambda: len(harness.embeddings) == 3, 5.0, "3 clip embeddings (frames 3, 4, 5)")
+        assert [e.header.stamp.sec - 1000 for e in harness.embeddings] == [3, 4, 5]
+        assert all((e.frames, e.height, e.width, len(e.data)) == (2, 4, 4, 32 * 192) for e in harness.embeddings)
+        assert harness.node.stats.snapshot().frames_dropped == 0
+        response = harness.call(array_to_image_msg(np.zeros((48, 64, 3), np.uint8), "rgb8", header(9)))
+        assert response.success and response.embedding.frames == 2
+    finally:
+        harness.close()

@@ -1,0 +1,70 @@
+"""Latest-only slot, counters/latency window, and Embedding message round trip of jepa_perception."""
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+from std_msgs.msg import Header
+
+from jepa_core.frame_encoder import TokenGrid
+from jepa_perception.embedding_msgs import embedding_msg_to_tokens, tokens_to_embedding_msg
+from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
+
+
+def test_slot_keeps_only_the_latest():
+    slot = LatestSlot()
+    assert slot.put(1) is False
+    assert slot.put(2) is True  # 1 was never taken: dropped
+    assert slot.put(3) is True
+    assert slot.take(timeout=0.0) == 3
+    assert slot.take(timeout=0.01) is None
+
+
+def test_slot_wakes_a_waiting_taker_and_close_releases_it():
+    slot = LatestSlot()
+    results = []
+    taker = threading.Thread(target=lambda: results.append(slot.take(timeout=5.0)))
+    taker.start()
+    time.sleep(0.05)
+    slot.put("frame")
+    taker.join(timeout=2.0)
+    assert results == ["frame"]
+    waiter = threading.Thread(target=lambda: results.append(slot.take(timeout=5.0)))
+    waiter.start()
+    start = time.monotonic()
+    slot.close()
+    waiter.join(timeout=2.0)
+    assert results == ["frame", None] and time.monotonic() - start < 1.0
+
+
+def test_stats_counts_and_percentiles():
+    stats = PipelineStats(latency_window=100)
+    empty = stats.snapshot()
+    assert empty.frames_received == 0 and math.isnan(empty.latency_ms_p50)
+    for latency in range(1, 201):  # window keeps the last 100: 101..200
+        stats.received()
+        stats.encoded(float(latency))
+    stats.dropped()
+    stats.invalid("bad step")
+    snapshot = stats.snapshot()
+    assert (snapshot.frames_received, snapshot.frames_encoded, snapshot.frames_dropped) == (200, 200, 1)
+    assert (snapshot.frames_invalid, snapshot.last_error, snapshot.latency_ms_last) == (1, "bad step", 200.0)
+    assert snapshot.latency_ms_p50 == pytest.approx(150.5) and snapshot.latency_ms_p95 == pytest.approx(195.05)
+
+
+def test_embedding_message_round_trip():
+    grid = TokenGrid(frames=2, height=3, width=4, dim=5)
+    tokens = torch.randn(grid.tokens, grid.dim)
+    header = Header(frame_id="cam")
+    header.stamp.sec = 7
+    msg = tokens_to_embedding_msg(tokens, grid, header, normalized=True, model="m")
+    assert (msg.frames, msg.height, msg.width, msg.dim, msg.normalized, msg.model) == (2, 3, 4, 5, True, "m")
+    assert msg.header.stamp.sec == 7 and msg.header.frame_id == "cam"
+    torch.testing.assert_close(embedding_msg_to_tokens(msg), tokens, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="do not match grid"):
+        tokens_to_embedding_msg(tokens[:-1], grid, header, normalized=True, model="m")
+    msg.data = msg.data[:-1]
+    with pytest.raises(ValueError, match="needs 120 values, got 119"):
+        embedding_msg_to_tokens(msg)

@@ -1,0 +1,56 @@
+"""Perception node alone: camera images -> V-JEPA 2 embeddings (and the encode_image service).
+
+    ros2 launch launch/perception.launch.py checkpoint:=/path/vjepa2-ac-vitg.pt device:=cuda \
+        camera_topic:=/camera/camera/color/image_raw [backend:=onnxruntime onnx_path:=/tmp/vitg.onnx] [namespace:=...]
+
+Parameters: launch/config/perception.yaml (section encoder_node), then the launch arguments. The camera topic is
+remapped onto the node's `camera/image_raw`.
+"""
+
+from pathlib import Path
+
+from launch.actions import DeclareLaunchArgument
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+CONFIG = Path(__file__).resolve().parent / "config" / "perception.yaml"
+
+# Launch argument -> (default, description); each overrides the node parameter of the same name.
+PARAMETER_ARGUMENTS = {
+    "checkpoint": ("", "Encoder checkpoint, e.g. Meta's vjepa2-ac-vitg.pt (required unless random weights)."),
+    "preset": ("", "Encoder or AC preset of the checkpoint; '' = stored config or inferred from key shapes."),
+    "checkpoint_key": ("encoder", "Checkpoint entry: 'encoder' (AC checkpoints) or 'target_encoder'."),
+    "device": ("cpu", "Torch device: cpu, cuda, cuda:1."),
+    "dtype": ("float32", "'float32' or 'bfloat16' (torch backend)."),
+    "backend": ("torch", "'torch' or 'onnxruntime'."),
+    "onnx_path": ("", "ONNX file for backend onnxruntime (exported there on first use)."),
+}
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Declare the arguments and start `encoder_node` with perception.yaml plus the argument overrides."""
+    declared = [
+        DeclareLaunchArgument(name, default_value=default, description=description)
+        for name, (default, description) in PARAMETER_ARGUMENTS.items()
+    ]
+    declared += [
+        DeclareLaunchArgument(
+            "camera_topic", default_value="camera/image_raw", description="Camera image topic (sensor_msgs/Image)."
+        ),
+        DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics."),
+    ]
+    overrides = {  # strings stay strings (a path or "" must not be read as YAML)
+        name: ParameterValue(LaunchConfiguration(name), value_type=str) for name in PARAMETER_ARGUMENTS
+    }
+    node = Node(
+        package="jepa_perception",
+        executable="encoder_node",
+        name="encoder_node",
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        parameters=[str(CONFIG), overrides],
+        remappings=[("camera/image_raw", LaunchConfiguration("camera_topic"))],
+    )
+    return LaunchDescription([*declared, node])

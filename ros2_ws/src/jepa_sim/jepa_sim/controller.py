@@ -82,14 +82,13 @@ class DifferentialIK:
         """New joint vector after one DLS step from q towards the pose, speed-limited to max_joint_speed * dt."""
         return self._dls_step(q, position, quat, self.config.max_joint_speed * dt, self.config.nullspace_gain * dt)
 
-    def solve(self, q_seed: np.ndarray, position: np.ndarray, quat: np.ndarray, iterations: int = 300) -> np.ndarray:
-        """Joint vector reaching the pose (static IK: repeated DLS steps from q_seed until they stop moving)."""
+    def solve(self, q_seed: np.ndarray, position: np.ndarray, quat: np.ndarray, iterations: int = 200) -> np.ndarray:
+        """Joint vector reaching the pose: DLS steps from q_seed (no posture pull) until the pose error is < 1e-6."""
         q = q_seed.copy()
         for _ in range(iterations):
-            q_next = self._dls_step(q, position, quat, max_step=0.2, posture_step=0.05)
-            if np.max(np.abs(q_next - q)) < 1e-8:
-                return q_next
-            q = q_next
+            if np.linalg.norm(self.pose_error(q, position, quat)) < 1e-6:
+                break
+            q = self._dls_step(q, position, quat, max_step=0.2, posture_step=0.0)
         return q
 
     def _dls_step(self, q: np.ndarray, position, quat, max_step: float, posture_step: float) -> np.ndarray:

@@ -135,7 +135,7 @@ class FrankaSimEnv:
         task = task or self.config.task
         episode = sample_episode(task, seed, self.config.task_object, self.home_state, self.config.tasks)
         mujoco.mj_resetData(self.model, self.data)
-        q_start, _ = self._solve_ik(episode.start_state, self._q_home)
+        q_start, _ = self._solve_ik(episode.start_state)
         self._set_scene(self.data, q_start, scene.FINGER_OPEN_M, episode.object_positions)
         self._q_cmd = q_start.copy()
         self._gripper_cmd = 0.0
@@ -154,7 +154,7 @@ class FrankaSimEnv:
         """[H, W, 3] uint8 image of the episode's goal scene (arm at the goal pose, objects at their goals)."""
         if self._goal_image is None:
             episode = self.episode
-            q_goal, _ = self._solve_ik(episode.goal_state, self._q_cmd)
+            q_goal, _ = self._solve_ik(episode.goal_state)
             self._goal_image = self._render_scene(q_goal, episode.goal_finger_opening, episode.goal_object_positions)
         return self._goal_image
 
@@ -218,11 +218,12 @@ class FrankaSimEnv:
     ) -> tuple[np.ndarray, float]:
         """Image of the scene with the flange at `state` [7] (gripper from state[6]) and the flange position error.
 
-        Objects stay where they are unless `object_positions` (name -> [3]) moves them. The simulation state
+        The arm posture is the IK solution from the home posture, so a pose always renders the same way; objects
+        stay where they are unless `object_positions` (name -> [3]) moves them. The simulation state
         (qpos, qvel, act, ctrl, time, warm start, ...) is not touched: rendering uses a private MjData.
         """
         state = np.asarray(state, dtype=np.float64)
-        q, error = self._solve_ik(state, self._q_cmd)
+        q, error = self._solve_ik(state)
         opening = scene.FINGER_OPEN_M * (1.0 - float(np.clip(state[6], 0.0, 1.0)))
         return self._render_scene(q, opening, object_positions or {}), error
 
@@ -287,10 +288,11 @@ class FrankaSimEnv:
             adr = self._ids.object_qpos[name]
             data.qpos[adr : adr + 7] = np.concatenate([position, [1.0, 0.0, 0.0, 0.0]])
 
-    def _solve_ik(self, state: np.ndarray, q_seed: np.ndarray) -> tuple[np.ndarray, float]:
-        """Static IK for a flange state: joints [7] and the remaining position error (m)."""
+    def _solve_ik(self, state: np.ndarray) -> tuple[np.ndarray, float]:
+        """Static IK for a flange state from the home posture (the same pose always gives the same joints and image):
+        joints [7] and the remaining position error (m)."""
         position = np.asarray(state[:3], dtype=np.float64)
-        q = self._ik.solve(q_seed, position, _wxyz_of_state(state))
+        q = self._ik.solve(self._q_home, position, _wxyz_of_state(state))
         reached, _ = self._ik.kinematics.forward(q)
         return q, float(np.linalg.norm(reached - position))
 

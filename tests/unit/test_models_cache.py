@@ -68,3 +68,13 @@ def test_too_many_steps_and_batch_mismatch_are_rejected(predictor):
     with pytest.raises(ValueError, match=r"actions: expected \[1, 2, 7\]"):
         tokens, _, states = _inputs(1, 2, 10)
         predictor(tokens, torch.zeros(1, 3, 7), states)
+
+
+def test_cached_tables_from_inference_mode_work_with_autograd():
+    """RoPE tables/masks cached during an inference_mode call must not break a later training step."""
+    predictor = build_ac_predictor("parity_tiny", depth=1)
+    tokens, actions, states = _inputs(1, 2, 11)
+    with torch.inference_mode():
+        predictor(tokens, actions, states)
+    predictor(tokens, actions, states).square().mean().backward()
+    assert predictor.predictor_embed.weight.grad is not None

@@ -126,7 +126,8 @@ class VisionTransformerPredictorAC(nn.Module):
             return block_causal_mask(steps, self.cond_tokens + self.tokens_per_frame, device)
         key = (steps, str(device))
         if key not in self._masks:
-            self._masks[key] = block_causal_mask(steps, self.cond_tokens + self.tokens_per_frame, device)
+            with torch.inference_mode(False):  # a cached mask must stay usable outside inference mode
+                self._masks[key] = block_causal_mask(steps, self.cond_tokens + self.tokens_per_frame, device)
         return self._masks[key]
 
     def _run_blocks(self, x, actions, states, extrinsics, cache: ACContextCache | None, collect_kv: bool):

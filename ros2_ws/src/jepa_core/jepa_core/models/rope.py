@@ -132,7 +132,8 @@ class GridRope:
         key = (steps, grid_h, grid_w, str(device), dtype, first_step, cond_tokens, h_scale, w_scale)
         tables = self._cache.get(key)
         if tables is None:
-            tables = self._build(steps, grid_h, grid_w, device, dtype, first_step, cond_tokens, h_scale, w_scale)
+            with torch.inference_mode(False), torch.no_grad():  # cached tables must stay usable under autograd
+                tables = self._build(steps, grid_h, grid_w, device, dtype, first_step, cond_tokens, h_scale, w_scale)
             self._cache[key] = tables
         return tables
 

@@ -116,3 +116,22 @@ def test_copy_of_official_file_loads_identically(tmp_path, parity_dir):
     b = load_ac_predictor(parity_dir / "ac_checkpoint.pt")
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     assert copy.read_bytes() == before
+
+
+def test_stored_predictor_class_is_checked(tmp_path):
+    from jepa_core.presets import build_predictor
+
+    path = save_checkpoint(tmp_path / "pretrain.pt", encoder=build_encoder("parity_tiny"),
+                           predictor=build_predictor("parity_tiny"))  # fmt: skip
+    assert load_predictor(path).num_mask_tokens == 10
+    with pytest.raises(CheckpointError, match="holds a VisionTransformerPredictor, not a VisionTransformerPredictorAC"):
+        load_ac_predictor(path)
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    import argparse
+
+    path = tmp_path / "pickled.pt"
+    torch.save({"target_encoder": {}, "args": argparse.Namespace(lr=1.0)}, path)
+    with pytest.raises(CheckpointError, match="weights_only=True refuses"):
+        load_encoder(path)

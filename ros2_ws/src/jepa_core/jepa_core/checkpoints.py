@@ -8,6 +8,7 @@ hyper-parameters, so they load without naming a preset; official files are match
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -50,6 +51,10 @@ def read_checkpoint(path: str | Path) -> dict:
             if "mmap" not in str(exc):
                 raise
             ckpt = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
+    except pickle.UnpicklingError as exc:
+        if "weights_only" not in str(exc).replace("Weights only", "weights_only"):
+            raise CheckpointError(f"{path}: not a torch checkpoint (or truncated/corrupt): {exc}") from exc
+        raise CheckpointError(f"{path}: holds objects that weights_only=True refuses to load: {exc}") from exc
     except Exception as exc:
         raise CheckpointError(f"{path}: not a torch checkpoint (or truncated/corrupt): {exc}") from exc
     if not isinstance(ckpt, Mapping):
@@ -104,8 +109,12 @@ def _resolve_hparams(
         if preset not in presets:
             raise CheckpointError(f"{path}: unknown preset {preset!r}; known: {sorted(presets)}")
         return asdict(presets[preset]), f"preset {preset!r}"
-    stored = ckpt.get(CONFIG_KEY, {}).get(config_key)
+    stored_config = ckpt.get(CONFIG_KEY) or {}
+    stored = stored_config.get(config_key)
     if stored is not None:
+        stored_class = stored_config.get(f"{config_key}_class", model_cls.__name__)
+        if stored_class != model_cls.__name__:
+            raise CheckpointError(f"{path} [{key}]: holds a {stored_class}, not a {model_cls.__name__}")
         return dict(stored), f"stored {CONFIG_KEY}[{config_key!r}]"
     ignore = STRAY_KEYS[model_cls]
     matches = []

@@ -21,7 +21,7 @@ def compute_dtype(x: torch.Tensor) -> torch.dtype:
 
 
 def rope_segment_dim(head_dim: int) -> int:
-    """Size of each of the time/height/width segments for a given head dim (64 -> 20, 80 -> 26, 64*1.375=88 -> 28)."""
+    """Size of each of the time/height/width segments for a given head dim (64 -> 20, 80 -> 26)."""
     return 2 * ((head_dim // 3) // 2)
 
 

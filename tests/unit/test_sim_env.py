@@ -141,6 +141,14 @@ def test_observation_contents_and_camera(camera_env):
     assert fy == pytest.approx(32.0 / np.tan(np.deg2rad(camera_env.config.camera.fovy_deg) / 2))
     obs = camera_env.step(obs.ee_state)
     assert obs.time == pytest.approx(camera_env.config.control_period)
+    extrinsics = camera_env.camera_extrinsics()
+    camera = camera_env.config.camera
+    np.testing.assert_allclose(extrinsics[:3], camera.position, atol=1e-9)
+    optical_z = Rotation.from_euler("xyz", extrinsics[3:]).apply([0.0, 0.0, 1.0])
+    towards = np.subtract(camera.lookat, camera.position)
+    np.testing.assert_allclose(optical_z, towards / np.linalg.norm(towards), atol=1e-6)
+    optical_y = Rotation.from_euler("xyz", extrinsics[3:]).apply([0.0, 1.0, 0.0])
+    assert optical_y[2] < 0, "image rows go downwards"
 
 
 def test_home_posture_matches_franka_description(env):

@@ -10,6 +10,7 @@ Quick start (planner + env in one process, no ROS)::
     obs = env.step_action(action)                          # DROID action [dxyz, d_euler_xyz, dgripper]
     status = env.task_status()                             # TaskStatus(success, distance, tolerance, goal_point)
     image, error = env.render_at_pose(state)               # scene with the flange at `state`; sim state untouched
+    fx, fy, cx, cy = env.camera_intrinsics(); extrinsics = env.camera_extrinsics()  # DROID-style [xyz, euler xyz]
     env.close()
 
 Conventions (DESIGN.md): base frame = `panda_link0` = the MuJoCo world frame; states are
@@ -231,6 +232,15 @@ class FrankaSimEnv:
         """Pinhole (fx, fy, cx, cy) in pixels of the exterior camera, from its vertical field of view."""
         fy = 0.5 * self.config.image_height / np.tan(np.deg2rad(self.config.camera.fovy_deg) / 2.0)
         return fy, fy, (self.config.image_width - 1) / 2.0, (self.config.image_height - 1) / 2.0
+
+    def camera_extrinsics(self) -> np.ndarray:
+        """[6] DROID-style camera pose in the base frame: position (m) and extrinsic Euler xyz (rad) of the optical
+        frame (x right, y down, z forward); MuJoCo cameras look along their -z with y up."""
+        camera = self.model.camera(scene.CAMERA_NAME).id
+        matrix = np.empty(9)
+        mujoco.mju_quat2Mat(matrix, self.model.cam_quat[camera])
+        optical = matrix.reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        return np.concatenate([self.model.cam_pos[camera], geometry.matrix_to_euler(optical)])
 
     def close(self) -> None:
         """Free the renderer's GL context."""

@@ -41,7 +41,7 @@ class ObjectSpec:
 
 
 CUBE = ObjectSpec("cube", half_height=0.025, grasp_flange_height=0.135, held_finger_opening=0.026)
-CUP = ObjectSpec("cup", half_height=0.045, grasp_flange_height=0.13, held_finger_opening=0.031)
+CUP = ObjectSpec("cup", half_height=0.045, grasp_flange_height=0.13, held_finger_opening=0.032)
 OBJECTS = {spec.name: spec for spec in (CUBE, CUP)}
 
 

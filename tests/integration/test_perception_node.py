@@ -41,6 +41,7 @@ def node_parameters(**overrides) -> list[Parameter]:
         "qos_reliability": "reliable",
         "qos_depth": 200,
         "status_period_s": 0.2,
+        "stats_log_period_s": 1.0,
         **overrides,
     }
     return [Parameter(name, value=value) for name, value in values.items()]

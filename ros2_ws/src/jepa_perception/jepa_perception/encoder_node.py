@@ -63,7 +63,8 @@ class NodeSettings:
     qos_reliability: str = "best_effort"  # image subscription reliability: best_effort (sensor data) or reliable
     qos_depth: int = 1  # image subscription queue depth (only the newest frame is ever encoded)
     status_period_s: float = 1.0  # perception_status period, s
-    log_throttle_s: float = 5.0  # at most one log line per kind of problem in this period, s
+    log_throttle_s: float = 5.0  # at most one warning about rejected frames in this period, s
+    stats_log_period_s: float = 30.0  # period of an info line with counts and latency, s; 0 = never
 
 
 NODE_DESCRIPTIONS = {
@@ -75,7 +76,8 @@ NODE_DESCRIPTIONS = {
     "qos_reliability": "image subscription reliability: 'best_effort' (sensor data) or 'reliable'",
     "qos_depth": "image subscription queue depth (only the newest frame is encoded)",
     "status_period_s": "period of perception_status, s",
-    "log_throttle_s": "minimum time between two log lines about the same kind of problem, s",
+    "log_throttle_s": "minimum time between two warnings about rejected frames, s",
+    "stats_log_period_s": "period of an info log line with frame counts and latency, s; 0 = never",
 }
 
 
@@ -127,6 +129,8 @@ class EncoderNode(Node):
         self._status_pub = self.create_publisher(PerceptionStatus, self.settings.status_topic, 10)
         self.create_service(EncodeImage, self.settings.encode_service, self._on_encode_image)
         self.create_timer(self.settings.status_period_s, self._publish_status)
+        if self.settings.stats_log_period_s > 0:
+            self.create_timer(self.settings.stats_log_period_s, self._log_stats)
         self._worker = threading.Thread(target=self._encode_loop, name="encoder_worker", daemon=True)
         self._running = True
         self._worker.start()
@@ -214,6 +218,15 @@ class EncoderNode(Node):
         msg.latency_ms_last, msg.latency_ms_p50 = snapshot.latency_ms_last, snapshot.latency_ms_p50
         msg.latency_ms_p95, msg.last_error = snapshot.latency_ms_p95, snapshot.last_error
         self._status_pub.publish(msg)
+
+    def _log_stats(self) -> None:
+        """One info line with the counters and latency (the low-rate human-readable twin of perception_status)."""
+        s = self.stats.snapshot()
+        self.get_logger().info(
+            f"frames received {s.frames_received}, encoded {s.frames_encoded}, dropped {s.frames_dropped}, "
+            f"invalid {s.frames_invalid}; latency ms last {s.latency_ms_last:.1f} p50 {s.latency_ms_p50:.1f} "
+            f"p95 {s.latency_ms_p95:.1f}" + (f"; last error: {s.last_error}" if s.last_error else "")
+        )
 
     def destroy_node(self) -> None:
         """Stop the worker thread, then destroy the node."""

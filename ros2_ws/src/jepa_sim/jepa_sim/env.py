@@ -173,7 +173,8 @@ class FrankaSimEnv:
 
         None holds the last command. The position is clipped to the workspace box (reported in the observation).
         """
-        self.episode  # noqa: B018  (raises before the first reset)
+        if self._episode is None:
+            raise RuntimeError("FrankaSimEnv.reset() must be called before step()")
         if target_state is not None:
             target = np.asarray(target_state, dtype=np.float64)
             if target.shape != (geometry.STATE_DIM,) or not np.all(np.isfinite(target)):

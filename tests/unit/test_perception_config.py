@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from jepa_core.frame_encoder import FrameEncoderConfig
-from jepa_perception.encoder_node import ENCODER_DESCRIPTIONS, NODE_DESCRIPTIONS, NodeSettings
+from jepa_perception.encoder_node import ENCODER_DESCRIPTIONS, NODE_DESCRIPTIONS, PARAMETERS, NodeSettings
 
 LAUNCH_DIR = Path(__file__).resolve().parents[2] / "launch"
 DEFAULTS = {f.name: f.default for config in (FrameEncoderConfig, NodeSettings) for f in fields(config)}
@@ -24,7 +24,8 @@ def test_yaml_documents_every_parameter_with_its_default():
 def test_every_parameter_has_a_description():
     assert set(ENCODER_DESCRIPTIONS) == {f.name for f in fields(FrameEncoderConfig)}
     assert set(NODE_DESCRIPTIONS) == {f.name for f in fields(NodeSettings)}
-    assert all(ENCODER_DESCRIPTIONS.values()) and all(NODE_DESCRIPTIONS.values())
+    assert all(spec.description for spec in PARAMETERS)
+    assert {spec.name: spec.default for spec in PARAMETERS} == DEFAULTS
 
 
 def test_launch_file_builds_the_node():

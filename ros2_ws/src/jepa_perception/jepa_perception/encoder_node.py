@@ -90,13 +90,33 @@ class PendingFrame:
     received: float  # time.monotonic() at receipt
 
 
-def _declare(node: Node, config_type: type, descriptions: dict[str, str]) -> Any:
-    """Declare one read-only parameter per dataclass field (default = field default) and build the dataclass."""
-    values = {}
-    for field in fields(config_type):
-        descriptor = ParameterDescriptor(description=descriptions[field.name], read_only=True)
-        values[field.name] = node.declare_parameter(field.name, field.default, descriptor).value
-    return config_type(**values)
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One ROS parameter of the node: name, default (its type fixes the parameter type) and description."""
+
+    name: str
+    default: Any
+    description: str
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = tuple(
+    ParameterSpec(field.name, field.default, descriptions[field.name])
+    for config_type, descriptions in ((FrameEncoderConfig, ENCODER_DESCRIPTIONS), (NodeSettings, NODE_DESCRIPTIONS))
+    for field in fields(config_type)
+)
+
+
+def _declare_all(node: Node) -> tuple[FrameEncoderConfig, NodeSettings]:
+    """Declare every parameter of PARAMETERS read-only with its description; the two configs built from the values."""
+    values = {
+        spec.name: node.declare_parameter(
+            spec.name, spec.default, ParameterDescriptor(description=spec.description, read_only=True)
+        ).value
+        for spec in PARAMETERS
+    }
+    encoder = FrameEncoderConfig(**{field.name: values[field.name] for field in fields(FrameEncoderConfig)})
+    settings = NodeSettings(**{field.name: values[field.name] for field in fields(NodeSettings)})
+    return encoder, settings
 
 
 class EncoderNode(Node):
@@ -104,8 +124,7 @@ class EncoderNode(Node):
 
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        self.encoder_config: FrameEncoderConfig = _declare(self, FrameEncoderConfig, ENCODER_DESCRIPTIONS)
-        self.settings: NodeSettings = _declare(self, NodeSettings, NODE_DESCRIPTIONS)
+        self.encoder_config, self.settings = _declare_all(self)
         if self.settings.qos_reliability not in RELIABILITY:
             raise ValueError(
                 f"qos_reliability must be one of {sorted(RELIABILITY)}, got {self.settings.qos_reliability!r}"

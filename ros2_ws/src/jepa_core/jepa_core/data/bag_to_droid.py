@@ -188,8 +188,8 @@ class _EpisodeBuilder:
             )
         return order[idx]
 
-    def rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: index of the primary camera's message and its stamp (ns), on the row_hz grid."""
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the primary camera's message index, its stamp (ns) and the row_hz grid time (ns)."""
         primary = self.config.image_topics[0]
         spans = [self._sorted(t)[0] for t in (primary, self.config.ee_state_topic, self.config.joint_states_topic)]
         start, end = max(s[0] for s in spans), min(s[-1] for s in spans)
@@ -198,7 +198,7 @@ class _EpisodeBuilder:
         if grid.size < 2:
             raise BagConversionError(f"{self.bag}: camera and robot state overlap for {(end - start) / 1e9:.3f} s")
         image_index = self._match(primary, grid, self.config.max_image_offset_s)
-        return image_index, np.asarray(self.streams[primary].stamps, dtype=np.int64)[image_index]
+        return image_index, np.asarray(self.streams[primary].stamps, dtype=np.int64)[image_index], grid
 
     def _commands(self, topic: str, row_log_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row: the last command received before the next row's image, and whether one exists."""
@@ -211,8 +211,8 @@ class _EpisodeBuilder:
         values = np.asarray(stream.values, dtype=np.float64)[order]
         return values[np.maximum(latest, 0)], latest >= 0
 
-    def datasets(self, image_index: np.ndarray, row_stamps: np.ndarray, serials: list[str]) -> dict[str, np.ndarray]:
-        """All trajectory.h5 datasets of the episode, T rows each."""
+    def datasets(self, image_index: np.ndarray, row_stamps: np.ndarray, grid: np.ndarray, serials: list[str]):
+        """All trajectory.h5 datasets of the episode (T rows each): states at the rows' image stamps."""
         tol = self.config.max_state_offset_s
         ee = np.asarray(self.streams[self.config.ee_state_topic].values, dtype=np.float64)
         ee_index = self._match(self.config.ee_state_topic, row_stamps, tol)
@@ -237,7 +237,7 @@ class _EpisodeBuilder:
             fmt.ACTION_CARTESIAN_POSITION: action_pose,
             fmt.ACTION_GRIPPER_POSITION: action_gripper,
             fmt.ROBOT_TIMESTAMP_NS: np.asarray(self.streams[self.config.ee_state_topic].stamps)[ee_index],
-            fmt.CONTROL_STEP_START_NS: row_stamps,
+            fmt.CONTROL_STEP_START_NS: grid,
         }
         velocities = [joint_stream.values[i][2] for i in joint_index]
         if all(v.size == len(names) for v in velocities):
@@ -279,13 +279,13 @@ def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folde
     """Lay out rows from an open bag and write videos, trajectory.h5 and metadata into `folder`."""
     builder = _EpisodeBuilder(bag, reader, config)
     builder.collect()
-    image_index, row_stamps = builder.rows()
+    image_index, row_stamps, grid = builder.rows()
     serials = list(config.camera_serials) or [
         sanitise_serial(builder.frame_ids.get(t, ""), f"camera{i}") for i, t in enumerate(config.image_topics)
     ]
     if len(set(serials)) != len(serials) or len(serials) != len(config.image_topics):
         raise BagConversionError(f"{bag}: camera serials {serials} must be unique, one per image topic")
-    datasets = builder.datasets(image_index, row_stamps, serials)
+    datasets = builder.datasets(image_index, row_stamps, grid, serials)
     (folder / fmt.MP4_DIR).mkdir(parents=True)
     per_camera = builder.camera_indices(row_stamps, image_index)
     for topic, serial, messages in zip(config.image_topics, serials, per_camera, strict=True):
@@ -296,6 +296,7 @@ def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folde
         datasets[fmt.camera_timestamp_key(serial)] = np.asarray(builder.streams[topic].stamps, np.int64)[messages]
     fmt.write_trajectory(folder / fmt.TRAJECTORY_FILE, datasets)
     metadata = _metadata(bag, reader.start_time, builder, config, serials, len(row_stamps))
+    metadata["repeated_frames"] = int(np.sum(np.diff(image_index) == 0))  # rows reusing the previous image (gaps)
     (folder / f"metadata_{metadata['uuid']}.json").write_text(json.dumps(metadata, indent=2))
 
 

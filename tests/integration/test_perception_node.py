@@ -18,7 +18,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from jepa_core.frame_encoder import FrameEncoder  # noqa: E402
+from jepa_core.frame_encoder import FrameEncoder, FrameEncoderError  # noqa: E402
 from jepa_msgs.msg import Embedding, PerceptionStatus  # noqa: E402
 from jepa_msgs.srv import EncodeImage  # noqa: E402
 from jepa_perception.embedding_msgs import embedding_msg_to_tokens  # noqa: E402
@@ -207,3 +207,10 @@ def test_compressed_images_in_rolling_clips(ros_context):
         assert response.success and response.embedding.frames == 2
     finally:
         harness.close()
+
+
+def test_node_without_checkpoint_refuses_to_start(ros_context):
+    with pytest.raises(FrameEncoderError, match="checkpoint is empty"):
+        EncoderNode(context=ros_context)
+    with pytest.raises(ValueError, match="parameter qos_depth must be >= 1"):
+        EncoderNode(context=ros_context, parameter_overrides=node_parameters(qos_depth=0))

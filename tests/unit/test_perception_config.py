@@ -1,6 +1,6 @@
 """perception.yaml documents exactly the encoder node's parameters with their defaults; the launch file loads."""
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -38,3 +38,16 @@ def test_launch_file_builds_the_node():
     assert {"checkpoint", "preset", "device", "backend", "camera_topic", "namespace"} <= arguments
     launch_parameters = set(arguments) - {"camera_topic", "namespace"}
     assert launch_parameters <= set(DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"qos_reliability": "sometimes"}, "parameter qos_reliability must be one of"),
+        ({"qos_depth": 0}, "parameter qos_depth must be >= 1, got 0"),
+        ({"status_period_s": 0.0}, "parameter status_period_s must be > 0"),
+    ],
+)
+def test_bad_node_settings_name_the_parameter(changes, message):
+    with pytest.raises(ValueError, match=message):
+        replace(NodeSettings(), **changes).validate()

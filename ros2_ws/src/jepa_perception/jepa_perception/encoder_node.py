@@ -66,6 +66,17 @@ class NodeSettings:
     log_throttle_s: float = 5.0  # at most one warning about rejected frames in this period, s
     stats_log_period_s: float = 30.0  # period of an info line with counts and latency, s; 0 = never
 
+    def validate(self) -> None:
+        """Raise ValueError naming the parameter whose value cannot work."""
+        if self.qos_reliability not in RELIABILITY:
+            raise ValueError(
+                f"parameter qos_reliability must be one of {sorted(RELIABILITY)}, got {self.qos_reliability!r}"
+            )
+        if self.qos_depth < 1:
+            raise ValueError(f"parameter qos_depth must be >= 1, got {self.qos_depth}")
+        if self.status_period_s <= 0:
+            raise ValueError(f"parameter status_period_s must be > 0, got {self.status_period_s}")
+
 
 NODE_DESCRIPTIONS = {
     "image_topic": "camera image topic (sensor_msgs/Image, or CompressedImage when compressed)",
@@ -124,16 +135,15 @@ class EncoderNode(Node):
 
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
+        self._slot: LatestSlot[PendingFrame] = LatestSlot()
+        self._worker: threading.Thread | None = None  # started last: destroy_node works on a half-built node
+        self._running = True
         self.encoder_config, self.settings = _declare_all(self)
-        if self.settings.qos_reliability not in RELIABILITY:
-            raise ValueError(
-                f"qos_reliability must be one of {sorted(RELIABILITY)}, got {self.settings.qos_reliability!r}"
-            )
+        self.settings.validate()
         if self.encoder_config.num_threads > 0:
             torch.set_num_threads(self.encoder_config.num_threads)
         self.encoder = FrameEncoder(self.encoder_config)
         self.stats = PipelineStats()
-        self._slot: LatestSlot[PendingFrame] = LatestSlot()
         self._clip = RollingClip(self.encoder.clip_frames) if self.encoder_config.frames_per_clip > 1 else None
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
@@ -151,7 +161,6 @@ class EncoderNode(Node):
         if self.settings.stats_log_period_s > 0:
             self.create_timer(self.settings.stats_log_period_s, self._log_stats)
         self._worker = threading.Thread(target=self._encode_loop, name="encoder_worker", daemon=True)
-        self._running = True
         self._worker.start()
         self.get_logger().info(
             f"encoding {self.settings.image_topic} -> {self.settings.embedding_topic} with "
@@ -251,7 +260,8 @@ class EncoderNode(Node):
         """Stop the worker thread, then destroy the node."""
         self._running = False
         self._slot.close()
-        self._worker.join(timeout=10.0)
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
         super().destroy_node()
 
 

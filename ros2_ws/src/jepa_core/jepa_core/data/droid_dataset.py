@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from torch.utils.data import Dataset
 from jepa_core import geometry
 from jepa_core.data import droid_format as fmt
 from jepa_core.data.video import decode_all, decode_frames, probe_mp4
+
+TRAJECTORY_CACHE_SIZE = 256  # episodes whose states/extrinsics stay in memory per dataset copy (per worker)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class DroidClipDataset(Dataset):
         if not paths:
             raise ValueError(f"no DROID episodes (folders with {fmt.TRAJECTORY_FILE}) under {roots}")
         self._strides: dict[Path, int] = {}
+        self._trajectories: OrderedDict[Path, fmt.EpisodeTrajectory] = OrderedDict()  # LRU
         self.episodes: list[_Episode] = []
         self.skipped: list[Path] = []  # shorter than one clip
         for path in paths:
@@ -127,7 +131,7 @@ class DroidClipDataset(Dataset):
         if start < 0:  # official rule: start uniform in [0, rows - span), 0 when the episode is exactly one span
             start = int(torch.randint(episode.rows - span, ()).item()) if episode.rows > span else 0
         rows = np.arange(start, start + span, stride)  # [N]
-        trajectory = fmt.load_trajectory(episode.path, self.config.camera_key)
+        trajectory = self._trajectory(episode.path)
         states = trajectory.states[rows]  # [N, 7] f64
         actions = geometry.poses_to_diffs(states)  # [N-1, 7] f64
         frames = self._frames(trajectory.video, rows)  # [N, H, W, 3] uint8
@@ -139,6 +143,16 @@ class DroidClipDataset(Dataset):
             "rows": torch.from_numpy(rows),
             "episode": str(episode.path),
         }
+
+    def _trajectory(self, episode: Path) -> fmt.EpisodeTrajectory:
+        """States and extrinsics of an episode, read once and kept in a small LRU cache."""
+        if episode in self._trajectories:
+            self._trajectories.move_to_end(episode)
+        else:
+            self._trajectories[episode] = fmt.load_trajectory(episode, self.config.camera_key)
+            if len(self._trajectories) > TRAJECTORY_CACHE_SIZE:
+                self._trajectories.popitem(last=False)
+        return self._trajectories[episode]
 
     def _frames(self, video: Path, rows: np.ndarray) -> np.ndarray:
         """Decode only the needed frames, or read them from the pre-decoded cache."""

@@ -187,6 +187,8 @@ def test_stream_of_100_images_at_30hz(ros_context):
         bad = harness.call(Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(5)))
         assert not bad.success and "data has 5 bytes" in bad.message
     finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
         harness.close()
 
 

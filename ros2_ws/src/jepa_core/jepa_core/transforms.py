@@ -1,6 +1,7 @@
 """The official V-JEPA 2-AC planning image transform: uint8 RGB [H, W, 3] -> normalised float [3, S, S].
 
-What the official code does (facebookresearch/vjepa2 at c2963a4): the planning notebook
+What the official code does (facebookresearch/vjepa2; `src/...` read in that repository, the notebook and
+`app/vjepa_droid/transforms.py` in public forks that carry them, with only import paths changed): the planning notebook
 (`notebooks/energy_landscape_example.ipynb`, wrapped by `notebooks/utils/world_model_wrapper.py`) builds
 `app/vjepa_droid/transforms.py::make_transforms(random_horizontal_flip=False, random_resize_aspect_ratio=(1., 1.),
 random_resize_scale=(1., 1.), reprob=0., auto_augment=False, motion_shift=False, crop_size=256)`. Its

@@ -69,12 +69,9 @@ def generate_launch_description() -> LaunchDescription:
                 name="rviz2",
                 namespace=namespace,
                 arguments=["-d", str(LAUNCH_DIR / "rviz" / "jepa.rviz"), "-f", "panda_link0"],
-                # The RViz file names root topics; these follow the nodes into the launch namespace.
-                remappings=[
-                    ("/camera/image_raw", "camera/image_raw"),
-                    ("/markers", "markers"),
-                    ("/goal_pose", "goal_pose"),
-                ],
+                # The RViz file names root topics; camera and markers follow the nodes into the launch namespace
+                # (the planner's goal_pose_topic is the absolute /goal_pose).
+                remappings=[("/camera/image_raw", "camera/image_raw"), ("/markers", "markers")],
                 condition=IfCondition(LaunchConfiguration("rviz")),
             ),
         ]

@@ -33,11 +33,10 @@ def generate_launch_description() -> LaunchDescription:
     """Encoder, planner and adapter (and RViz on request) in the launch namespace."""
     namespace = LaunchConfiguration("namespace")
     camera_topic = LaunchConfiguration("camera_topic")
-    model = {  # strings stay strings (a path or "" must not be read as YAML)
-        "checkpoint": ParameterValue(LaunchConfiguration("checkpoint"), value_type=str),
-        "preset": ParameterValue(LaunchConfiguration("preset"), value_type=str),
-        "device": ParameterValue(LaunchConfiguration("device"), value_type=str),
-    }
+    # Strings stay strings (a path or "" must not be read as YAML).
+    checkpoint = ParameterValue(LaunchConfiguration("checkpoint"), value_type=str)
+    preset = ParameterValue(LaunchConfiguration("preset"), value_type=str)
+    device = ParameterValue(LaunchConfiguration("device"), value_type=str)
     return LaunchDescription(
         [
             DeclareLaunchArgument(
@@ -84,7 +83,10 @@ def generate_launch_description() -> LaunchDescription:
                 name="encoder_node",
                 namespace=namespace,
                 output="screen",
-                parameters=[node_parameters("encoder_node"), model],
+                parameters=[
+                    node_parameters("encoder_node"),
+                    {"checkpoint": checkpoint, "preset": preset, "device": device},
+                ],
                 remappings=[("camera/image_raw", camera_topic)],
             ),
             Node(
@@ -93,7 +95,10 @@ def generate_launch_description() -> LaunchDescription:
                 name="planner_node",
                 namespace=namespace,
                 output="screen",
-                parameters=[node_parameters("planner_node"), model],
+                parameters=[
+                    node_parameters("planner_node"),
+                    {"predictor_checkpoint": checkpoint, "predictor_preset": preset, "device": device},
+                ],
                 remappings=[("camera/image_raw", camera_topic)],
             ),
             Node(
@@ -119,8 +124,9 @@ def generate_launch_description() -> LaunchDescription:
                 name="rviz2",
                 namespace=namespace,
                 arguments=["-d", str(LAUNCH_DIR / "rviz" / "jepa.rviz"), "-f", "fr3_link0"],
-                # The RViz file names root topics; these follow our nodes into the namespace / the real camera.
-                remappings=[("/camera/image_raw", camera_topic), ("/markers", "markers"), ("/goal_pose", "goal_pose")],
+                # The RViz file names root topics: the camera is the real one, markers follow our namespace
+                # (the planner's goal_pose_topic is the absolute /goal_pose).
+                remappings=[("/camera/image_raw", camera_topic), ("/markers", "markers")],
                 condition=IfCondition(LaunchConfiguration("rviz")),
             ),
         ]

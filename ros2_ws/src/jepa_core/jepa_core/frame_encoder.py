@@ -133,7 +133,8 @@ def _ort_providers(device: str) -> list[str]:
 
 
 class FrameEncoder:
-    """Encodes RGB uint8 frames [B, H, W, 3] into embeddings [B, N, D] (float32, on `config.device`); thread-safe."""
+    """Encodes RGB uint8 frames [B, H, W, 3] into embeddings [B, N, D] (float32, on `self.device`: config.device for
+    torch, cpu for onnxruntime); thread-safe (one model call at a time)."""
 
     def __init__(self, config: FrameEncoderConfig) -> None:
         config.validate()
@@ -188,8 +189,10 @@ class FrameEncoder:
         expected = (3, self.clip_frames, self.config.image_size, self.config.image_size)
         if video.ndim != 5 or tuple(video.shape[1:]) != expected:
             raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {list(video.shape)}")
-        with self._lock, torch.inference_mode(), autocast(self.device, self._dtype):
-            tokens = self._run(video.to(self.device)).float()  # [B, N, D]
+        with self._lock, torch.no_grad():
+            with autocast(self.device, self._dtype):
+                tokens = self._run(video.to(self.device))  # [B, N, D]
+            tokens = tokens.float()  # the extra layer_norm runs in fp32 also after bf16 autocast
             return normalize_reps(tokens) if self.config.normalize else tokens
 
 

@@ -1,0 +1,63 @@
+"""The demo's nodes (sim, encoder, planner) composed in one process by jepa_planner.bringup drive a goal end to end.
+
+Uses launch/config/{sim,perception,planner,demo}.yaml as `make demo` does, with the planner shrunk so a goal of one
+control step takes seconds on CPU: reset the simulator, send its goal image to plan_to_goal, get a result.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from rclpy.action import ActionClient  # noqa: E402
+
+from jepa_msgs.action import PlanToGoal  # noqa: E402
+from jepa_msgs.msg import Embedding, EndEffectorState  # noqa: E402
+from jepa_msgs.srv import ResetSim  # noqa: E402
+from jepa_planner.bringup import DEMO_NODES, DEMO_PARAMS_FILES, Composition, parse_overrides  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL_PLANNER = [
+    "planner_node.cem.samples=16",
+    "planner_node.cem.top_k=4",
+    "planner_node.cem.iterations=2",
+    "sim_node.image_width=128",
+    "sim_node.image_height=128",
+]
+
+
+def wait_future(composition: Composition, future, timeout: float):
+    assert composition.spin_until(future.done, timeout=timeout), f"no answer within {timeout} s"
+    return future.result()
+
+
+def test_demo_nodes_run_a_goal_in_one_process():
+    specs = parse_overrides(SMALL_PLANNER, DEMO_NODES)
+    with Composition(specs, [REPO / name for name in DEMO_PARAMS_FILES]) as composition:
+        client = rclpy.create_node("demo_client", context=composition.context)
+        composition.add_node(client)
+        embeddings, states = [], []
+        client.create_subscription(Embedding, "embedding", embeddings.append, 10)
+        client.create_subscription(EndEffectorState, "ee_state", states.append, 10)
+        reset = client.create_client(ResetSim, "reset")
+        plan = ActionClient(client, PlanToGoal, "plan_to_goal")
+        assert composition.spin_until(lambda: reset.service_is_ready() and plan.server_is_ready(), timeout=30.0)
+
+        episode = wait_future(composition, reset.call_async(ResetSim.Request(task="reach", seed=1)), 30.0)
+        assert episode.success, episode.message
+        assert composition.spin_until(lambda: embeddings and states, timeout=30.0), "no embedding / ee_state"
+        assert states[-1].header.frame_id == "panda_link0"
+
+        start = time.monotonic()
+        goal = PlanToGoal.Goal(goal_image=episode.goal_image, max_steps=1, timeout=60.0)
+        handle = wait_future(composition, plan.send_goal_async(goal), 30.0)
+        assert handle.accepted
+        result = wait_future(composition, handle.get_result_async(), 90.0).result
+        assert result.outcome in (PlanToGoal.Result.OUTCOME_MAX_STEPS, PlanToGoal.Result.OUTCOME_SUCCEEDED), result
+        assert result.steps >= 1
+        print(f"goal of {result.steps} steps in {time.monotonic() - start:.1f} s: {result.reason}")
+        client.destroy_node()

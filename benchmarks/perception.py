@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -51,12 +52,13 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
     publisher = peer.create_publisher(
         Image, "camera/image_raw", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
     )
-    arrived = threading.Event()
+    arrived = threading.Condition()
     received_at: dict[int, float] = {}
 
     def on_embedding(msg: Embedding) -> None:
-        received_at[msg.header.stamp.sec] = time.perf_counter()
-        arrived.set()
+        with arrived:
+            received_at[msg.header.stamp.sec] = time.perf_counter()
+            arrived.notify_all()
 
     peer.create_subscription(Embedding, "embedding", on_embedding, 10)
     executor = SingleThreadedExecutor(context=context)
@@ -70,12 +72,13 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
         rgb = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
         latencies = []
         for index in range(args.warmup + args.frames):
-            arrived.clear()
             msg = array_to_image_msg(rgb, "rgb8", Header(frame_id="camera"))
             msg.header.stamp.sec = index
             sent = time.perf_counter()
             publisher.publish(msg)
-            if not arrived.wait(timeout=30.0):
+            with arrived:
+                done = arrived.wait_for(lambda i=index: i in received_at, timeout=30.0)
+            if not done:
                 raise RuntimeError(f"{backend}: no embedding for frame {index} within 30 s")
             if index >= args.warmup:
                 latencies.append((received_at[index] - sent) * 1e3)
@@ -98,6 +101,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed frames per backend")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch and ONNX Runtime")
     args = parser.parse_args()
+    os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))  # never meet other runs on this machine
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("torch").setLevel(logging.ERROR)

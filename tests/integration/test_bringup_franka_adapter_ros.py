@@ -79,17 +79,18 @@ def rig(ros_context):
     fake.destroy_node()
 
 
-def publish_robot_state(fake):
-    """Publishers of the fake robot's TCP pose and gripper joint states, and a function that publishes both once."""
+def publish_robot_state(fake, tcp_xyz=None):
+    """A function that publishes the fake robot's TCP pose (tcp_xyz[0], default TCP_XYZ) and finger joint states."""
     tcp_pub = fake.create_publisher(PoseStamped, "/franka_robot_state_broadcaster/current_pose", 10)
     fingers_pub = fake.create_publisher(JointState, "/franka_gripper/joint_states", qos_profile_sensor_data)
+    tcp_xyz = tcp_xyz if tcp_xyz is not None else [TCP_XYZ]
 
     def publish():
         fingers = JointState()
         fingers.name = ["fr3_finger_joint1", "fr3_finger_joint2"]
         fingers.position = [0.01, 0.01]  # 0.02 m open of 0.08 -> closure 0.75
         fingers_pub.publish(fingers)
-        tcp_pub.publish(pose_stamped(TCP_XYZ, TCP_ROTATION, frame_id="base"))
+        tcp_pub.publish(pose_stamped(tcp_xyz[0], TCP_ROTATION, frame_id="base"))
 
     return publish
 
@@ -153,3 +154,27 @@ def test_unsafe_targets_are_refused(rig, target):
     assert spin_until(lambda: ee_states, step=publish_state)
     target_pub.publish(target)
     assert not spin_until(lambda: equilibria, timeout=0.5, step=publish_state)
+
+
+def test_a_new_stream_starts_from_the_measured_pose_not_the_old_equilibrium(rig):
+    # The arm was moved (e.g. by hand) after the last stream: the next equilibrium must start where the arm is.
+    fake, _, spin_until = rig
+    measured = [TCP_XYZ]
+    publish_state = publish_robot_state(fake, measured)
+    equilibria: list[PoseStamped] = []
+    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
+    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    ee_states: list[EndEffectorState] = []
+    fake.create_subscription(EndEffectorState, "/ee_state", ee_states.append, 10)
+    assert spin_until(lambda: ee_states, step=publish_state)
+    target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.005, 0.0, 0.0]), FLANGE_ROTATION))
+    assert spin_until(lambda: equilibria, step=publish_state)
+
+    measured[0] = TCP_XYZ + np.array([0.0, 0.1, 0.0])  # 10 cm away from the last equilibrium
+    ee_states.clear()
+    assert spin_until(lambda: ee_states and ee_states[-1].pose.position.y > 0.1, step=publish_state)
+    count = len(equilibria)
+    target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.0, 0.1, 0.005]), FLANGE_ROTATION))
+    assert spin_until(lambda: len(equilibria) > count, step=publish_state)
+    first = xyz_of(equilibria[count].pose)
+    assert np.linalg.norm(first - measured[0]) <= 0.01 + 1e-9, first

@@ -210,8 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     specs = parse_overrides(args.set, DEMO_NODES)
     with Composition(specs, args.params_files or DEMO_PARAMS_FILES, args.namespace, args.threads) as composition:
-        names = ", ".join(composition.nodes)
-        next(iter(composition.nodes.values())).get_logger().info(f"composed {names}; Ctrl-C to stop")
+        rclpy.logging.get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
         composition.spin()
 
 

@@ -20,8 +20,9 @@ Facts from franka_ros2 (github.com/frankaemika/franka_ros2, read to learn names,
   base frame. The topic name is a parameter; point it at the controller actually running.
 
 Safety: the adapter never forwards a target directly. It streams the equilibrium towards the latest target at
-`command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (the first from
-the measured pose), refuses non-finite or foreign-frame targets and targets farther than `max_target_distance`
+`command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (a new stream
+starts from the measured pose; it stops when the equilibrium lags the measured pose by more than
+`max_target_distance`), refuses non-finite or foreign-frame targets and targets farther than `max_target_distance`
 from the measured flange, and stops streaming (the controller holds the last equilibrium) when the measured pose is
 older than `state_timeout`.
 """
@@ -279,6 +280,8 @@ class FrankaAdapterNode(Node):
             self._target_tcp = None
             self.get_logger().error(f"target_pose refused, holding: {error}", throttle_duration_sec=1.0)
             return
+        if self._target_tcp is None:
+            self._equilibrium = None  # a new stream starts from the measured pose, not from an old equilibrium
         self._target_tcp = tcp_from_flange(flange, self._offset)
 
     def _validated_target(self, msg: PoseStamped) -> Pose:
@@ -309,6 +312,13 @@ class FrankaAdapterNode(Node):
             return
         cfg = self.config
         start = self._equilibrium if self._equilibrium is not None else self._measured_tcp
+        lag = translation_distance(start, self._measured_tcp)
+        if lag > cfg.max_target_distance:
+            self._target_tcp = None
+            self.get_logger().error(
+                f"equilibrium is {lag:.3f} m from the measured TCP (arm blocked?): streaming stopped, holding"
+            )
+            return
         reached = within_step(start, self._target_tcp, cfg.max_linear_step, cfg.max_angular_step)
         step = limit_step(start, self._target_tcp, cfg.max_linear_step, cfg.max_angular_step)
         out = PoseStamped()

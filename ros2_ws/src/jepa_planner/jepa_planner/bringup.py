@@ -22,6 +22,7 @@ from typing import Any
 import rclpy
 import yaml
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.logging import get_logger
 from rclpy.node import Node
 
 
@@ -210,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     specs = parse_overrides(args.set, DEMO_NODES)
     with Composition(specs, args.params_files or DEMO_PARAMS_FILES, args.namespace, args.threads) as composition:
-        rclpy.logging.get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
+        get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
         composition.spin()
 
 

@@ -1,6 +1,7 @@
 """Adapter between our topics and franka_ros2 on an FR3 (Jazzy): ee_state out, target_pose and gripper_command in.
 
-Facts from franka_ros2 (github.com/frankaemika/franka_ros2, read to learn names, nothing copied):
+Facts from the franka_ros2 repositories frankaemika/franka_ros2 and frankarobotics/franka_ros2 (read to learn
+names, nothing copied):
 - franka_robot_state_broadcaster/src/franka_robot_state_broadcaster.cpp: the broadcaster publishes
   franka_msgs/FrankaRobotState on `~/robot_state` and republishes its `o_t_ee` field on `~/current_pose`
   (geometry_msgs/PoseStamped) and `measured_joint_state` on `~/measured_joint_states`, all with SystemDefaultsQoS.
@@ -14,10 +15,13 @@ Facts from franka_ros2 (github.com/frankaemika/franka_ros2, read to learn names,
   `grasp` (franka_msgs/action/Grasp: width, epsilon {inner, outer} m, speed, force N), and `joint_states`
   (sensor_msgs/JointState with SensorDataQoS, i.e. best effort) whose two finger positions are each width / 2.
   Current franka_bringup names the node `franka_gripper` (older gripper.launch.py: `<arm_id>_gripper`).
-- Cartesian impedance: franka_ros2 ships no finished Cartesian impedance example
-  (franka_example_controllers/src/cartesian_impedance_example_controller.cpp is a stub); franka_ros (ROS 1) and
-  community ROS 2 ports subscribe geometry_msgs/PoseStamped `equilibrium_pose`: the end-effector (TCP) pose in the
-  base frame. The topic name is a parameter; point it at the controller actually running.
+- Cartesian impedance: frankarobotics/franka_ros2 franka_example_controllers/src/fr3/
+  cartesian_impedance_example_controller.cpp subscribes geometry_msgs/PoseStamped `~/equilibrium_pose`
+  (SystemDefaultsQoS, i.e. reliable; the end-effector = TCP pose in the base frame, its Jacobian is kEndEffector) and
+  low-pass filters towards it, but its update() overwrites that target with a scripted demo motion every cycle, so
+  it cannot be driven as shipped: run a copy without the scripted motion (or another impedance controller with the
+  same interface) and point `equilibrium_pose_topic` at `/<controller name>/equilibrium_pose`. franka_ros (ROS 1)
+  used the same `equilibrium_pose` interface.
 
 Safety: the adapter never forwards a target directly. It streams the equilibrium towards the latest target at
 `command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (a new stream

@@ -399,26 +399,24 @@ def test_rviz_config_shows_camera_markers_and_publishes_goal_pose():
 def expanded_nodes(path: Path, arguments: dict[str, str]):
     """Load a launch file with the real API, apply launch arguments and expand every launch_ros Node."""
     # Submodules, not just `launch`: the repository's own launch/ folder would import as an empty namespace package.
-    pytest.importorskip("launch.launch_description_sources")
-    pytest.importorskip("launch_ros.actions")
-    import launch_ros
-    from launch.launch_description_sources import get_launch_description_from_python_launch_file
+    sources = pytest.importorskip("launch.launch_description_sources")
+    ros_actions = pytest.importorskip("launch_ros.actions")
+    launch_context = pytest.importorskip("launch.launch_context")
+    utilities = pytest.importorskip("launch.utilities")
 
-    import launch
-
-    description = get_launch_description_from_python_launch_file(str(path))
-    context = launch.LaunchContext()
+    description = sources.get_launch_description_from_python_launch_file(str(path))
+    context = launch_context.LaunchContext()
     for argument in description.get_launch_arguments():
         assert argument.description, f"{path.name}: argument {argument.name} has no description"
         if argument.name in arguments:
             context.launch_configurations[argument.name] = arguments[argument.name]
         elif argument.default_value is not None:
-            context.launch_configurations[argument.name] = launch.utilities.perform_substitutions(
+            context.launch_configurations[argument.name] = utilities.perform_substitutions(
                 context, argument.default_value
             )
     nodes = []
     for entity in description.entities:
-        if isinstance(entity, launch_ros.actions.Node):
+        if isinstance(entity, ros_actions.Node):
             condition = entity.condition
             if condition is None or condition.evaluate(context):
                 entity._perform_substitutions(context)  # what execute() does before starting the process

@@ -22,6 +22,7 @@ def _check_last_dim(name: str, tensor: torch.Tensor, size: int) -> None:
 def euler_xyz_to_matrix(euler: torch.Tensor) -> torch.Tensor:
     """Extrinsic 'xyz' Euler angles [..., 3] -> rotation matrices [..., 3, 3] = Rz(yaw) Ry(pitch) Rx(roll)."""
     _check_last_dim("euler", euler, 3)
+    euler = euler.contiguous()  # strided float64 trig is orders of magnitude slower on CPU
     cos, sin = torch.cos(euler), torch.sin(euler)  # [..., 3]
     cx, cy, cz = cos.unbind(-1)
     sx, sy, sz = sin.unbind(-1)

@@ -184,6 +184,18 @@ class Composition:
         self.close()
 
 
+def spin_nodes(
+    specs: Sequence[NodeSpec],
+    params_files: Sequence[str | os.PathLike] = (),
+    namespace: str = "",
+    num_threads: int | None = None,
+) -> None:
+    """Build the nodes of `specs` in this process and spin them together until Ctrl-C."""
+    with Composition(specs, params_files, namespace, num_threads) as composition:
+        get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
+        composition.spin()
+
+
 def parse_overrides(assignments: Sequence[str], specs: Sequence[NodeSpec]) -> list[NodeSpec]:
     """Apply `node.param=value` assignments (value parsed as YAML) to the specs."""
     by_name = {spec.name: dict(spec.parameters) for spec in specs}
@@ -209,10 +221,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--namespace", default="", help="namespace of every node and topic")
     parser.add_argument("--threads", type=int, default=None, help="executor threads (default: rclpy's choice)")
     args = parser.parse_args(argv)
-    specs = parse_overrides(args.set, DEMO_NODES)
-    with Composition(specs, args.params_files or DEMO_PARAMS_FILES, args.namespace, args.threads) as composition:
-        get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
-        composition.spin()
+    try:
+        specs = parse_overrides(args.set, DEMO_NODES)
+    except ValueError as error:
+        parser.error(str(error))
+    spin_nodes(specs, args.params_files or DEMO_PARAMS_FILES, args.namespace, args.threads)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,445 @@
+"""`make demo`: the simulated closed loop end to end, in one process, with a success line, GIFs and plots.
+
+    scripts/run.sh python -m jepa_planner.demo [--task reach] [--episodes 3] [--seed 0] [--max-steps 20] ...
+
+The sim, perception and planner nodes are composed on one rclpy executor by jepa_planner.bringup with the demo's
+parameter files (launch/config/{sim,perception,planner,demo}.yaml). For each episode the demo resets the simulator
+(task, seed), sends the goal image it returns to `plan_to_goal`, and follows the loop (planner -> target_pose -> sim
+step -> camera -> encoder -> embedding -> planner ...) until the planner stops or the simulator's task_status reports
+success. Outputs go to runs/demo-<UTC time>/ (jepa_planner.demo_report). Run it from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+import rclpy.logging
+from rclpy.action import ActionClient
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
+from sensor_msgs.msg import Image
+from tqdm import tqdm
+
+from jepa_core.checkpoints import load_encoder
+from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
+from jepa_msgs.action import PlanToGoal
+from jepa_msgs.msg import TaskStatus
+from jepa_msgs.srv import ResetSim
+from jepa_perception.image_conversion import array_to_image_msg, image_msg_to_rgb8
+from jepa_planner.bringup import (
+    DEMO_NODES,
+    DEMO_PARAMS_FILES,
+    Composition,
+    NodeSpec,
+    load_node_parameters,
+    parse_overrides,
+)
+from jepa_planner.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
+
+TASKS = ("reach", "grasp", "pick_place")
+# Bundled models (models/README.md): until they exist the demo needs --encoder/--predictor presets (random weights).
+DEFAULT_ENCODER = "vit_tiny_128"
+DEFAULT_PREDICTOR = "vit_tiny_128"
+OUTCOME_NAMES = {
+    getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
+    if name.startswith("OUTCOME_")
+}  # fmt: skip
+BROKEN_OUTCOMES = ("INVALID_GOAL", "INTERNAL_ERROR")  # the demo itself is broken, not the episode: exit code 1
+SERVICE_TIMEOUT_S = 60.0  # nodes ready, reset answered, goal accepted
+SETTLE_QUIET_S = 0.6  # after the result: the last commanded step (and the planner's hold) are observed within this
+SETTLE_MAX_S = 3.0
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run (missing model file, a node that does not answer, ...): printed, exit code 1."""
+
+
+# ---- models ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSource:
+    """A model given on the command line: a checkpoint file, or a preset name with random weights."""
+
+    spec: str  # what the user gave
+    checkpoint: str  # checkpoint path; "" for a random-weight preset
+    preset: str  # preset name for random weights; "" for a checkpoint
+
+    @property
+    def random(self) -> bool:
+        """True when the model has random weights (plans are then meaningless)."""
+        return not self.checkpoint
+
+    def describe(self) -> str:
+        """For the banner and the summary."""
+        return f"preset {self.preset} with RANDOM weights" if self.random else f"checkpoint {self.checkpoint}"
+
+
+def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
+    """A preset name -> random weights; anything else must be an existing checkpoint file."""
+    if spec in presets:
+        return ModelSource(spec, "", spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise DemoError(
+            f"{flag} {spec}: no such checkpoint file (cwd {Path.cwd()}). The bundled models live in models/ (see "
+            f"models/README.md; training/ makes them); or pass presets for random weights, e.g. "
+            f"--encoder vit_tiny_128 --predictor vit_tiny_128 (known: {', '.join(sorted(presets))})"
+        )
+    return ModelSource(spec, str(path), "")
+
+
+def encoder_image_size(encoder: ModelSource) -> int:
+    """Input side (px) the encoder was built for: from the checkpoint's stored config or shapes, or the preset."""
+    if encoder.random:
+        return ENCODER_PRESETS[AC_ENCODER_OF.get(encoder.preset, encoder.preset)].img_size[0]
+    try:
+        model = load_encoder(encoder.checkpoint, key="encoder", device="meta")  # shapes only, no weights copied
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise DemoError(f"--encoder {encoder.checkpoint}: cannot read the encoder: {error}") from None
+    return int(model.hparams["img_size"][0])
+
+
+# ---- options -----------------------------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command line (see --help)."""
+    parser = argparse.ArgumentParser(
+        prog="demo",
+        description="Simulated closed loop: MuJoCo Franka + V-JEPA 2 encoder + CEM planner, one process. "
+        "Prints per-episode success and a summary; writes GIFs, plots and summary.md under --output.",
+    )
+    parser.add_argument("--task", choices=TASKS, default="reach", help="simulated task (default: reach)")
+    parser.add_argument("--episodes", type=int, default=3, help="number of episodes (default: 3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
+    parser.add_argument("--max-steps", type=int, default=20, help="control steps per episode (default: 20)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per episode, s")
+    parser.add_argument("--output", type=Path, default=None, help="output folder (default: runs/demo-<UTC time>)")
+    parser.add_argument(
+        "--encoder", default=DEFAULT_ENCODER, help=f"encoder checkpoint file, or a preset name for random weights "
+        f"(presets: {', '.join(sorted(ENCODER_PRESETS))}; default: {DEFAULT_ENCODER})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--predictor", default=DEFAULT_PREDICTOR, help=f"AC predictor checkpoint file, or a preset name for random "
+        f"weights (presets: {', '.join(sorted(AC_PREDICTOR_PRESETS))}; default: {DEFAULT_PREDICTOR})",
+    )  # fmt: skip
+    parser.add_argument("--samples", type=int, default=None, help="CEM samples per iteration (default: demo.yaml)")
+    parser.add_argument("--iterations", type=int, default=None, help="CEM iterations per step (default: demo.yaml)")
+    parser.add_argument("--top-k", type=int, default=None, help="CEM elites (default: demo.yaml, capped at samples)")
+    parser.add_argument("--device", default="cpu", help="torch device of encoder and planner: cpu, cuda, cuda:1")
+    parser.add_argument(
+        "--stop-on-success", action=argparse.BooleanOptionalAction, default=True,
+        help="end an episode once the simulator reports success (the planner is canceled and holds its pose)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+        help="any node parameter, applied last, e.g. --set sim_node.image_width=128 (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--verbose", action="store_true", help="show the nodes' info logs")
+    args = parser.parse_args(argv)
+    for name in ("episodes", "max_steps", "samples", "iterations", "top_k"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.timeout <= 0:
+        parser.error(f"--timeout must be > 0, got {args.timeout}")
+    return args
+
+
+def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelSource) -> list[NodeSpec]:
+    """DEMO_NODES with the demo's parameters: models, device, CEM overrides, then the user's --set."""
+    encoder_params = {
+        "checkpoint": encoder.checkpoint, "preset": encoder.preset, "allow_random_weights": encoder.random,
+        "image_size": encoder_image_size(encoder), "device": args.device,
+    }  # fmt: skip
+    planner_params: dict[str, Any] = {
+        "predictor_checkpoint": predictor.checkpoint, "predictor_preset": predictor.preset,
+        "allow_random_weights": predictor.random, "device": args.device, "seed": args.seed,
+    }  # fmt: skip
+    cem = {"samples": args.samples, "iterations": args.iterations, "top_k": args.top_k}
+    planner_params |= {f"cem.{key}": value for key, value in cem.items() if value is not None}
+    if args.samples is not None and args.top_k is None:
+        planner_params["cem.top_k"] = min(args.samples, effective_cem(DEMO_PARAMS_FILES, {})["top_k"])
+    per_node = {"sim_node": {"task": args.task}, "encoder_node": encoder_params, "planner_node": planner_params}
+    specs = [NodeSpec(s.factory, s.name, {**s.parameters, **per_node[s.name]}, s.remappings) for s in DEMO_NODES]
+    try:
+        return parse_overrides(args.set, specs)
+    except ValueError as error:
+        raise DemoError(str(error)) from None
+
+
+def effective_cem(params_files: Sequence[str], planner_params: dict[str, Any]) -> dict[str, Any]:
+    """CEM settings the planner will run with: the parameter files' `cem` sections, then flat `cem.*` overrides."""
+    cem = dict(load_node_parameters(params_files, "planner_node").get("cem", {}))
+    cem |= {key.removeprefix("cem."): value for key, value in planner_params.items() if key.startswith("cem.")}
+    return cem
+
+
+# ---- the ROS side ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StatusSample:
+    """A task_status of the current episode."""
+
+    sim_time_ns: int
+    distance: float
+    tolerance: float
+    success: bool
+
+
+class DemoClient:
+    """A node beside the composed ones: resets the sim, sends goals, and records frames, statuses and feedback."""
+
+    def __init__(self, composition: Composition) -> None:
+        """Create the client node on the composition's context and spin it with the others."""
+        self.composition = composition
+        self.node = rclpy.create_node("demo_client", context=composition.context)
+        composition.add_node(self.node)
+        self._lock = threading.Lock()
+        self._episode: tuple[str, int] | None = None  # (task, seed) whose messages are recorded
+        self._since_ns = 0  # images published before the reset request belong to the previous episode
+        self.frames: list[np.ndarray] = []  # distinct camera frames [H, W, 3] uint8 of the episode
+        self.statuses: list[StatusSample] = []  # one per observation (distinct simulated time)
+        self.feedback: list[PlanToGoal.Feedback] = []
+        self.node.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
+        self.node.create_subscription(TaskStatus, "task_status", self._on_status, 10)
+        self.reset_client = self.node.create_client(ResetSim, "reset")
+        self.plan_client = ActionClient(self.node, PlanToGoal, "plan_to_goal")
+
+    def wait_ready(self) -> None:
+        """Wait for the reset service and the plan_to_goal action server."""
+        ready = self.composition.spin_until(
+            lambda: self.reset_client.service_is_ready() and self.plan_client.server_is_ready(), SERVICE_TIMEOUT_S
+        )
+        if not ready:
+            raise DemoError(
+                f"the sim's reset service or the planner's plan_to_goal did not appear in {SERVICE_TIMEOUT_S} s"
+            )
+
+    def _on_image(self, msg: Image) -> None:
+        """Keep each new camera frame of the current episode (lockstep re-publishes identical frames while idle)."""
+        with self._lock:
+            if self._episode is None or Time.from_msg(msg.header.stamp).nanoseconds < self._since_ns:
+                return
+        rgb = image_msg_to_rgb8(msg)
+        with self._lock:
+            if not self.frames or not np.array_equal(self.frames[-1], rgb):
+                self.frames.append(rgb)
+
+    def _on_status(self, msg: TaskStatus) -> None:
+        """Keep the task status of each new observation of the current episode."""
+        sample = StatusSample(Time.from_msg(msg.header.stamp).nanoseconds, msg.distance, msg.tolerance, msg.success)
+        with self._lock:
+            if self._episode != (msg.task, msg.seed):
+                return
+            if not self.statuses or self.statuses[-1].sim_time_ns != sample.sim_time_ns:
+                self.statuses.append(sample)
+
+    def wait(self, future, timeout: float, what: str):
+        """Spin until the future is done; its result, or DemoError naming what did not answer."""
+        if not self.composition.spin_until(future.done, timeout):
+            raise DemoError(f"{what}: no answer within {timeout:.0f} s")
+        return future.result()
+
+    def reset(self, task: str, seed: int) -> np.ndarray:
+        """Start recording a new episode and reset the simulator; returns the goal image [H, W, 3] uint8."""
+        with self._lock:
+            self._episode = (task, seed)
+            self._since_ns = self.node.get_clock().now().nanoseconds
+            self.frames, self.statuses, self.feedback = [], [], []
+        response = self.wait(self.reset_client.call_async(ResetSim.Request(task=task, seed=seed)), SERVICE_TIMEOUT_S,
+                             "sim reset")  # fmt: skip
+        if not response.success:
+            raise DemoError(f"sim reset to {task} seed {seed} failed: {response.message}")
+        if not self.composition.spin_until(lambda: self.frames and self.statuses, SERVICE_TIMEOUT_S):
+            raise DemoError(f"no camera image / task_status from the sim within {SERVICE_TIMEOUT_S} s after reset")
+        return image_msg_to_rgb8(response.goal_image)
+
+    def send_goal(self, goal_image: Image, max_steps: int, timeout: float):
+        """Send the goal image to plan_to_goal; the accepted goal handle."""
+        goal = PlanToGoal.Goal(goal_image=goal_image, max_steps=max_steps, timeout=timeout)
+        handle = self.wait(self.plan_client.send_goal_async(goal, feedback_callback=self._on_feedback),
+                           SERVICE_TIMEOUT_S, "plan_to_goal goal")  # fmt: skip
+        if not handle.accepted:
+            raise DemoError("plan_to_goal rejected the goal")
+        return handle
+
+    def _on_feedback(self, message) -> None:
+        with self._lock:
+            self.feedback.append(message.feedback)
+
+    def settle(self) -> None:
+        """After a result: wait until no new observation arrived for SETTLE_QUIET_S (the last step and the hold)."""
+        deadline = time.monotonic() + SETTLE_MAX_S
+        while time.monotonic() < deadline:
+            count = len(self.statuses)
+            self.composition.spin_until(lambda: len(self.statuses) > count, SETTLE_QUIET_S)  # noqa: B023
+            if len(self.statuses) == count:
+                return
+
+
+class EpisodeProgress:
+    """A tqdm bar per episode: steps done, latest energy and distance."""
+
+    def __init__(self, record: EpisodeRecord, episodes: int, max_steps: int) -> None:
+        desc = f"episode {record.index + 1}/{episodes} {record.task} seed {record.seed}"
+        self.bar = tqdm(total=max_steps, desc=desc, unit="step", leave=False, dynamic_ncols=True)
+
+    def update(self, steps: int, energy: float, distance: float) -> None:
+        """Advance to `steps` and show the latest numbers."""
+        self.bar.set_postfix_str(f"energy {energy:.4f}, distance {100 * distance:.1f} cm", refresh=False)
+        self.bar.update(steps - self.bar.n)
+
+    def close(self) -> None:
+        """Remove the bar (the episode's result line replaces it)."""
+        self.bar.close()
+
+
+def run_episode(client: DemoClient, record: EpisodeRecord, args: argparse.Namespace) -> tuple[list, np.ndarray]:
+    """One episode: reset, goal, closed loop until the planner stops (or the task succeeds); fills `record`."""
+    start = time.monotonic()
+    goal_rgb = client.reset(record.task, record.seed)
+    handle = client.send_goal(array_to_image_msg(goal_rgb, "rgb8"), args.max_steps, args.timeout)
+    result_future = handle.get_result_async()
+    progress = EpisodeProgress(record, args.episodes, args.max_steps)
+    cancel_sent = False
+    deadline = start + args.timeout + SERVICE_TIMEOUT_S
+    try:
+        while not client.composition.spin_until(result_future.done, timeout=0.2):
+            status = client.statuses[-1]
+            if client.feedback:
+                progress.update(len(client.feedback), client.feedback[-1].energy, status.distance)
+            if args.stop_on_success and status.success and not cancel_sent:
+                handle.cancel_goal_async()
+                cancel_sent = True
+            if time.monotonic() > deadline:
+                raise DemoError(f"plan_to_goal gave no result within {args.timeout + SERVICE_TIMEOUT_S:.0f} s")
+        result = result_future.result().result
+        client.settle()
+    finally:
+        progress.close()
+    fill_record(record, client, result, time.monotonic() - start)
+    return list(client.frames), goal_rgb
+
+
+def fill_record(record: EpisodeRecord, client: DemoClient, result, wall_time_s: float) -> None:
+    """Copy the episode's series and outcome into the record (success: the simulator's final task_status)."""
+    statuses, feedback = list(client.statuses), list(client.feedback)
+    record.energies = [f.energy for f in feedback]
+    record.best_energies = [f.best_energy for f in feedback]
+    record.planning_times_s = [f.planning_time for f in feedback]
+    record.distances_m = [s.distance for s in statuses]
+    record.tolerance_m = statuses[-1].tolerance
+    record.success = statuses[-1].success
+    record.first_success_step = next((i for i, s in enumerate(statuses) if s.success), None)
+    record.steps = result.steps
+    record.outcome = OUTCOME_NAMES.get(result.outcome, str(result.outcome))
+    record.reason = result.reason
+    record.wall_time_s = wall_time_s
+
+
+# ---- main ----------------------------------------------------------------------------------------------------------
+def quiet_node_logs(verbose: bool) -> None:
+    """Without --verbose only node warnings show (the planner's outcome warnings are in the demo's own lines)."""
+    if verbose:
+        return
+    for name in ("sim_node", "encoder_node"):
+        rclpy.logging.set_logger_level(name, rclpy.logging.LoggingSeverity.WARN)
+    rclpy.logging.set_logger_level("planner_node", rclpy.logging.LoggingSeverity.ERROR)
+
+
+def banner(args, encoder: ModelSource, predictor: ModelSource, specs: list[NodeSpec], output: Path) -> list[str]:
+    """Setup lines printed at the start and written above the summary table."""
+    planner = next(spec for spec in specs if spec.name == "planner_node").parameters
+    cem = effective_cem(DEMO_PARAMS_FILES, dict(planner))
+    lines = [
+        f"task {args.task}, {args.episodes} episode(s), seeds {args.seed}..{args.seed + args.episodes - 1}, "
+        f"at most {args.max_steps} steps each, device {args.device}",
+        f"planner: CEM {cem.get('samples')} samples x {cem.get('iterations')} iterations, top-k {cem.get('top_k')}, "
+        f"horizon {cem.get('horizon')}",
+        f"encoder: {encoder.describe()}",
+        f"predictor: {predictor.describe()}",
+        f"output: {output}",
+    ]
+    if encoder.random or predictor.random:
+        lines.append(
+            "WARNING: RANDOM-WEIGHT MODELS: every message flows and the arm moves, but the plans are meaningless "
+            "(expect about 0% success). Pass trained checkpoints with --encoder/--predictor for a real demo."
+        )
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """The whole demo; the exit code (0 ran, 1 the planner reported a broken goal)."""
+    missing = [name for name in DEMO_PARAMS_FILES if not Path(name).is_file()]
+    if missing:
+        raise DemoError(
+            f"parameter files {missing} not found: run the demo from the repository root (cwd {Path.cwd()})"
+        )
+    encoder = resolve_model(args.encoder, [*ENCODER_PRESETS, *AC_ENCODER_OF], "--encoder")
+    predictor = resolve_model(args.predictor, list(AC_PREDICTOR_PRESETS), "--predictor")
+    specs = node_specs(args, encoder, predictor)
+    output = args.output or Path("runs") / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    output.mkdir(parents=True, exist_ok=True)
+    header = banner(args, encoder, predictor, specs, output)
+    print("JEPA demo: " + "\n  ".join(header), flush=True)
+    quiet_node_logs(args.verbose)
+    started = time.monotonic()
+    print("starting the sim, encoder and planner nodes ...", flush=True)
+    try:
+        composition = Composition(specs, DEMO_PARAMS_FILES)
+    except Exception as error:
+        raise DemoError(f"cannot start the demo nodes: {type(error).__name__}: {error}") from error
+    records: list[EpisodeRecord] = []
+    with composition:
+        client = DemoClient(composition)
+        client.wait_ready()
+        for index in range(args.episodes):
+            record = EpisodeRecord(index=index, task=args.task, seed=args.seed + index)
+            frames, goal = run_episode(client, record, args)
+            write_gif(output / f"{record.name}.gif", frames, goal, record)
+            write_plot(output / f"{record.name}.png", record, frames[0], frames[-1], goal)
+            records.append(record)
+            print(episode_line(record, args.episodes), flush=True)
+        client.node.destroy_node()
+    summary = summarize(args.task, records, time.monotonic() - started)
+    write_summary(output, records, summary, header)
+    print(summary.line())
+    print(f"outputs: {output}/summary.md, {len(records)} GIF(s) and plot(s)")
+    broken = [r for r in records if r.outcome in BROKEN_OUTCOMES]
+    for record in broken:
+        print(f"error: episode {record.index}: planner {record.outcome}: {record.reason}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def episode_line(record: EpisodeRecord, episodes: int) -> str:
+    """The result line of one episode."""
+    verdict = "SUCCESS" if record.success else "failure"
+    return (
+        f"episode {record.index + 1}/{episodes} {record.task} seed {record.seed}: {verdict} after {record.steps} "
+        f"steps, final distance {100 * record.final_distance_m:.1f} cm (tolerance {100 * record.tolerance_m:.0f} cm), "
+        f"{record.wall_time_s:.1f} s; planner {record.outcome}: {record.reason}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script `demo`; exit code 0 when the demo ran (whatever its success rate), 1 on errors."""
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except DemoError as error:
+        print(f"demo: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

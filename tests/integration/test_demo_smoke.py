@@ -1,0 +1,79 @@
+"""`python -m jepa_planner.demo` end to end with tiny random-weight models: one episode of a few steps, every output.
+
+Runs the demo as `make demo` does (a subprocess from the repository root, the real composition of sim, encoder and
+planner nodes) but with parity_tiny presets, 64 px images and a 16x2 CEM, so it takes seconds.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("rclpy")
+
+pytestmark = pytest.mark.ros
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = [
+    "--encoder", "parity_tiny", "--predictor", "parity_tiny", "--samples", "16", "--iterations", "2",
+    "--set", "sim_node.image_width=64", "--set", "sim_node.image_height=64",
+]  # fmt: skip
+
+
+def run_demo(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess:
+    """The demo CLI in a subprocess from the repository root; stdout and stderr captured."""
+    command = [sys.executable, "-m", "jepa_planner.demo", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_demo_runs_one_episode_and_writes_every_output(tmp_path):
+    output = tmp_path / "demo"
+    done = run_demo(*TINY, "--episodes", "1", "--max-steps", "3", "--seed", "4", "--output", str(output))
+    assert done.returncode == 0, done.stderr[-3000:]
+    stdout = done.stdout
+
+    assert "RANDOM weights" in stdout and "WARNING: RANDOM-WEIGHT MODELS" in stdout  # announced, never silent
+    assert re.search(r"episode 1/1 reach seed 4: (SUCCESS|failure) after \d+ steps, final distance \d+\.\d cm", stdout)
+    summary_line = re.search(r"demo summary: reach (\d)/1 episodes succeeded \((\d+)%\)", stdout)
+    assert summary_line, stdout
+
+    document = json.loads((output / "summary.json").read_text())
+    episode = document["episodes"][0]
+    assert document["summary"]["episodes"] == 1
+    assert document["summary"]["successes"] == int(summary_line.group(1))
+    assert episode["seed"] == 4 and episode["task"] == "reach"
+    assert 1 <= episode["steps"] <= 3
+    assert len(episode["energies"]) == episode["steps"]  # one feedback per executed step
+    assert all(energy > 0 for energy in episode["energies"])
+    assert len(episode["distances_m"]) >= episode["steps"] + 1  # the start and every step were observed
+    assert episode["tolerance_m"] == pytest.approx(0.04)  # reach: within 4 cm
+    assert episode["success"] == (episode["final_distance_m"] < episode["tolerance_m"])
+
+    name = episode["name"]
+    with Image.open(output / f"{name}.gif") as gif:
+        assert gif.n_frames >= episode["steps"] + 1  # start frame plus a frame per step
+        assert gif.width > gif.height  # camera and goal side by side
+    with Image.open(output / f"{name}.png") as plot:
+        assert plot.format == "PNG" and plot.width >= 400
+    table = (output / "summary.md").read_text()
+    assert f"| 0 | reach | 4 | {'yes' if episode['success'] else 'no'} | {episode['steps']} |" in table
+    assert f"({name}.gif)" in table and "demo summary:" in table
+
+
+def test_demo_names_a_missing_model_file(tmp_path):
+    done = run_demo("--encoder", "models/does_not_exist.pt", "--predictor", "parity_tiny", "--output", str(tmp_path))
+    assert done.returncode == 1
+    assert "--encoder models/does_not_exist.pt: no such checkpoint file" in done.stderr
+    assert "models/README.md" in done.stderr  # tells where the bundled models come from
+
+
+def test_demo_help_lists_the_options():
+    done = run_demo("--help", timeout=30.0)
+    assert done.returncode == 0
+    for option in ("--task", "--episodes", "--seed", "--max-steps", "--output", "--encoder", "--predictor",
+                   "--samples", "--iterations"):  # fmt: skip
+        assert option in done.stdout

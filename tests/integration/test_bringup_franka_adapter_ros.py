@@ -2,6 +2,7 @@
 
 import math
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,11 +13,14 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from rclpy.task import Future  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Float64  # noqa: E402
 
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
 from jepa_planner.franka_adapter import FrankaAdapterNode  # noqa: E402
+from jepa_planner.franka_conversions import GripperMotion  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -178,3 +182,52 @@ def test_a_new_stream_starts_from_the_measured_pose_not_the_old_equilibrium(rig)
     assert spin_until(lambda: len(equilibria) > count, step=publish_state)
     first = xyz_of(equilibria[count].pose)
     assert np.linalg.norm(first - measured[0]) <= 0.01 + 1e-9, first
+
+
+class FakeGripperClient:
+    """Stands in for a franka_gripper ActionClient (franka_msgs is not installed here): records goals, finishes on
+    demand."""
+
+    def __init__(self) -> None:
+        self.goals: list = []
+        self.results: list[Future] = []
+
+    def server_is_ready(self) -> bool:
+        return True
+
+    def send_goal_async(self, goal) -> Future:
+        self.goals.append(goal)
+        response = Future()
+        result = Future()
+        self.results.append(result)
+        handle = SimpleNamespace(accepted=True, get_result_async=lambda: result)
+        response.set_result(handle)
+        return response
+
+
+def goal_type():
+    return SimpleNamespace(width=-1.0, speed=-1.0, force=-1.0, epsilon=SimpleNamespace(inner=-1.0, outer=-1.0))
+
+
+def test_gripper_commands_become_grasp_and_move_goals_one_at_a_time(rig):
+    _, adapter, _ = rig
+    move, grasp = FakeGripperClient(), FakeGripperClient()
+    adapter._gripper_clients = {GripperMotion.MOVE: (move, goal_type), GripperMotion.GRASP: (grasp, goal_type)}
+    adapter._on_gripper_joint_states(JointState(position=[0.04, 0.04]))  # fully open
+
+    adapter._on_gripper_command(Float64(data=1.0))  # close -> Grasp to width 0 with force and wide outer epsilon
+    assert len(grasp.goals) == 1 and not move.goals
+    sent = grasp.goals[0]
+    assert (sent.width, sent.speed, sent.force) == (0.0, 0.1, 20.0)
+    assert (sent.epsilon.inner, sent.epsilon.outer) == (0.005, 0.08)
+
+    adapter._on_gripper_command(Float64(data=0.0))  # open while the grasp runs: queued, not sent
+    adapter._on_gripper_command(Float64(data=math.nan))  # refused
+    assert not move.goals
+    adapter._on_gripper_joint_states(JointState(position=[0.01, 0.01]))  # stopped on an object 2 cm wide
+    grasp.results[0].set_result(SimpleNamespace(result=SimpleNamespace(success=True)))
+    assert len(move.goals) == 1 and move.goals[0].width == pytest.approx(0.08)  # the queued open goes out
+
+    move.results[0].set_result(SimpleNamespace(result=SimpleNamespace(success=True)))
+    adapter._on_gripper_command(Float64(data=0.02))  # within the deadband of the last goal: skipped
+    assert len(move.goals) == 1 and len(grasp.goals) == 1

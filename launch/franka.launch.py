@@ -52,7 +52,8 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "preset",
                 default_value="vit_ac_giant",
-                description="Model preset of the checkpoint (jepa_core.presets).",
+                description="AC preset of the checkpoint for encoder and predictor (jepa_core.presets; Meta's "
+                "vjepa2-ac-vitg.pt: vit_ac_giant); '' = config stored in the checkpoint, else inferred.",
             ),
             DeclareLaunchArgument(
                 "device",

@@ -1,0 +1,108 @@
+"""Every training command on tiny data: sim episodes, pretrain and posttrain (with resume), export, evaluate."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_core.checkpoints import load_ac_predictor, load_encoder, read_checkpoint
+from jepa_core.data.video import VideoEncoding, write_mp4
+from training import evaluate, export, posttrain, pretrain, sim_episodes
+
+TINY_LOOP = [
+    "--batch-size",
+    "2",
+    "--log-every",
+    "1",
+    "--warmup-steps",
+    "1",
+    "--cooldown-steps",
+    "1",
+    "--no-tensorboard",
+]
+
+
+@pytest.fixture(scope="module")
+def droid_root(tmp_path_factory) -> Path:
+    """Two 6-step exploration episodes at 64 px in the DROID layout."""
+    root = tmp_path_factory.mktemp("droid")
+    sim_episodes.main(["--out", str(root), "--episodes", "2", "--steps", "6", "--image-size", "64"])
+    return root
+
+
+@pytest.fixture(scope="module")
+def posttrained(droid_root, tmp_path_factory) -> Path:
+    """A posttrain run of 3 steps resumed to 4 steps (random-init encoder, one-block predictor)."""
+    run = tmp_path_factory.mktemp("posttrain")
+    args = ["--data", str(droid_root), "--run-dir", str(run), "--encoder-preset", "parity_tiny"]
+    args += ["--predictor-preset", "parity_tiny", "--predictor-depth", "1", "--frames-per-clip", "4", *TINY_LOOP]
+    assert posttrain.main([*args, "--steps", "3", "--checkpoint-every", "2"]) == 0
+    assert read_checkpoint(run / "final.pt")["step"] == 3
+    assert posttrain.main([*args, "--steps", "4", "--checkpoint-every", "2"]) == 0
+    return run
+
+
+def _metric_steps(run: Path) -> list[int]:
+    with (run / "metrics.csv").open() as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle)]
+
+
+def test_sim_episodes_are_valid_droid(droid_root):
+    from jepa_core.data.droid_validate import validate_episode
+
+    episodes = sorted(p for p in droid_root.iterdir() if p.is_dir())
+    assert len(episodes) == 2
+    for episode in episodes:
+        assert not validate_episode(episode, decode=True)
+
+
+def test_posttrain_resumes_and_writes_loadable_checkpoints(posttrained):
+    ckpt = read_checkpoint(posttrained / "final.pt")
+    assert ckpt["step"] == 4
+    assert _metric_steps(posttrained) == [1, 2, 3, 4]  # resumed from step 3: no duplicate rows
+    assert all(key.startswith("module.") for key in ckpt["predictor"])
+    assert (posttrained / "loss.png").stat().st_size > 0
+    encoder = load_encoder(posttrained / "final.pt")
+    predictor = load_ac_predictor(posttrained / "final.pt")
+    assert predictor.embed_dim == encoder.embed_dim and encoder.img_size == (64, 64)
+    tokens = torch.randn(1, 2 * predictor.tokens_per_frame, predictor.embed_dim)
+    assert predictor(tokens, torch.zeros(1, 2, 7), torch.zeros(1, 2, 7)).shape == tokens.shape
+
+
+def test_pretrain_on_droid_and_mp4_with_resume(droid_root, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    frames = [np.full((48, 64, 3), 20 * t, np.uint8) for t in range(10)]
+    write_mp4(videos / "clip.mp4", frames, VideoEncoding(fps=8))
+    run = tmp_path / "pretrain"
+    args = ["--data", str(droid_root), str(videos), "--run-dir", str(run), "--encoder-preset", "parity_tiny",
+            "--image-size", "64", "--frames-per-clip", "4", "--checkpoint-every", "1", *TINY_LOOP]  # fmt: skip
+    assert pretrain.main([*args, "--steps", "2"]) == 0
+    first = load_encoder(run / "final.pt")
+    assert pretrain.main([*args, "--steps", "3"]) == 0
+    ckpt = read_checkpoint(run / "final.pt")
+    assert ckpt["step"] == 3 and all(key.startswith("module.backbone.") for key in ckpt["encoder"])
+    assert _metric_steps(run) == [1, 2, 3]
+    second = load_encoder(run / "final.pt")  # target (EMA) encoder moved on
+    assert not torch.equal(first.patch_embed.proj.weight, second.patch_embed.proj.weight)
+
+
+def test_export_matches_torch(posttrained, tmp_path):
+    results = export.run_export(export.ExportConfig(checkpoint=posttrained / "final.pt", out=tmp_path))
+    assert [r.name for r in results] == ["encoder", "ac_predictor"]
+    assert all(r.path.is_file() and r.max_abs_diff < 1e-4 for r in results)
+
+
+def test_evaluate_writes_table_plot_and_gifs(posttrained, tmp_path):
+    args = ["--checkpoint", str(posttrained / "final.pt"), "--out", str(tmp_path), "--episodes", "2"]
+    args += ["--max-steps", "2", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    assert evaluate.main(args) == 0
+    with (tmp_path / "episodes.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["seed"]) for r in rows] == [0, 1]
+    assert all(1 <= int(r["steps"]) <= 2 for r in rows)
+    assert "| reach | 2 |" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "eval.png").stat().st_size > 0
+    assert len(list((tmp_path / "gifs").glob("reach_*.gif"))) == 2

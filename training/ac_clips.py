@@ -1,0 +1,103 @@
+"""Post-training clips with a frozen encoder: every frame of every DROID episode is encoded once, clips then come
+from memory (representations, states, actions), which makes small-model post-training on CPU fast.
+
+Clip frames are `clip_stride(row_hz, fps)` rows apart (the official loader's rule) and every start row gives a clip;
+actions are `poses_to_diffs` of the clip's states (float64, then float32), as `DroidClipDataset` returns them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from jepa_core import geometry
+from jepa_core.data.droid_dataset import clip_stride
+from jepa_core.data.droid_format import find_episodes, load_trajectory
+from jepa_core.data.video import decode_all
+from jepa_core.models.encoder import VisionTransformer
+from jepa_core.models.representations import encode_frames
+from jepa_core.transforms import planning_transform_batch
+
+
+@dataclass
+class EncodedEpisode:
+    """One episode's per-row frame representations and states."""
+
+    path: Path
+    reps: torch.Tensor  # [rows, N, D] (storage dtype, e.g. float16)
+    states: np.ndarray  # [rows, 7] float64
+    stride: int  # rows between clip frames
+
+
+@torch.inference_mode()
+def encode_video(
+    encoder: VisionTransformer, frames: np.ndarray, image_size: int, chunk: int, device: torch.device
+) -> torch.Tensor:
+    """uint8 frames [T, H, W, 3] -> normalised representations [T, N, D] (float32, CPU), `chunk` frames at a time."""
+    reps = []
+    for start in range(0, len(frames), chunk):
+        pixels = planning_transform_batch(frames[start : start + chunk], size=image_size, device=device)
+        reps.append(encode_frames(encoder, pixels).float().cpu())  # [chunk, N, D]
+    return torch.cat(reps)
+
+
+def encode_episodes(
+    roots: tuple[Path, ...],
+    encoder: VisionTransformer,
+    fps: float,
+    device: torch.device,
+    storage_dtype: torch.dtype = torch.float16,
+    chunk: int = 64,
+    show_progress: bool = True,
+) -> list[EncodedEpisode]:
+    """Encode every row's frame of every episode under `roots` with the frozen encoder (once)."""
+    paths = find_episodes(list(roots))
+    if not paths:
+        raise ValueError(f"no DROID episodes under {[str(r) for r in roots]}")
+    encoder = encoder.to(device).eval()
+    image_size = encoder.img_size[0]
+    episodes = []
+    for path in tqdm(paths, desc="encode episodes", disable=not show_progress):
+        trajectory = load_trajectory(path)
+        frames = decode_all(trajectory.video)  # [T, H, W, 3]
+        if len(frames) < len(trajectory.states):
+            raise ValueError(f"{trajectory.video}: {len(frames)} frames for {len(trajectory.states)} trajectory rows")
+        reps = encode_video(encoder, frames[: len(trajectory.states)], image_size, chunk, device)
+        stride = clip_stride(trajectory.row_hz, fps)
+        episodes.append(EncodedEpisode(path, reps.to(storage_dtype), trajectory.states, stride))
+    return episodes
+
+
+class EncodedClipDataset(Dataset):
+    """Every clip of `frames_per_clip` frames of the encoded episodes.
+
+    Items: (reps [T*N, D], actions [T-1, 7], states [T, 7]), float32."""
+
+    def __init__(self, episodes: list[EncodedEpisode], frames_per_clip: int):
+        if frames_per_clip < 2:
+            raise ValueError(f"frames_per_clip must be >= 2 (one action), got {frames_per_clip}")
+        self.episodes = episodes
+        self.frames_per_clip = frames_per_clip
+        self.index: list[tuple[int, int]] = []  # (episode, start row)
+        for number, episode in enumerate(episodes):
+            span = (frames_per_clip - 1) * episode.stride + 1
+            self.index.extend((number, start) for start in range(len(episode.states) - span + 1))
+        if not self.index:
+            raise ValueError(f"no episode is long enough for a clip of {frames_per_clip} frames")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        number, start = self.index[item]
+        episode = self.episodes[number]
+        rows = start + episode.stride * np.arange(self.frames_per_clip)  # [T]
+        reps = episode.reps[torch.from_numpy(rows)].float().flatten(0, 1)  # [T*N, D]
+        states = episode.states[rows]  # [T, 7] float64
+        actions = geometry.poses_to_diffs(states)  # [T-1, 7] float64
+        return reps, torch.from_numpy(actions).float(), torch.from_numpy(states).float()

@@ -1,0 +1,264 @@
+"""Closed-loop evaluation in the simulator: the planner's own MPC/CEM code drives FrankaSimEnv to image goals.
+
+    scripts/run.sh python -m training.evaluate --checkpoint models/sim_reach.pt --tasks reach --episodes 50
+
+Per task and seed (0..episodes-1): reset, encode the goal image, then each control step encode the camera frame, plan
+with `jepa_core.planning.mpc.MPCController` (WorldModel + CEMPlanner, the code the planner node runs) and execute the
+target pose for one control period. An episode ends on success (the simulator's rule, e.g. reach within 4 cm) or after
+`--max-steps`. Writes episodes.csv, summary.csv/summary.md (success rate, final distance, steps), eval.png and one GIF
+per episode ([camera | goal] side by side).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from jepa_core.checkpoints import load_ac_predictor, load_encoder
+from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.world_model import WorldModel, WorldModelConfig
+from jepa_sim.env import FrankaSimEnv, SimConfig
+from training.common_config import parse_config
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Models, tasks, episodes and the planner settings of the evaluation."""
+
+    checkpoint: Path = field(default=Path("models/sim_reach.pt"), metadata={"help": "AC checkpoint (predictor)"})
+    encoder_checkpoint: Path | None = field(default=None, metadata={"help": "encoder from another file (optional)"})
+    encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder"})
+    out: Path = field(default=Path("runs/eval"), metadata={"help": "output folder"})
+    tasks: tuple[str, ...] = field(default=("reach",), metadata={"help": "simulator tasks to evaluate"})
+    task_object: str = field(default="cube", metadata={"help": "object of grasp / pick_place"})
+    episodes: int = field(default=50, metadata={"help": "seeded episodes per task (seeds first_seed..)"})
+    first_seed: int = field(default=0, metadata={"help": "seed of the first episode"})
+    max_steps: int = field(default=20, metadata={"help": "control steps per episode"})
+    stop_on_success: bool = field(default=True, metadata={"help": "end an episode once the task succeeds"})
+    image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
+    control_period: float = field(default=0.25, metadata={"help": "seconds of simulation per control step"})
+    samples: int = field(default=100, metadata={"help": "CEM samples per iteration"})
+    top_k: int = field(default=10, metadata={"help": "CEM elites"})
+    iterations: int = field(default=5, metadata={"help": "CEM iterations"})
+    horizon: int = field(default=1, metadata={"help": "planning horizon (actions)"})
+    max_translation: float = field(default=0.075, metadata={"help": "per-axis |dxyz| bound, m"})
+    context_steps: int = field(default=1, metadata={"help": "observed frames the predictor sees"})
+    warm_start: bool = field(default=True, metadata={"help": "warm-start CEM from the previous plan"})
+    gifs: bool = field(default=True, metadata={"help": "write one GIF per episode"})
+    gif_size: int = field(default=128, metadata={"help": "pixels per GIF panel"})
+    cpu_threads: int = field(default=1, metadata={"help": "torch CPU threads (0 = torch default)"})
+
+    def mpc_config(self, seed: int) -> MPCConfig:
+        cem = CEMConfig(
+            samples=self.samples,
+            top_k=self.top_k,
+            iterations=self.iterations,
+            horizon=self.horizon,
+            max_translation=self.max_translation,
+        )
+        return MPCConfig(cem=cem, context_steps=self.context_steps, warm_start=self.warm_start, seed=seed)
+
+
+@dataclass
+class EpisodeResult:
+    """One evaluated episode."""
+
+    task: str
+    seed: int
+    success: bool
+    steps: int
+    initial_distance: float
+    final_distance: float
+    min_distance: float
+    final_energy: float
+    mean_planning_s: float
+    gif: str
+
+
+def write_gif(path: Path, frames: list[np.ndarray], goal: np.ndarray, size: int, period_s: float) -> Path:
+    """GIF of [camera | goal] panels, one frame per control step."""
+    goal_panel = Image.fromarray(goal).resize((size, size), Image.BILINEAR)
+    images = []
+    for frame in frames:
+        canvas = Image.new("RGB", (2 * size, size))
+        canvas.paste(Image.fromarray(frame).resize((size, size), Image.BILINEAR), (0, 0))
+        canvas.paste(goal_panel, (size, 0))
+        images.append(canvas)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(period_s * 1000), loop=0)
+    return path
+
+
+def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, task: str, seed: int):
+    """Plan and act until success or max_steps; returns the result and the per-step distances."""
+    obs = env.reset(task, seed)
+    goal_image = env.goal_image()
+    controller = MPCController(world_model, config.mpc_config(seed))
+    controller.set_goal(world_model.encode_images(goal_image[None])[0])
+    initial = env.task_status().distance
+    frames, distances, energies, planning = [obs.image], [initial], [], []
+    status = env.task_status()
+    for _ in range(config.max_steps):
+        decision = controller.step(world_model.encode_images(obs.image[None])[0], torch.from_numpy(obs.ee_state))
+        obs = env.step(decision.target_state.numpy())
+        status = env.task_status()
+        frames.append(obs.image)
+        distances.append(status.distance)
+        energies.append(decision.energy)
+        planning.append(decision.planning_time)
+        if status.success and config.stop_on_success:
+            break
+    gif = ""
+    if config.gifs:
+        gif = str(write_gif(config.out / "gifs" / f"{task}_{seed:03d}.gif", frames, goal_image, config.gif_size,
+                            config.control_period))  # fmt: skip
+    result = EpisodeResult(
+        task=task,
+        seed=seed,
+        success=bool(status.success),
+        steps=len(distances) - 1,
+        initial_distance=initial,
+        final_distance=status.distance,
+        min_distance=float(min(distances)),
+        final_energy=energies[-1] if energies else float("nan"),
+        mean_planning_s=float(np.mean(planning)) if planning else 0.0,
+        gif=gif,
+    )
+    return result, distances
+
+
+def summarize(results: list[EpisodeResult]) -> list[dict]:
+    """Per task: episodes, success rate, mean/median final distance, mean steps (all / successful), planning time."""
+    rows = []
+    for task in dict.fromkeys(r.task for r in results):
+        mine = [r for r in results if r.task == task]
+        wins = [r for r in mine if r.success]
+        rows.append(
+            {
+                "task": task,
+                "episodes": len(mine),
+                "success_rate": len(wins) / len(mine),
+                "mean_final_distance_m": float(np.mean([r.final_distance for r in mine])),
+                "median_final_distance_m": float(np.median([r.final_distance for r in mine])),
+                "mean_initial_distance_m": float(np.mean([r.initial_distance for r in mine])),
+                "mean_steps": float(np.mean([r.steps for r in mine])),
+                "mean_steps_successful": float(np.mean([r.steps for r in wins])) if wins else float("nan"),
+                "mean_planning_s_per_step": float(np.mean([r.mean_planning_s for r in mine])),
+            }
+        )
+    return rows
+
+
+def write_tables(out: Path, results: list[EpisodeResult], summary: list[dict]) -> tuple[Path, Path]:
+    """episodes.csv, summary.csv and summary.md under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "episodes.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(results[0])))
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in results)
+    with (out / "summary.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(summary[0]))
+        writer.writeheader()
+        writer.writerows(summary)
+    lines = [
+        "| task | episodes | success | mean final dist (cm) | median final dist (cm) | mean start dist (cm) "
+        "| mean steps | steps (successes) | planning s/step |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary:
+        lines.append(
+            f"| {row['task']} | {row['episodes']} | {100 * row['success_rate']:.0f}% "
+            f"| {100 * row['mean_final_distance_m']:.1f} | {100 * row['median_final_distance_m']:.1f} "
+            f"| {100 * row['mean_initial_distance_m']:.1f} | {row['mean_steps']:.1f} "
+            f"| {row['mean_steps_successful']:.1f} | {row['mean_planning_s_per_step']:.2f} |"
+        )
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    return out / "summary.csv", out / "summary.md"
+
+
+def plot_results(out: Path, results: list[EpisodeResult], curves: list[list[float]], tolerance: float) -> Path:
+    """eval.png: success rate per task, steps histogram, distance-to-goal curves per episode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r.task for r in results))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), dpi=100)
+    rates = [np.mean([r.success for r in results if r.task == t]) for t in tasks]
+    axes[0].bar(tasks, [100 * r for r in rates], color="tab:green")
+    axes[0].set_ylim(0, 100)
+    axes[0].set_ylabel("success (%)")
+    axes[0].set_title("success rate")
+    for task in tasks:
+        axes[1].hist([r.steps for r in results if r.task == task], bins=20, alpha=0.6, label=task)
+    axes[1].set_xlabel("steps")
+    axes[1].set_title("episode length")
+    axes[1].legend()
+    for result, curve in zip(results, curves, strict=True):
+        axes[2].plot(100 * np.asarray(curve), color="tab:green" if result.success else "tab:red", alpha=0.4)
+    axes[2].axhline(100 * tolerance, color="black", linestyle="--", label=f"tolerance {100 * tolerance:.0f} cm")
+    axes[2].set_xlabel("step")
+    axes[2].set_ylabel("distance to goal (cm)")
+    axes[2].set_title("distance per step (green = success)")
+    axes[2].legend()
+    fig.tight_layout()
+    path = out / "eval.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def build_world_model(config: EvalConfig) -> WorldModel:
+    """Encoder + AC predictor from the checkpoint(s), on CPU, fp32."""
+    encoder = load_encoder(config.encoder_checkpoint or config.checkpoint, key=config.encoder_key)
+    predictor = load_ac_predictor(config.checkpoint)
+    return WorldModel(predictor, encoder, WorldModelConfig(device="cpu"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_config(EvalConfig, argv, __doc__)
+    if config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
+    world_model = build_world_model(config)
+    sim_config = SimConfig(
+        image_width=config.image_size,
+        image_height=config.image_size,
+        control_period=config.control_period,
+        task_object=config.task_object,
+    )
+    env = FrankaSimEnv(sim_config)
+    results, curves, tolerance = [], [], 0.0
+    start = time.perf_counter()
+    try:
+        jobs = [(task, config.first_seed + i) for task in config.tasks for i in range(config.episodes)]
+        progress = tqdm(jobs, desc="evaluate")
+        for task, seed in progress:
+            result, distances = run_episode(env, world_model, config, task, seed)
+            tolerance = env.task_status().tolerance
+            results.append(result)
+            curves.append(distances)
+            done = [r for r in results if r.task == task]
+            progress.set_postfix(task=task, success=f"{np.mean([r.success for r in done]):.2f}")
+    finally:
+        env.close()
+    summary = summarize(results)
+    _, md_path = write_tables(config.out, results, summary)
+    plot = plot_results(config.out, results, curves, tolerance)
+    print(md_path.read_text(), end="")
+    print(f"evaluate: {len(results)} episodes in {time.perf_counter() - start:.1f} s; table {md_path}, plot {plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Post-train the action-conditioned (AC) predictor on DROID-format episodes with the encoder frozen.
+
+    scripts/run.sh python -m training.posttrain --data data/sim_droid --encoder-checkpoint runs/pretrain/final.pt
+    scripts/run.sh python -m training.posttrain --data ... --encoder-checkpoint vjepa2-vitg.pt   # Meta's encoder
+    torchrun --nproc-per-node 2 -m training.posttrain ...                                        # DDP
+
+Loss (official AC step): L1 teacher forcing over all steps + L1 rollout of `auto_steps` (2) steps with ground-truth
+states, on clips of 8 frames at ~4 fps, AdamW with weight decay 0.04. The encoder (`target_encoder` weights by default)
+is frozen; with `--feature-cache` (default) every frame is encoded once before training. Without
+`--encoder-checkpoint`, a randomly initialised encoder of `--encoder-preset` is used and saved. Checkpoints use the
+official AC layout (`module.` keys: encoder, target_encoder, predictor, opt, ...), loadable with `load_encoder` and
+`load_ac_predictor`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from jepa_core.ac_losses import ac_training_loss
+from jepa_core.checkpoints import AC_PREFIX, load_ac_predictor, load_encoder
+from jepa_core.data.droid_dataset import ClipConfig, DroidClipDataset
+from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
+from jepa_core.models.encoder import VisionTransformer
+from jepa_core.models.representations import encode_clip_frames
+from jepa_core.presets import build_ac_predictor, build_encoder
+from jepa_core.transforms import planning_transform_batch
+from training.ac_clips import EncodedClipDataset, encode_episodes
+from training.common_config import config_dict, parse_config
+from training.common_dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
+from training.common_loop import LoopConfig, endless, make_loader, print_summary, run_training
+
+
+@dataclass(frozen=True)
+class PosttrainConfig(LoopConfig):
+    """Post-training options: data, frozen encoder, predictor size, clip shape (plus the shared loop options)."""
+
+    data: tuple[Path, ...] = field(default=(Path("data/sim_droid"),), metadata={"help": "DROID episode roots"})
+    encoder_checkpoint: Path | None = field(
+        default=None, metadata={"help": "frozen encoder checkpoint (ours or Meta's); none = random init of the preset"}
+    )
+    encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder weights"})
+    encoder_preset: str = field(default="vit_tiny_128", metadata={"help": "encoder preset for a random-init encoder"})
+    image_size: int = field(default=64, metadata={"help": "image size of a random-init encoder"})
+    predictor_preset: str = field(default="vit_tiny_128", metadata={"help": "AC predictor preset"})
+    predictor_depth: int | None = field(default=None, metadata={"help": "override the preset's predictor depth"})
+    predictor_width: int | None = field(default=None, metadata={"help": "override the preset's predictor width"})
+    init_checkpoint: Path | None = field(default=None, metadata={"help": "start the predictor from this checkpoint"})
+    frames_per_clip: int = field(default=8, metadata={"help": "frames per clip"})
+    fps: float = field(default=4.0, metadata={"help": "clip frame rate; stride = ceil(row_hz / fps)"})
+    auto_steps: int = field(default=2, metadata={"help": "rollout steps of the loss"})
+    feature_cache: bool = field(default=True, metadata={"help": "encode every frame once before training"})
+    lr: float = 4.25e-4
+    weight_decay: float = 0.04
+    run_dir: Path = Path("runs/posttrain")
+
+
+class ACLossModel(nn.Module):
+    """The AC predictor and its training loss in one forward (teacher forcing + rollout: one DDP call per step)."""
+
+    def __init__(self, predictor: VisionTransformerPredictorAC, auto_steps: int):
+        super().__init__()
+        self.predictor = predictor
+        self.auto_steps = auto_steps
+
+    def forward(self, reps: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> dict[str, torch.Tensor]:
+        """reps [B, T*N, D], actions [B, T-1, 7], states [B, T, 7] -> {"loss", "jloss", "sloss"}."""
+        out = ac_training_loss(self.predictor, reps, actions, states, auto_steps=self.auto_steps)
+        return {"loss": out.loss, "jloss": out.jloss, "sloss": out.sloss}
+
+
+class PosttrainTask:
+    """Frozen encoder + trainable AC predictor, plugged into the shared loop."""
+
+    loss_names: ClassVar[list[str]] = ["loss", "jloss", "sloss"]
+    checkpoint_prefix = AC_PREFIX
+
+    def __init__(self, config: PosttrainConfig, ctx: DistContext, encoder, predictor):
+        self.config = config
+        self.ctx = ctx
+        self.encoder = encoder.to(ctx.device).eval().requires_grad_(False)
+        self.model = wrap_ddp(ACLossModel(predictor, config.auto_steps).to(ctx.device), ctx)
+
+    def trainable_modules(self) -> list[nn.Module]:
+        return [self.model]
+
+    def train_mode(self) -> None:
+        self.model.train()
+        self.encoder.eval()
+
+    def compute_losses(self, batch) -> dict[str, torch.Tensor]:
+        device = self.ctx.device
+        if self.config.feature_cache:
+            reps, actions, states = (t.to(device, non_blocking=True) for t in batch)
+        else:
+            clips = batch["frames"].to(device).transpose(1, 2)  # [B, T, 3, S, S] -> [B, 3, T, S, S]
+            with torch.no_grad():
+                reps = encode_clip_frames(self.encoder, clips)  # [B, T*N, D]
+            actions, states = batch["actions"].to(device), batch["states"].to(device)
+        return {name: value.float() for name, value in self.model(reps, actions, states).items()}
+
+    def after_optimizer_step(self, step: int) -> None:
+        """Nothing: the encoder is frozen."""
+
+    def checkpoint_models(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "target_encoder": self.encoder, "predictor": unwrap(self.model).predictor}
+
+
+def build_encoder_for(config: PosttrainConfig) -> VisionTransformer:
+    """The frozen encoder: loaded from a checkpoint, or a seeded random init of the preset at image_size."""
+    if config.encoder_checkpoint is not None:
+        return load_encoder(config.encoder_checkpoint, key=config.encoder_key)
+    torch.manual_seed(config.seed)
+    size = (config.image_size, config.image_size)
+    return build_encoder(config.encoder_preset, img_size=size, num_frames=2)
+
+
+def build_predictor_for(config: PosttrainConfig, encoder: VisionTransformer) -> VisionTransformerPredictorAC:
+    """The AC predictor: from a checkpoint, or the preset sized for the encoder (width, image size, clip length)."""
+    if config.init_checkpoint is not None:
+        return load_ac_predictor(config.init_checkpoint).train()
+    overrides: dict = {
+        "img_size": encoder.img_size,
+        "embed_dim": encoder.embed_dim,
+        "num_frames": max(16, 2 * config.frames_per_clip),
+        "patch_size": encoder.patch_size,
+    }
+    if config.predictor_depth is not None:
+        overrides["depth"] = config.predictor_depth
+    if config.predictor_width is not None:
+        overrides["predictor_embed_dim"] = config.predictor_width
+    return build_ac_predictor(config.predictor_preset, **overrides)
+
+
+def build_dataset(config: PosttrainConfig, encoder: VisionTransformer, ctx: DistContext):
+    """Encoded clips (feature cache) or streamed pixel clips (DroidClipDataset) of frames_per_clip frames."""
+    if config.feature_cache:
+        episodes = encode_episodes(config.data, encoder, config.fps, ctx.device, show_progress=ctx.is_main)
+        return EncodedClipDataset(episodes, config.frames_per_clip)
+    size = encoder.img_size[0]
+    clip_config = ClipConfig(frames_per_clip=config.frames_per_clip, target_fps=config.fps)
+    return DroidClipDataset(list(config.data), clip_config, transform=lambda f: planning_transform_batch(f, size=size))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_config(PosttrainConfig, argv, __doc__)
+    ctx = setup_distributed(config.device, config.cpu_threads)
+    try:
+        encoder = build_encoder_for(config)
+        torch.manual_seed(config.seed + 1)
+        predictor = build_predictor_for(config, encoder)
+        dataset = build_dataset(config, encoder, ctx)
+        if ctx.is_main:
+            params = sum(p.numel() for p in predictor.parameters()) / 1e6
+            print(f"posttrain: {len(dataset)} clips; predictor {params:.2f} M parameters; {ctx.world_size} process(es)")
+        task = PosttrainTask(config, ctx, encoder, predictor)
+        batches = endless(make_loader(dataset, config, ctx))
+        extra = {"batch_size": config.batch_size, "lr": config.lr, "train_config": config_dict(config)}
+        summary = run_training(config, ctx, task, batches, extra, title="posttrain")
+        print_summary(summary, ctx, "posttrain")
+    finally:
+        teardown_distributed(ctx)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Scripted exploration in the ROS-free simulator, written straight to DROID-format episodes (no ROS, no bags).
+
+    scripts/run.sh python -m training.sim_episodes --out data/sim_droid --episodes 200 --steps 40
+
+One row per control step (`--control-period`, 0.25 s = 4 Hz, recorded as the metadata `row_hz`), so clips at 4 fps
+use every row. The policy heads for random waypoints in the reach workspace with per-axis steps up to
+`--max-translation` (the planner's CEM bound) plus noise, and now and then sets a random gripper command, so the data
+covers the states and actions the planner asks the world model about. Files are written with `jepa_core.data`
+(`write_trajectory`, `write_mp4`); `training.collect_sim` is the full record -> bag -> DROID path of the same idea.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+from tqdm import tqdm
+
+from jepa_core.data import droid_format as fmt
+from jepa_core.data.video import VideoEncoding, write_mp4
+from jepa_sim.env import FrankaSimEnv, SimConfig
+from jepa_sim.scene import CameraConfig, camera_xyaxes
+from training.common_config import parse_config
+
+SERIAL = "sim_exterior"
+
+
+@dataclass(frozen=True)
+class ExplorationConfig:
+    """Where, how many and how the exploration episodes move."""
+
+    out: Path = field(default=Path("data/sim_droid"), metadata={"help": "output root of the DROID episodes"})
+    episodes: int = field(default=200, metadata={"help": "episodes to write"})
+    steps: int = field(default=40, metadata={"help": "control steps per episode (rows = steps + 1)"})
+    first_seed: int = field(default=100000, metadata={"help": "seed of the first episode (evaluation uses 0..)"})
+    task: str = field(default="reach", metadata={"help": "task whose reset (start pose, objects) episodes start from"})
+    image_size: int = field(default=256, metadata={"help": "rendered square image size (pixels)"})
+    control_period: float = field(default=0.25, metadata={"help": "seconds per step = 1 / row rate"})
+    max_translation: float = field(default=0.075, metadata={"help": "per-axis step bound, m"})
+    noise: float = field(default=0.04, metadata={"help": "uniform per-axis noise added to the waypoint step, m"})
+    waypoint_gain: float = field(default=0.5, metadata={"help": "fraction of the waypoint offset moved per step"})
+    waypoint_steps: tuple[int, int] = field(default=(4, 10), metadata={"help": "steps between new waypoints"})
+    waypoint_min: tuple[float, float, float] = field(default=(0.3, -0.3, 0.18), metadata={"help": "waypoint box min"})
+    waypoint_max: tuple[float, float, float] = field(default=(0.7, 0.3, 0.6), metadata={"help": "waypoint box max"})
+    gripper_change_prob: float = field(default=0.1, metadata={"help": "chance per step of a new gripper command"})
+    overwrite: bool = field(default=False, metadata={"help": "replace existing episode folders"})
+
+
+class ExplorationPolicy:
+    """Waypoint-seeking random steps: action = clip(gain * (waypoint - xyz) + noise), occasional gripper changes."""
+
+    def __init__(self, config: ExplorationConfig, rng: np.random.Generator):
+        self.config = config
+        self.rng = rng
+        self.waypoint = np.zeros(3)
+        self.steps_left = 0
+        self.gripper = 0.0
+
+    def action(self, state: np.ndarray) -> np.ndarray:
+        """[7] DROID action for the current state [7]: xyz step, no rotation, gripper delta to the command."""
+        cfg = self.config
+        if self.steps_left <= 0:
+            self.waypoint = self.rng.uniform(cfg.waypoint_min, cfg.waypoint_max)
+            self.steps_left = int(self.rng.integers(cfg.waypoint_steps[0], cfg.waypoint_steps[1] + 1))
+        self.steps_left -= 1
+        step = cfg.waypoint_gain * (self.waypoint - state[:3]) + self.rng.uniform(-cfg.noise, cfg.noise, 3)
+        if self.rng.random() < cfg.gripper_change_prob:
+            self.gripper = float(self.rng.choice([0.0, 1.0, self.rng.uniform()]))
+        action = np.zeros(7)
+        action[:3] = np.clip(step, -cfg.max_translation, cfg.max_translation)
+        action[6] = self.gripper - state[6]
+        return action
+
+
+def camera_extrinsics(camera: CameraConfig) -> np.ndarray:
+    """[6] camera pose in the base frame: position and extrinsic 'xyz' Euler of the camera frame (x right, y up)."""
+    xyaxes = camera_xyaxes(np.asarray(camera.position, float), np.asarray(camera.lookat, float))
+    right, up = xyaxes[:3], xyaxes[3:]
+    matrix = np.stack([right, up, np.cross(right, up)], axis=1)  # columns: camera x, y, z (backwards) in base
+    return np.concatenate([camera.position, Rotation.from_matrix(matrix).as_euler("xyz")])
+
+
+def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> dict:
+    """Run one exploration episode; returns frames, states, joints and commanded targets per row."""
+    rng = np.random.default_rng(seed)
+    policy = ExplorationPolicy(config, rng)
+    obs = env.reset(config.task, seed)
+    frames, states, joints, commands = [obs.image], [obs.ee_state], [obs.joint_positions], []
+    for _ in range(config.steps):
+        action = policy.action(obs.ee_state)
+        target = obs.ee_state.copy()
+        target[:3] += action[:3]
+        target[6] = np.clip(target[6] + action[6], 0.0, 1.0)
+        commands.append(target)
+        obs = env.step(target)
+        frames.append(obs.image)
+        states.append(obs.ee_state)
+        joints.append(obs.joint_positions)
+    commands.append(states[-1].copy())  # no command after the last row: hold
+    return {
+        "frames": frames,
+        "states": np.stack(states),
+        "joints": np.stack(joints),
+        "commands": np.stack(commands),
+    }
+
+
+def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: int, camera: CameraConfig) -> None:
+    """Lay out one episode in the raw DROID format (trajectory.h5, MP4, metadata JSON) atomically."""
+    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
+    (tmp / fmt.MP4_DIR).mkdir(parents=True)
+    rows = len(episode["states"])
+    row_hz = 1.0 / config.control_period
+    stamps = (np.arange(rows) * config.control_period * 1e9).astype(np.int64)
+    video = VideoEncoding(fps=max(1, round(row_hz)))
+    written = write_mp4(tmp / fmt.mp4_relative_path(SERIAL), episode["frames"], video)
+    if written != rows:
+        raise RuntimeError(f"{folder}: wrote {written} frames for {rows} rows")
+    states, commands = episode["states"], episode["commands"]
+    fmt.write_trajectory(
+        tmp / fmt.TRAJECTORY_FILE,
+        {
+            fmt.CARTESIAN_POSITION: states[:, :6],
+            fmt.GRIPPER_POSITION: states[:, 6],
+            fmt.JOINT_POSITIONS: episode["joints"],
+            fmt.ACTION_CARTESIAN_POSITION: commands[:, :6],
+            fmt.ACTION_GRIPPER_POSITION: commands[:, 6],
+            fmt.ROBOT_TIMESTAMP_NS: stamps,
+            fmt.CONTROL_STEP_START_NS: stamps,
+            fmt.camera_timestamp_key(SERIAL): stamps,
+            fmt.extrinsics_key(SERIAL): np.tile(camera_extrinsics(camera), (rows, 1)),
+        },
+    )
+    episode_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"jepa-ros:sim:{folder.name}"))
+    metadata = {
+        "uuid": episode_uuid,
+        "episode": folder.name,
+        "trajectory_length": rows,
+        "hdf5_path": fmt.TRAJECTORY_FILE,
+        fmt.LEFT_MP4_KEY: fmt.mp4_relative_path(SERIAL),
+        "camera_serials": [SERIAL],
+        "ext1_cam_serial": SERIAL,
+        "ext1_mp4_path": fmt.mp4_relative_path(SERIAL),
+        fmt.ROW_HZ_KEY: row_hz,
+        "mp4_fps": video.fps,
+        "mp4_codec": video.codec,
+        "timestamp_unit": "ns",
+        "extrinsics_known": True,
+        "action_semantics": "commanded target pose executed between this row and the next",
+        "current_task": f"exploration ({config.task} reset)",
+        "seed": seed,
+    }
+    (tmp / f"metadata_{episode_uuid}.json").write_text(json.dumps(metadata, indent=2))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_config(ExplorationConfig, argv, __doc__)
+    sim_config = SimConfig(
+        image_width=config.image_size, image_height=config.image_size, control_period=config.control_period
+    )
+    env = FrankaSimEnv(sim_config)
+    config.out.mkdir(parents=True, exist_ok=True)
+    start, written, skipped = time.perf_counter(), 0, 0
+    try:
+        for number in tqdm(range(config.episodes), desc="sim episodes"):
+            seed = config.first_seed + number
+            folder = config.out / f"sim_{config.task}_{seed:07d}"
+            if folder.exists() and not config.overwrite:
+                skipped += 1
+                continue
+            write_episode(folder, record_episode(env, config, seed), config, seed, sim_config.camera)
+            written += 1
+    finally:
+        env.close()
+    print(
+        f"sim_episodes: wrote {written} episode(s) of {config.steps + 1} rows to {config.out} "
+        f"({skipped} existing skipped) in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

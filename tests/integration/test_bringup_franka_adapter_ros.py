@@ -83,7 +83,7 @@ def rig(ros_context):
     fake.destroy_node()
 
 
-def publish_robot_state(fake, tcp_xyz=None):
+def publish_robot_state(fake, tcp_xyz=None, frame_id="fr3_link0"):
     """A function that publishes the fake robot's TCP pose (tcp_xyz[0], default TCP_XYZ) and finger joint states."""
     tcp_pub = fake.create_publisher(PoseStamped, "/franka_robot_state_broadcaster/current_pose", 10)
     fingers_pub = fake.create_publisher(JointState, "/franka_gripper/joint_states", qos_profile_sensor_data)
@@ -94,7 +94,7 @@ def publish_robot_state(fake, tcp_xyz=None):
         fingers.name = ["fr3_finger_joint1", "fr3_finger_joint2"]
         fingers.position = [0.01, 0.01]  # 0.02 m open of 0.08 -> closure 0.75
         fingers_pub.publish(fingers)
-        tcp_pub.publish(pose_stamped(tcp_xyz[0], TCP_ROTATION, frame_id="base"))
+        tcp_pub.publish(pose_stamped(tcp_xyz[0], TCP_ROTATION, frame_id=frame_id))
 
     return publish
 
@@ -109,6 +109,13 @@ def test_tcp_pose_and_finger_states_become_flange_ee_state(rig):
     np.testing.assert_allclose(xyz_of(state.pose), FLANGE_XYZ, atol=1e-9)
     assert (rotation_of(state.pose) * FLANGE_ROTATION.inv()).magnitude() < 1e-6
     assert state.gripper == pytest.approx(0.75)
+
+
+def test_measured_pose_in_another_frame_gives_no_ee_state(rig):
+    fake, _, spin_until = rig
+    received: list[EndEffectorState] = []
+    fake.create_subscription(EndEffectorState, "/ee_state", received.append, 10)
+    assert not spin_until(lambda: received, timeout=0.5, step=publish_robot_state(fake, frame_id="left_fr3_link0"))
 
 
 def test_target_pose_becomes_bounded_equilibrium_stream(rig):

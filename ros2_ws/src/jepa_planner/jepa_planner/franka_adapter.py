@@ -7,6 +7,8 @@ names, nothing copied):
   (geometry_msgs/PoseStamped) and `measured_joint_state` on `~/measured_joint_states`, all with SystemDefaultsQoS.
   With the default controller name the pose topic is `franka_robot_state_broadcaster/current_pose` (under the robot
   namespace). We subscribe to that PoseStamped topic, so franka_msgs is not needed for the arm state.
+  franka_semantic_components/src/franka_robot_state.cpp stamps o_t_ee with the state's time and sets its frame_id
+  to the base link (fr3_link0, or <arm_prefix>_fr3_link0): ee_state keeps that stamp; another frame is refused.
 - franka_msgs/msg/FrankaRobotState.msg: `o_t_ee` is the "measured end-effector pose in base frame", i.e. the TCP,
   which includes the flange-to-end-effector transform `f_t_ee` (libfranka default for the Franka Hand: 0.1034 m along
   the flange z axis and -45 deg about z). Our ee_state is the flange (fr3_link8), so we undo that offset
@@ -239,6 +241,11 @@ class FrankaAdapterNode(Node):
     def _on_tcp_pose(self, msg: PoseStamped) -> None:
         """Store the measured TCP pose and publish the flange as ee_state (rate-limited)."""
         try:
+            if msg.header.frame_id and msg.header.frame_id.lstrip("/") != self.config.base_frame:
+                raise ValueError(
+                    f"measured TCP pose in frame '{msg.header.frame_id}', expected base_frame "
+                    f"'{self.config.base_frame}' (set base_frame to the robot's base link)"
+                )
             tcp = checked_pose(_position(msg.pose), _quaternion(msg.pose), "measured TCP pose")
         except ValueError as error:
             self.get_logger().error(str(error), throttle_duration_sec=5.0)

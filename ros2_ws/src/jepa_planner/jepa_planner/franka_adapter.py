@@ -36,7 +36,6 @@ older than `state_timeout`.
 from __future__ import annotations
 
 import importlib.util
-import math
 import time
 from dataclasses import dataclass
 
@@ -61,6 +60,7 @@ from jepa_planner.franka_conversions import (
     checked_pose,
     flange_from_tcp,
     franka_topic,
+    gripper_closure_from_fingers,
     limit_step,
     plan_gripper_goal,
     tcp_from_flange,
@@ -123,6 +123,7 @@ class FrankaAdapterNode(Node):
         self._measured_at = 0.0  # time.monotonic() of the last valid pose
         self._last_ee_state_at = float("-inf")
         self._finger_width: float | None = None  # measured opening, m
+        self._gripper_closure = 0.0  # from the measured opening; stays 0 without a gripper
         self._target_tcp: Pose | None = None
         self._equilibrium: Pose | None = None
         self._sent_gripper_width: float | None = None
@@ -262,24 +263,17 @@ class FrankaAdapterNode(Node):
         out.header.stamp = msg.header.stamp
         out.header.frame_id = self.config.base_frame
         out.pose = _pose_msg(flange_from_tcp(tcp, self._offset))
-        out.gripper = self._gripper_closure()
+        out.gripper = self._gripper_closure
         self._ee_state_pub.publish(out)
 
     def _on_gripper_joint_states(self, msg: JointState) -> None:
-        """Store the finger opening (sum of the two finger joint positions)."""
-        if len(msg.position) != 2 or not all(map(math.isfinite, msg.position)):
-            self.get_logger().error(
-                f"gripper joint states: expected 2 finite finger positions, got {list(msg.position)}",
-                throttle_duration_sec=5.0,
-            )
+        """Store the finger opening (sum of the two finger joint positions) and the closure it means."""
+        try:
+            self._gripper_closure = gripper_closure_from_fingers(msg.position, self.config.gripper_max_width)
+        except ValueError as error:
+            self.get_logger().error(str(error), throttle_duration_sec=5.0)
             return
         self._finger_width = float(sum(msg.position))
-
-    def _gripper_closure(self) -> float:
-        """Closure in [0, 1] from the measured opening; 0 when the gripper is disabled."""
-        if self._finger_width is None:
-            return 0.0
-        return min(max(1.0 - self._finger_width / self.config.gripper_max_width, 0.0), 1.0)
 
     # ---- target_pose -> equilibrium pose -----------------------------------------------------------------------
 

@@ -51,7 +51,9 @@ def test_demo_runs_one_episode_and_writes_every_output(tmp_path):
     assert all(energy > 0 for energy in episode["energies"])
     assert len(episode["distances_m"]) >= episode["steps"] + 1  # the start and every step were observed
     assert episode["tolerance_m"] == pytest.approx(0.04)  # reach: within 4 cm
-    assert episode["success"] == (episode["final_distance_m"] < episode["tolerance_m"])
+    reached = [i for i, distance in enumerate(episode["distances_m"]) if distance < episode["tolerance_m"]]
+    assert episode["success"] == bool(reached)  # the simulator's verdict, seen in task_status
+    assert episode["first_success_step"] == (reached[0] if reached else None)
 
     name = episode["name"]
     with Image.open(output / f"{name}.gif") as gif:
@@ -60,7 +62,8 @@ def test_demo_runs_one_episode_and_writes_every_output(tmp_path):
     with Image.open(output / f"{name}.png") as plot:
         assert plot.format == "PNG" and plot.width >= 400
     table = (output / "summary.md").read_text()
-    assert f"| 0 | reach | 4 | {'yes' if episode['success'] else 'no'} | {episode['steps']} |" in table
+    reached_at = "-" if episode["first_success_step"] is None else episode["first_success_step"]
+    assert f"| 0 | reach | 4 | {'yes' if episode['success'] else 'no'} | {reached_at} | {episode['steps']} |" in table
     assert f"({name}.gif)" in table and "demo summary:" in table
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,14 +97,14 @@ def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
     return ModelSource(spec, str(path), "")
 
 
-def encoder_image_size(encoder: ModelSource) -> int:
+def encoder_image_size(encoder: ModelSource, checkpoint_key: str) -> int:
     """Input side (px) the encoder was built for: from the checkpoint's stored config or shapes, or the preset."""
     if encoder.random:
         return ENCODER_PRESETS[AC_ENCODER_OF.get(encoder.preset, encoder.preset)].img_size[0]
     try:
-        model = load_encoder(encoder.checkpoint, key="encoder", device="meta")  # shapes only, no weights copied
+        model = load_encoder(encoder.checkpoint, key=checkpoint_key, device="meta")  # shapes only, no weights copied
     except (RuntimeError, ValueError, KeyError) as error:
-        raise DemoError(f"--encoder {encoder.checkpoint}: cannot read the encoder: {error}") from None
+        raise DemoError(f"--encoder {encoder.checkpoint}: cannot read its '{checkpoint_key}' entry: {error}") from None
     return int(model.hparams["img_size"][0])
 
 
@@ -154,10 +154,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelSource) -> list[NodeSpec]:
-    """DEMO_NODES with the demo's parameters: models, device, CEM overrides, then the user's --set."""
+    """DEMO_NODES with the demo's parameters: models, device, CEM overrides, then the user's --set (and the
+    encoder's input size, read from the model unless --set gives it)."""
     encoder_params = {
         "checkpoint": encoder.checkpoint, "preset": encoder.preset, "allow_random_weights": encoder.random,
-        "image_size": encoder_image_size(encoder), "device": args.device,
+        "device": args.device,
     }  # fmt: skip
     planner_params: dict[str, Any] = {
         "predictor_checkpoint": predictor.checkpoint, "predictor_preset": predictor.preset,
@@ -170,9 +171,18 @@ def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelS
     per_node = {"sim_node": {"task": args.task}, "encoder_node": encoder_params, "planner_node": planner_params}
     specs = [NodeSpec(s.factory, s.name, {**s.parameters, **per_node[s.name]}, s.remappings) for s in DEMO_NODES]
     try:
-        return parse_overrides(args.set, specs)
+        specs = parse_overrides(args.set, specs)
     except ValueError as error:
         raise DemoError(str(error)) from None
+    return [with_encoder_image_size(spec, encoder) if spec.name == "encoder_node" else spec for spec in specs]
+
+
+def with_encoder_image_size(spec: NodeSpec, encoder: ModelSource) -> NodeSpec:
+    """The encoder node's spec with image_size set to the model's input size (unless already overridden)."""
+    if "image_size" in spec.parameters:
+        return spec
+    key = (load_node_parameters(DEMO_PARAMS_FILES, spec.name) | dict(spec.parameters))["checkpoint_key"]
+    return replace(spec, parameters={**spec.parameters, "image_size": encoder_image_size(encoder, key)})
 
 
 def effective_cem(params_files: Sequence[str], planner_params: dict[str, Any]) -> dict[str, Any]:
@@ -329,15 +339,16 @@ def run_episode(client: DemoClient, record: EpisodeRecord, args: argparse.Namesp
 
 
 def fill_record(record: EpisodeRecord, client: DemoClient, result, wall_time_s: float) -> None:
-    """Copy the episode's series and outcome into the record (success: the simulator's final task_status)."""
+    """Copy the episode's series and outcome into the record (success: the simulator's task_status said so at some
+    observation, as in training.evaluate, which also ends an episode on success)."""
     statuses, feedback = list(client.statuses), list(client.feedback)
     record.energies = [f.energy for f in feedback]
     record.best_energies = [f.best_energy for f in feedback]
     record.planning_times_s = [f.planning_time for f in feedback]
     record.distances_m = [s.distance for s in statuses]
     record.tolerance_m = statuses[-1].tolerance
-    record.success = statuses[-1].success
     record.first_success_step = next((i for i, s in enumerate(statuses) if s.success), None)
+    record.success = record.first_success_step is not None
     record.steps = result.steps
     record.outcome = OUTCOME_NAMES.get(result.outcome, str(result.outcome))
     record.reason = result.reason

@@ -36,8 +36,8 @@ class EpisodeRecord:
     best_energies: list[float] = field(default_factory=list)  # lowest energy so far, per step
     planning_times_s: list[float] = field(default_factory=list)  # CEM wall time per step
     distances_m: list[float] = field(default_factory=list)  # task distance per observation (reset first)
-    success: bool = False  # the simulator's task_status at the end of the episode
-    first_success_step: int | None = None  # first observation index whose task_status said success
+    success: bool = False  # the simulator's task_status reported success during the episode
+    first_success_step: int | None = None  # first observation index (0 = start) whose task_status said success
     steps: int = 0  # control steps executed (action result)
     outcome: str = ""  # planner outcome name (SUCCEEDED, MAX_STEPS, CANCELED, ...)
     reason: str = ""  # planner's explanation of the outcome
@@ -172,14 +172,15 @@ def markdown_table(records: list[EpisodeRecord], summary: Summary, header_lines:
     """Summary table (markdown): one row per episode, the setup above it and the summary line below."""
     lines = ["# Demo run", "", *header_lines, ""]
     lines += [
-        "| episode | task | seed | success | steps | final distance (cm) | first energy | last energy | "
-        "planner outcome | time (s) | GIF | plot |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| episode | task | seed | success | reached at step | steps | final distance (cm) | first energy | "
+        "last energy | planner outcome | time (s) | GIF | plot |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         first, last = (f"{r.energies[0]:.4f}", f"{r.energies[-1]:.4f}") if r.energies else ("-", "-")
         lines.append(
-            f"| {r.index} | {r.task} | {r.seed} | {'yes' if r.success else 'no'} | {r.steps} | "
+            f"| {r.index} | {r.task} | {r.seed} | {'yes' if r.success else 'no'} | "
+            f"{'-' if r.first_success_step is None else r.first_success_step} | {r.steps} | "
             f"{100 * r.final_distance_m:.1f} | {first} | {last} | {r.outcome} | {r.wall_time_s:.1f} | "
             f"[gif]({r.name}.gif) | [png]({r.name}.png) |"
         )

@@ -15,8 +15,8 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from sensor_msgs.msg import Image
 from tqdm import tqdm
 
 from jepa_core.checkpoints import load_encoder
+from jepa_core.planning.cem import CEMConfig
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import TaskStatus
@@ -164,10 +165,12 @@ def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelS
         "predictor_checkpoint": predictor.checkpoint, "predictor_preset": predictor.preset,
         "allow_random_weights": predictor.random, "device": args.device, "seed": args.seed,
     }  # fmt: skip
-    cem = {"samples": args.samples, "iterations": args.iterations, "top_k": args.top_k}
-    planner_params |= {f"cem.{key}": value for key, value in cem.items() if value is not None}
-    if args.samples is not None and args.top_k is None:
-        planner_params["cem.top_k"] = min(args.samples, effective_cem(DEMO_PARAMS_FILES, {})["top_k"])
+    requested = {"samples": args.samples, "iterations": args.iterations, "top_k": args.top_k}
+    if any(value is not None for value in requested.values()):
+        # a `cem` mapping replaces the files' one as a whole, so it carries every setting
+        cem = effective_cem({}) | {key: value for key, value in requested.items() if value is not None}
+        cem["top_k"] = cem["top_k"] if args.top_k is not None else min(cem["top_k"], cem["samples"])
+        planner_params["cem"] = cem
     per_node = {"sim_node": {"task": args.task}, "encoder_node": encoder_params, "planner_node": planner_params}
     specs = [NodeSpec(s.factory, s.name, {**s.parameters, **per_node[s.name]}, s.remappings) for s in DEMO_NODES]
     try:
@@ -185,11 +188,12 @@ def with_encoder_image_size(spec: NodeSpec, encoder: ModelSource) -> NodeSpec:
     return replace(spec, parameters={**spec.parameters, "image_size": encoder_image_size(encoder, key)})
 
 
-def effective_cem(params_files: Sequence[str], planner_params: dict[str, Any]) -> dict[str, Any]:
-    """CEM settings the planner will run with: the parameter files' `cem` sections, then flat `cem.*` overrides."""
-    cem = dict(load_node_parameters(params_files, "planner_node").get("cem", {}))
-    cem |= {key.removeprefix("cem."): value for key, value in planner_params.items() if key.startswith("cem.")}
-    return cem
+def effective_cem(planner_params: Mapping[str, Any]) -> dict[str, Any]:
+    """CEM settings the planner will run with: its defaults, the parameter files' `cem` mapping, then the overrides'
+    `cem` mapping and flat `cem.<name>` keys (as --set gives them)."""
+    files = load_node_parameters(DEMO_PARAMS_FILES, "planner_node").get("cem", {})
+    flat = {key.removeprefix("cem."): value for key, value in planner_params.items() if key.startswith("cem.")}
+    return asdict(CEMConfig()) | files | dict(planner_params.get("cem", {})) | flat
 
 
 # ---- the ROS side ------------------------------------------------------------------------------------------------
@@ -368,12 +372,12 @@ def quiet_node_logs(verbose: bool) -> None:
 def banner(args, encoder: ModelSource, predictor: ModelSource, specs: list[NodeSpec], output: Path) -> list[str]:
     """Setup lines printed at the start and written above the summary table."""
     planner = next(spec for spec in specs if spec.name == "planner_node").parameters
-    cem = effective_cem(DEMO_PARAMS_FILES, dict(planner))
+    cem = effective_cem(planner)
     lines = [
         f"task {args.task}, {args.episodes} episode(s), seeds {args.seed}..{args.seed + args.episodes - 1}, "
         f"at most {args.max_steps} steps each, device {args.device}",
-        f"planner: CEM {cem.get('samples')} samples x {cem.get('iterations')} iterations, top-k {cem.get('top_k')}, "
-        f"horizon {cem.get('horizon')}",
+        f"planner: CEM {cem['samples']} samples x {cem['iterations']} iterations, top-k {cem['top_k']}, "
+        f"horizon {cem['horizon']}",
         f"encoder: {encoder.describe()}",
         f"predictor: {predictor.describe()}",
         f"output: {output}",

@@ -92,8 +92,9 @@ def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
     if not path.is_file():
         raise DemoError(
             f"{flag} {spec}: no such checkpoint file (cwd {Path.cwd()}). The bundled models live in models/ (see "
-            f"models/README.md; training/ makes them); or pass presets for random weights, e.g. "
-            f"--encoder vit_tiny_128 --predictor vit_tiny_128 (known: {', '.join(sorted(presets))})"
+            f"models/README.md; training/ makes them). To try the pipeline with random weights instead: "
+            f'make demo DEMO_ARGS="--encoder vit_tiny_128 --predictor vit_tiny_128" (presets: '
+            f"{', '.join(sorted(set(presets)))})"
         )
     return ModelSource(spec, str(path), "")
 

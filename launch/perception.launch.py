@@ -15,6 +15,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from jepa_planner.bringup import load_node_parameters
+
 CONFIG = Path(__file__).resolve().parent / "config" / "perception.yaml"
 
 # Launch argument -> (default, description); each overrides the node parameter of the same name.
@@ -50,7 +52,9 @@ def generate_launch_description() -> LaunchDescription:
         name="encoder_node",
         namespace=LaunchConfiguration("namespace"),
         output="screen",
-        parameters=[str(CONFIG), overrides],
+        # The yaml section is merged here rather than passed as a file: rcl would not apply a plain `encoder_node:`
+        # section to a node started in a namespace.
+        parameters=[load_node_parameters([CONFIG], "encoder_node"), overrides],
         remappings=[("camera/image_raw", LaunchConfiguration("camera_topic"))],
     )
     return LaunchDescription([*declared, node])

@@ -46,6 +46,7 @@ class FakeRobot(Node):
         self.targets: list[PoseStamped] = []
         self.published_pose = None  # last pose sent on ee_state
         self.published_poses = []
+        self.encode_calls = 0
         self.grippers: list[float] = []
         self.plans: list[PlannedAction] = []
         self.rng = np.random.default_rng(0)
@@ -72,6 +73,7 @@ class FakeRobot(Node):
         self.pose = msg.pose
 
     def encode(self, request, response):
+        self.encode_calls += 1
         response.success = True
         response.embedding = self.embedding(request.image.header.stamp)
         return response
@@ -98,35 +100,50 @@ class FakeRobot(Node):
         self.image_pub.publish(image)
 
 
+BASE_OVERRIDES = {
+    "allow_random_weights": True,
+    "predictor_preset": "parity_tiny",
+    "cem.samples": 16,
+    "cem.top_k": 4,
+    "cem.iterations": 2,
+    "seed": 0,
+    "stale_timeout_s": 0.5,
+    "max_steps": 4,
+}
+
+
 @pytest.fixture
-def system(ros_context, tmp_path):
-    overrides = {
-        "allow_random_weights": True,
-        "predictor_preset": "parity_tiny",
-        "cem.samples": 16,
-        "cem.top_k": 4,
-        "cem.iterations": 2,
-        "seed": 0,
-        "stale_timeout_s": 0.5,
-        "max_steps": 4,
-        "goal_library_dir": str(tmp_path / "goals"),
-    }
-    planner = PlannerNode(
-        context=ros_context, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()]
-    )
-    robot = FakeRobot(ros_context)
-    executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
-    executor.add_node(planner)
-    executor.add_node(robot)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    client = ActionClient(robot, PlanToGoal, "plan_to_goal")
-    assert client.wait_for_server(timeout_sec=TIMEOUT)
-    yield planner, robot, client
-    executor.shutdown()
-    spinner.join(timeout=5)
-    planner.destroy_node()
-    robot.destroy_node()
+def make_system(ros_context, tmp_path):
+    """Factory: planner (with parameter overrides) + fake robot spinning on one executor; torn down after the test."""
+    executors = []
+
+    def make(**overrides):
+        values = BASE_OVERRIDES | {"goal_library_dir": str(tmp_path / "goals")} | overrides
+        parameters = [Parameter(name, value=value) for name, value in values.items()]
+        planner = PlannerNode(context=ros_context, parameter_overrides=parameters)
+        robot = FakeRobot(ros_context)
+        executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
+        executor.add_node(planner)
+        executor.add_node(robot)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        executors.append((executor, spinner, planner, robot))
+        client = ActionClient(robot, PlanToGoal, "plan_to_goal")
+        assert client.wait_for_server(timeout_sec=TIMEOUT)
+        return planner, robot, client
+
+    yield make
+    for executor, spinner, planner, robot in executors:
+        wait_for(lambda planner=planner: not planner._run_lock.locked())  # let a running goal finish its hold
+        executor.shutdown()
+        spinner.join(timeout=5)
+        planner.destroy_node()
+        robot.destroy_node()
+
+
+@pytest.fixture
+def system(make_system):
+    return make_system()
 
 
 def wait_for(predicate, timeout: float = TIMEOUT) -> None:
@@ -162,6 +179,7 @@ def test_goal_runs_bounded_steps_with_feedback_each_step(system):
     result = result_future.result().result
     assert result.outcome == PlanToGoal.Result.OUTCOME_MAX_STEPS and not result.success
     assert result.steps == 4 and [f.step for f in feedback] == [0, 1, 2, 3]
+    assert robot.encode_calls == 1  # the goal image went through the perception service
     assert np.isfinite(result.initial_energy) and np.isfinite(result.final_energy)
     assert len(robot.targets) == 5 and len(robot.plans) == 4  # 4 steps, then the hold
     previous = np.array([0.5, 0.0, 0.4])
@@ -242,3 +260,12 @@ def test_rviz_goal_pose_preempts_the_running_goal(system):
     assert metadata["position"] == pytest.approx([0.55, 0.0, 0.3]) and metadata["source"] == "rviz"
     steps_before = len(robot.plans)
     wait_for(lambda: len(robot.plans) >= steps_before + 4)  # the RViz goal runs its max_steps
+
+
+def test_local_goal_encoder(make_system):
+    _, robot, client = make_system(goal_encoder="local", encoder_preset="parity_tiny")
+    feedback = []
+    _, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=2), feedback)
+    wait_for(result_future.done)
+    assert result_future.result().result.outcome == PlanToGoal.Result.OUTCOME_MAX_STEPS
+    assert len(feedback) == 2 and robot.encode_calls == 0  # encoded by the planner's own encoder

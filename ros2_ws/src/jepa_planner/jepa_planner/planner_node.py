@@ -303,9 +303,10 @@ class PlannerNode(Node):
         if violation:
             return Stop(Outcome.SAFETY_LIMIT, violation)
         frame_id = ee_msg.header.frame_id or self.settings.values["base_frame"]
+        command_time = self._now()  # before publishing: the next observation may be stamped right after the target
         self._publish_step(run.steps, decision, Header(stamp=embedding.value.header.stamp, frame_id=frame_id),
                            goal_position)  # fmt: skip
-        stop = run.record_step(decision.energy, self._now())
+        stop = run.record_step(decision.energy, command_time)
         feedback = PlanToGoal.Feedback(
             step=run.steps - 1, energy=decision.energy, best_energy=run.best_energy,
             action=decision.action.tolist(), target_pose=pose_from_state(decision.target_state.numpy()),
@@ -319,8 +320,8 @@ class PlannerNode(Node):
         now = self.get_clock().now().to_msg()
         target = decision.target_state.numpy()
         command_header = Header(stamp=now, frame_id=observation.frame_id)
+        self._gripper_pub.publish(Float64(data=float(target[6])))  # first: a lockstep simulator steps on the target
         self._target_pub.publish(PoseStamped(header=command_header, pose=pose_from_state(target)))
-        self._gripper_pub.publish(Float64(data=float(target[6])))
         samples = self.settings.mpc.cem.samples
         self._plan_pub.publish(planned_action_msg(observation, step, decision, samples))
         path = decision.predicted_states.numpy()
@@ -335,8 +336,8 @@ class PlannerNode(Node):
         state, msg = ee_state.value
         frame_id = msg.header.frame_id or self.settings.values["base_frame"]
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id)
-        self._target_pub.publish(PoseStamped(header=header, pose=msg.pose))
         self._gripper_pub.publish(Float64(data=float(state[6])))
+        self._target_pub.publish(PoseStamped(header=header, pose=msg.pose))
 
 
 def main(args=None) -> None:

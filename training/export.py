@@ -1,10 +1,12 @@
 """Export a trained encoder and AC predictor to ONNX (jepa_core.onnx_backend) and check ONNX Runtime against torch.
 
     scripts/run.sh python -m training.export --checkpoint models/sim_reach.pt --out runs/export
+    scripts/run.sh python -m training.export --checkpoint runs/posttrain/final.pt --release models/sim_reach.pt
 
-Writes `encoder.onnx` (one frame as a one-tubelet clip) and `ac_predictor.onnx` (`--predictor-steps` steps; the
-planner with context 1 and horizon 1 uses 1), runs both on random inputs with ONNX Runtime and torch, and fails when
-the largest absolute difference exceeds `--tolerance`.
+`--release` first writes a deployable copy of the checkpoint (official AC layout, fp32, encoder + target_encoder +
+predictor, no optimiser state) and exports from it. Writes `encoder.onnx` (one frame as a one-tubelet clip) and
+`ac_predictor.onnx` (`--predictor-steps` steps; the planner with context 1 and horizon 1 uses 1), runs both on random
+inputs with ONNX Runtime and torch, and fails when the largest absolute difference exceeds `--tolerance`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder
+from jepa_core.checkpoints import AC_PREFIX, load_ac_predictor, load_encoder, read_checkpoint, save_checkpoint
 from jepa_core.onnx_backend import OrtACPredictor, OrtEncoder, export_ac_predictor, export_encoder
 from training.common_config import parse_config
 
@@ -29,6 +31,7 @@ class ExportConfig:
     checkpoint: Path = field(default=Path("models/sim_reach.pt"), metadata={"help": "checkpoint with both models"})
     encoder_checkpoint: Path | None = field(default=None, metadata={"help": "encoder from another file (optional)"})
     encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder"})
+    release: Path | None = field(default=None, metadata={"help": "write a weights-only copy here and export it"})
     out: Path = field(default=Path("runs/export"), metadata={"help": "output folder"})
     predictor_steps: int = field(default=1, metadata={"help": "AC steps baked into the predictor graph"})
     skip_predictor: bool = field(default=False, metadata={"help": "export only the encoder"})
@@ -83,13 +86,32 @@ def export_and_check_predictor(predictor, out: Path, steps: int, batch: int, tol
     return _check("ac_predictor", path, diff, seconds, tolerance)
 
 
+RELEASE_ENTRIES = ("epoch", "step", "loss", "world_size", "batch_size", "lr", "train_config")
+
+
+def release_checkpoint(source: Path, encoder_source: Path, encoder_key: str, destination: Path) -> Path:
+    """Weights-only AC checkpoint (encoder = target_encoder = the frozen encoder, predictor; no optimiser state)."""
+    encoder = load_encoder(encoder_source, key=encoder_key)
+    predictor = load_ac_predictor(source)
+    kept = {key: value for key, value in read_checkpoint(source).items() if key in RELEASE_ENTRIES}
+    kept["epoch"] = kept.get("epoch", 0)
+    return save_checkpoint(
+        destination, encoder=encoder, target_encoder=encoder, predictor=predictor, prefix=AC_PREFIX, **kept
+    )
+
+
 def run_export(config: ExportConfig) -> list[ExportedModel]:
-    """Export and check the configured models; returns what was written."""
+    """(Optionally release, then) export and check the configured models; returns what was written."""
     generator = torch.Generator().manual_seed(config.seed)
-    encoder = load_encoder(config.encoder_checkpoint or config.checkpoint, key=config.encoder_key)
+    checkpoint, encoder_source = config.checkpoint, config.encoder_checkpoint or config.checkpoint
+    if config.release is not None:
+        checkpoint = encoder_source = release_checkpoint(
+            config.checkpoint, encoder_source, config.encoder_key, config.release
+        )
+    encoder = load_encoder(encoder_source, key=config.encoder_key)
     results = [export_and_check_encoder(encoder, config.out, config.batch, config.tolerance, generator)]
     if not config.skip_predictor:
-        predictor = load_ac_predictor(config.checkpoint)
+        predictor = load_ac_predictor(checkpoint)
         results.append(
             export_and_check_predictor(
                 predictor, config.out, config.predictor_steps, config.batch, config.tolerance, generator

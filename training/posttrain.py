@@ -85,6 +85,8 @@ class PosttrainTask:
         self.config = config
         self.ctx = ctx
         self.encoder = encoder.to(ctx.device).eval().requires_grad_(False)
+        if not predictor.use_extrinsics:  # in the checkpoint, never used: DDP requires every trained weight to be used
+            predictor.extrinsics_encoder.requires_grad_(False)
         self.model = wrap_ddp(ACLossModel(predictor, config.auto_steps).to(ctx.device), ctx)
 
     def trainable_modules(self) -> list[nn.Module]:

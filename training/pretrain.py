@@ -87,9 +87,11 @@ class PretrainTask:
     def __init__(self, config: PretrainConfig, ctx: DistContext, encoder, predictor, target_encoder):
         self.config = config
         self.ctx = ctx
+        self.mask_configs = config.mask_configs()
+        for unused in list(predictor.mask_tokens)[len(self.mask_configs) :]:  # one mask token per masking is used
+            unused.requires_grad_(False)
         self.model = wrap_ddp(MaskedVideoModel(encoder, predictor).to(ctx.device), ctx)
         self.target_encoder = target_encoder.to(ctx.device).requires_grad_(False)
-        self.mask_configs = config.mask_configs()
         self.generator = torch.Generator().manual_seed(config.seed + 1000 * ctx.rank)
         self.grid = encoder.grid((1, 3, config.frames_per_clip, config.image_size, config.image_size))
 

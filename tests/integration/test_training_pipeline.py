@@ -89,10 +89,18 @@ def test_pretrain_on_droid_and_mp4_with_resume(droid_root, tmp_path):
     assert not torch.equal(first.patch_embed.proj.weight, second.patch_embed.proj.weight)
 
 
-def test_export_matches_torch(posttrained, tmp_path):
-    results = export.run_export(export.ExportConfig(checkpoint=posttrained / "final.pt", out=tmp_path))
+def test_release_and_export_match_torch(posttrained, tmp_path):
+    release = tmp_path / "release.pt"
+    config = export.ExportConfig(checkpoint=posttrained / "final.pt", out=tmp_path, release=release)
+    results = export.run_export(config)
     assert [r.name for r in results] == ["encoder", "ac_predictor"]
     assert all(r.path.is_file() and r.max_abs_diff < 1e-4 for r in results)
+    released = read_checkpoint(release)
+    assert released["opt"] is None and released["step"] == 4
+    assert release.stat().st_size < (posttrained / "final.pt").stat().st_size
+    trained = load_ac_predictor(posttrained / "final.pt").state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in load_ac_predictor(release).state_dict().items())
+    assert load_encoder(release, key="encoder").embed_dim == load_encoder(release).embed_dim
 
 
 def test_evaluate_writes_table_plot_and_gifs(posttrained, tmp_path):

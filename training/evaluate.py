@@ -43,6 +43,7 @@ class EvalConfig:
     task_object: str = field(default="cube", metadata={"help": "object of grasp / pick_place"})
     episodes: int = field(default=50, metadata={"help": "seeded episodes per task (seeds first_seed..)"})
     first_seed: int = field(default=0, metadata={"help": "seed of the first episode"})
+    seeds: tuple[int, ...] = field(default=(), metadata={"help": "explicit seeds (replace --episodes/--first-seed)"})
     max_steps: int = field(default=20, metadata={"help": "control steps per episode"})
     stop_on_success: bool = field(default=True, metadata={"help": "end an episode once the task succeeds"})
     image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
@@ -57,6 +58,9 @@ class EvalConfig:
     gifs: bool = field(default=True, metadata={"help": "write one GIF per episode"})
     gif_size: int = field(default=128, metadata={"help": "pixels per GIF panel"})
     cpu_threads: int = field(default=1, metadata={"help": "torch CPU threads (0 = torch default)"})
+
+    def episode_seeds(self) -> list[int]:
+        return list(self.seeds) if self.seeds else [self.first_seed + i for i in range(self.episodes)]
 
     def mpc_config(self, seed: int) -> MPCConfig:
         cem = CEMConfig(
@@ -241,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results, curves, tolerance = [], [], 0.0
     start = time.perf_counter()
     try:
-        jobs = [(task, config.first_seed + i) for task in config.tasks for i in range(config.episodes)]
+        jobs = [(task, seed) for task in config.tasks for seed in config.episode_seeds()]
         progress = tqdm(jobs, desc="evaluate")
         for task, seed in progress:
             result, distances = run_episode(env, world_model, config, task, seed)

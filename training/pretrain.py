@@ -131,6 +131,13 @@ def build_models(config: PretrainConfig) -> tuple[VisionTransformer, VisionTrans
         encoder = load_encoder(config.init_checkpoint, key="encoder")
         predictor = load_predictor(config.init_checkpoint)
         target_encoder = load_encoder(config.init_checkpoint, key="target_encoder")
+        expected = {"img_size": [config.image_size, config.image_size], "num_frames": config.frames_per_clip}
+        stored = {key: predictor.hparams[key] for key in expected}
+        if stored != expected:
+            raise ValueError(
+                f"{config.init_checkpoint}: predictor was built for {stored}, but this run uses {expected} "
+                "(--image-size / --frames-per-clip)"
+            )
         return encoder.train(), predictor.train(), target_encoder
     size = (config.image_size, config.image_size)
     encoder = build_encoder(config.encoder_preset, img_size=size, num_frames=config.frames_per_clip)

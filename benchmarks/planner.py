@@ -5,7 +5,8 @@
 fewer samples (--vitl-samples, default 8) because one candidate costs ~0.5 s on a CPU core.
  (i)   same work, done faster: our world model + CEM vs a loop written like the official planner (RoPE sin/cos
        recomputed in every attention call, action/state tokens through their own qkv calls, per-sample pose
-       integration in a Python/SciPy loop with host round trips); same draws, energies checked identical.
+       integration in a Python/SciPy loop with host round trips, all candidates in one call); ours uses cached RoPE
+       tables, batched torch poses and, on CPU, cache-sized candidate chunks. Same draws, energies checked identical.
  (ii)  same quality, less work: wall time of our planner (warm start, early stopping, time budget) until its plan's
        energy is within 1% of what the fixed 800x10 schedule reaches, median over seeded states of an imagined closed
        loop. Random weights give an energy landscape with a large constant offset, so "1%" is measured on the energy

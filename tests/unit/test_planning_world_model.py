@@ -62,13 +62,21 @@ def test_chunked_energies_equal_unchunked(models):
     predictor, _ = models
     frames, states, actions = make_history()
     goal = frames[0]
-    whole = WorldModel(predictor)
+    whole = WorldModel(predictor, config=WorldModelConfig(candidate_chunk=0))
     chunked = WorldModel(predictor, config=WorldModelConfig(candidate_chunk=4))
     energies = whole.energy_fn(whole.make_context(frames, states, actions), goal)(candidates(S=10))
     energies_chunked = chunked.energy_fn(chunked.make_context(frames, states, actions), goal)(candidates(S=10))
     assert energies.shape == (10, 2)
     assert (energies - energies_chunked).abs().max().item() <= 1e-6
     assert energies.min().item() > 0
+
+
+def test_automatic_chunk_size(models):
+    predictor, _ = models
+    assert WorldModel(predictor).candidate_chunk == 4096 // (N + 2)  # CPU: about 4096 tokens per predictor call
+    assert WorldModel(predictor, config=WorldModelConfig(candidate_chunk=7)).candidate_chunk == 7
+    with pytest.raises(ValueError, match="candidate_chunk"):
+        WorldModel(predictor, config=WorldModelConfig(candidate_chunk=-2))
 
 
 def test_bf16_autocast_is_close_to_fp32(models):

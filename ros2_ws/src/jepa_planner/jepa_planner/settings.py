@@ -77,7 +77,11 @@ PARAMETERS: tuple[Param, ...] = (
     Param("encoder_key", "encoder", "checkpoint key of the local encoder (official AC checkpoints: 'encoder')"),
     Param("device", "cpu", "torch device of the world model, e.g. cuda:0"),
     Param("autocast_dtype", "", "'' (fp32), 'bfloat16' or 'float16' autocast for the models"),
-    Param("candidate_chunk", WorldModelConfig().candidate_chunk, "candidates per predictor call; 0 = all at once"),
+    Param(
+        "candidate_chunk",
+        WorldModelConfig().candidate_chunk,
+        "candidates per predictor call; -1 = automatic (CPU: ~4096 tokens per call, cache-friendly; GPU: all), 0 = all",
+    ),
     Param("context_steps", MPCConfig().context_steps, "observed frames K given to the predictor (1 = paper)"),
     Param("warm_start", MPCConfig().warm_start, "start each CEM from the previous plan shifted by one step"),
     Param("seed", -1, "seed of the CEM draws per goal (reproducible runs); -1 = nondeterministic"),

@@ -21,6 +21,8 @@ from jepa_core.planning.cem import EnergyFn
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
 from jepa_core.transforms import planning_transform_batch
 
+CPU_TOKENS_PER_CALL = 4096
+
 
 @dataclass(frozen=True)
 class WorldModelConfig:
@@ -29,7 +31,9 @@ class WorldModelConfig:
     device: str = "cpu"  # torch device of the models and every planning tensor
     autocast_dtype: torch.dtype | None = None  # e.g. torch.bfloat16 for the predictor/encoder matmuls; None = fp32
     use_context_cache: bool = True  # prefill the K-1 observed history steps once per planning step
-    candidate_chunk: int = 0  # candidates per predictor call (bounds activation memory); 0 = all at once
+    # Candidates per predictor call: -1 = automatic (on CPU about CPU_TOKENS_PER_CALL tokens per call, which keeps
+    # activations cache-resident and is ~1.4x faster for small models; elsewhere all at once), 0 = all at once.
+    candidate_chunk: int = -1
 
 
 @dataclass
@@ -64,6 +68,16 @@ class WorldModel:
         self.encoder = None if encoder is None else encoder.to(self.device).eval()
         self.tokens_per_frame = predictor.tokens_per_frame
         self.embed_dim = predictor.embed_dim
+        self.candidate_chunk = self._resolve_chunk(self.config.candidate_chunk)
+
+    def _resolve_chunk(self, chunk: int) -> int:
+        """Candidates per predictor call (0 = all) from the configured value (-1 = automatic for the device)."""
+        if chunk < -1:
+            raise ValueError(f"WorldModelConfig.candidate_chunk: expected -1, 0 or a positive count, got {chunk}")
+        if chunk >= 0:
+            return chunk
+        tokens_per_step = self.tokens_per_frame + self.predictor.cond_tokens
+        return max(1, CPU_TOKENS_PER_CALL // tokens_per_step) if self.device.type == "cpu" else 0
 
     def _autocast(self):
         """Autocast context for model calls (a no-op in fp32)."""
@@ -161,7 +175,7 @@ class WorldModel:
         """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D]."""
         self.check_representation("goal", goal)
         goal = goal.reshape(self.tokens_per_frame, self.embed_dim).to(self.device, torch.float32)
-        chunk = self.config.candidate_chunk
+        chunk = self.candidate_chunk
 
         def energies(candidates: torch.Tensor) -> torch.Tensor:
             pieces = candidates.split(chunk) if chunk > 0 else (candidates,)

@@ -10,10 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 pytest.importorskip("rclpy")
+
+from jepa_planner.demo_report import CAPTION_HEIGHT
+from jepa_sim.env import FrankaSimEnv, SimConfig
 
 pytestmark = pytest.mark.ros
 
@@ -65,6 +69,30 @@ def test_demo_runs_one_episode_and_writes_every_output(tmp_path):
     reached_at = "-" if episode["first_success_step"] is None else episode["first_success_step"]
     assert f"| 0 | reach | 4 | {'yes' if episode['success'] else 'no'} | {reached_at} | {episode['steps']} |" in table
     assert f"({name}.gif)" in table and "demo summary:" in table
+
+
+def gif_start_camera(path: Path, scale: int) -> np.ndarray:
+    """The camera half of a demo GIF's first frame at the sim's resolution (the demo enlarges small frames)."""
+    with Image.open(path) as gif:
+        frame = np.asarray(gif.convert("RGB"))
+    side = (frame.shape[0] - CAPTION_HEIGHT) // scale
+    return frame[CAPTION_HEIGHT:, : side * scale][::scale, ::scale].astype(np.int16)
+
+
+def test_each_episode_starts_from_its_own_reset_scene(tmp_path):
+    """The first GIF frame is the reset scene of that episode's seed, never the previous episode's last frame."""
+    output = tmp_path / "demo"
+    done = run_demo(*TINY, "--episodes", "2", "--max-steps", "2", "--seed", "7", "--output", str(output))
+    assert done.returncode == 0, done.stderr[-3000:]
+    env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
+    try:
+        expected = {seed: env.reset("reach", seed).image.astype(np.int16) for seed in (7, 8)}
+    finally:
+        env.close()
+    for seed in (7, 8):
+        start = gif_start_camera(output / f"episode_{seed - 7:02d}_reach_seed{seed}.gif", scale=3)
+        other = expected[15 - seed]
+        assert np.abs(start - expected[seed]).mean() < 0.3 * np.abs(start - other).mean(), f"seed {seed}"
 
 
 def test_demo_names_a_missing_model_file(tmp_path):

@@ -48,9 +48,9 @@ from jepa_planner.bringup import (
 from jepa_planner.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
 
 TASKS = ("reach", "grasp", "pick_place")
-# Bundled models (models/README.md): until they exist the demo needs --encoder/--predictor presets (random weights).
-DEFAULT_ENCODER = "vit_tiny_128"
-DEFAULT_PREDICTOR = "vit_tiny_128"
+# Bundled models (models/README.md: trained in the simulator, 92% reach with the same planner settings).
+DEFAULT_ENCODER = "models/sim_reach.pt"
+DEFAULT_PREDICTOR = "models/sim_reach.pt"
 OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
     if name.startswith("OUTCOME_")
@@ -119,7 +119,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "Prints per-episode success and a summary; writes GIFs, plots and summary.md under --output.",
     )
     parser.add_argument("--task", choices=TASKS, default="reach", help="simulated task (default: reach)")
-    parser.add_argument("--episodes", type=int, default=3, help="number of episodes (default: 3)")
+    parser.add_argument("--episodes", type=int, default=5, help="number of episodes (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
     parser.add_argument("--max-steps", type=int, default=20, help="control steps per episode (default: 20)")
     parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per episode, s")
@@ -263,17 +263,26 @@ class DemoClient:
         return future.result()
 
     def reset(self, task: str, seed: int) -> np.ndarray:
-        """Start recording a new episode and reset the simulator; returns the goal image [H, W, 3] uint8."""
+        """Reset the simulator and start recording the new episode; returns the goal image [H, W, 3] uint8.
+
+        The sim may re-publish the previous episode's frame while the reset request waits, so frames count only when
+        stamped after the reset's answer (its goal image stamp); the first is the sim's idle re-publication of the
+        reset scene (lockstep, every hold_publish_period)."""
         with self._lock:
-            self._episode = (task, seed)
-            self._since_ns = self.node.get_clock().now().nanoseconds
-            self.frames, self.statuses, self.feedback = [], [], []
+            self._episode = None
         response = self.wait(self.reset_client.call_async(ResetSim.Request(task=task, seed=seed)), SERVICE_TIMEOUT_S,
                              "sim reset")  # fmt: skip
         if not response.success:
             raise DemoError(f"sim reset to {task} seed {seed} failed: {response.message}")
+        with self._lock:
+            self._episode = (task, seed)
+            self._since_ns = Time.from_msg(response.goal_image.header.stamp).nanoseconds + 1
+            self.frames, self.statuses, self.feedback = [], [], []
         if not self.composition.spin_until(lambda: self.frames and self.statuses, SERVICE_TIMEOUT_S):
-            raise DemoError(f"no camera image / task_status from the sim within {SERVICE_TIMEOUT_S} s after reset")
+            raise DemoError(
+                f"no camera image / task_status of the new episode within {SERVICE_TIMEOUT_S} s after the reset "
+                "(in lockstep the sim's hold_publish_period must be > 0)"
+            )
         return image_msg_to_rgb8(response.goal_image)
 
     def send_goal(self, goal_image: Image, max_steps: int, timeout: float):

@@ -1,4 +1,4 @@
-"""`python -m jepa_planner.demo` end to end with tiny random-weight models: one episode of a few steps, every output.
+"""`python -m jepa_planner.demo` end to end with tiny random-weight models: two short episodes, every output.
 
 Runs the demo as `make demo` does (a subprocess from the repository root, the real composition of sim, encoder and
 planner nodes) but with parity_tiny presets, 64 px images and a 16x2 CEM, so it takes seconds.
@@ -34,22 +34,36 @@ def run_demo(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def test_demo_runs_one_episode_and_writes_every_output(tmp_path):
-    output = tmp_path / "demo"
-    done = run_demo(*TINY, "--episodes", "1", "--max-steps", "3", "--seed", "4", "--output", str(output))
+SEEDS = (7, 8)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """One demo run of two episodes (3 steps at most) shared by the tests below: (output folder, stdout)."""
+    output = tmp_path_factory.mktemp("demo")
+    done = run_demo(*TINY, "--episodes", "2", "--max-steps", "3", "--seed", str(SEEDS[0]), "--output", str(output))
     assert done.returncode == 0, done.stderr[-3000:]
-    stdout = done.stdout
+    return output, done.stdout
 
+
+def test_demo_prints_each_episode_and_the_summary(demo_run):
+    output, stdout = demo_run
     assert "RANDOM weights" in stdout and "WARNING: RANDOM-WEIGHT MODELS" in stdout  # announced, never silent
-    assert re.search(r"episode 1/1 reach seed 4: (SUCCESS|failure) after \d+ steps, final distance \d+\.\d cm", stdout)
-    summary_line = re.search(r"demo summary: reach (\d)/1 episodes succeeded \((\d+)%\)", stdout)
+    for index, seed in enumerate(SEEDS):
+        line = rf"episode {index + 1}/2 reach seed {seed}: (SUCCESS|failure) after \d+ steps, final distance \d+\.\d cm"
+        assert re.search(line, stdout), stdout
+    summary_line = re.search(r"demo summary: reach (\d)/2 episodes succeeded \((\d+)%\)", stdout)
     assert summary_line, stdout
-
     document = json.loads((output / "summary.json").read_text())
-    episode = document["episodes"][0]
-    assert document["summary"]["episodes"] == 1
+    assert document["summary"]["episodes"] == 2
     assert document["summary"]["successes"] == int(summary_line.group(1))
-    assert episode["seed"] == 4 and episode["task"] == "reach"
+
+
+@pytest.mark.parametrize("index", range(len(SEEDS)))
+def test_demo_writes_the_episode_outputs(demo_run, index):
+    output, _ = demo_run
+    episode = json.loads((output / "summary.json").read_text())["episodes"][index]
+    assert episode["seed"] == SEEDS[index] and episode["task"] == "reach"
     assert 1 <= episode["steps"] <= 3
     assert len(episode["energies"]) == episode["steps"]  # one feedback per executed step
     assert all(energy > 0 for energy in episode["energies"])
@@ -67,7 +81,8 @@ def test_demo_runs_one_episode_and_writes_every_output(tmp_path):
         assert plot.format == "PNG" and plot.width >= 400
     table = (output / "summary.md").read_text()
     reached_at = "-" if episode["first_success_step"] is None else episode["first_success_step"]
-    assert f"| 0 | reach | 4 | {'yes' if episode['success'] else 'no'} | {reached_at} | {episode['steps']} |" in table
+    row = f"| {index} | reach | {SEEDS[index]} | {'yes' if episode['success'] else 'no'} | {reached_at} | "
+    assert row + f"{episode['steps']} |" in table
     assert f"({name}.gif)" in table and "demo summary:" in table
 
 
@@ -79,20 +94,18 @@ def gif_start_camera(path: Path, scale: int) -> np.ndarray:
     return frame[CAPTION_HEIGHT:, : side * scale][::scale, ::scale].astype(np.int16)
 
 
-def test_each_episode_starts_from_its_own_reset_scene(tmp_path):
+def test_each_episode_starts_from_its_own_reset_scene(demo_run):
     """The first GIF frame is the reset scene of that episode's seed, never the previous episode's last frame."""
-    output = tmp_path / "demo"
-    done = run_demo(*TINY, "--episodes", "2", "--max-steps", "2", "--seed", "7", "--output", str(output))
-    assert done.returncode == 0, done.stderr[-3000:]
+    output, _ = demo_run
     env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
     try:
-        expected = {seed: env.reset("reach", seed).image.astype(np.int16) for seed in (7, 8)}
+        expected = [env.reset("reach", seed).image.astype(np.int16) for seed in SEEDS]
     finally:
         env.close()
-    for seed in (7, 8):
-        start = gif_start_camera(output / f"episode_{seed - 7:02d}_reach_seed{seed}.gif", scale=3)
-        other = expected[15 - seed]
-        assert np.abs(start - expected[seed]).mean() < 0.3 * np.abs(start - other).mean(), f"seed {seed}"
+    for index, seed in enumerate(SEEDS):
+        start = gif_start_camera(output / f"episode_{index:02d}_reach_seed{seed}.gif", scale=3)
+        own, other = np.abs(start - expected[index]).mean(), np.abs(start - expected[1 - index]).mean()
+        assert own < 0.3 * other, f"seed {seed}: start frame off its reset scene by {own:.1f} (other: {other:.1f})"
 
 
 def test_demo_names_a_missing_model_file(tmp_path):

@@ -445,10 +445,11 @@ def run(args: argparse.Namespace) -> int:
 
 def episode_line(record: EpisodeRecord, episodes: int) -> str:
     """The result line of one episode."""
-    verdict = "SUCCESS" if record.success else "failure"
+    tolerance = f"{100 * record.tolerance_m:.0f} cm"
+    verdict = f"SUCCESS (within {tolerance} at step {record.first_success_step})" if record.success else "failure"
     return (
         f"episode {record.index + 1}/{episodes} {record.task} seed {record.seed}: {verdict} after {record.steps} "
-        f"steps, final distance {100 * record.final_distance_m:.1f} cm (tolerance {100 * record.tolerance_m:.0f} cm), "
+        f"steps, final distance {100 * record.final_distance_m:.1f} cm (tolerance {tolerance}), "
         f"{record.wall_time_s:.1f} s; planner {record.outcome}: {record.reason}"
     )
 

@@ -70,7 +70,6 @@ class DemoError(RuntimeError):
 class ModelSource:
     """A model given on the command line: a checkpoint file, or a preset name with random weights."""
 
-    spec: str  # what the user gave
     checkpoint: str  # checkpoint path; "" for a random-weight preset
     preset: str  # preset name for random weights; "" for a checkpoint
 
@@ -87,7 +86,7 @@ class ModelSource:
 def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
     """A preset name -> random weights; anything else must be an existing checkpoint file."""
     if spec in presets:
-        return ModelSource(spec, "", spec)
+        return ModelSource("", spec)
     path = Path(spec)
     if not path.is_file():
         raise DemoError(
@@ -96,7 +95,7 @@ def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
             f'make demo DEMO_ARGS="--encoder vit_tiny_128 --predictor vit_tiny_128" (presets: '
             f"{', '.join(sorted(set(presets)))})"
         )
-    return ModelSource(spec, str(path), "")
+    return ModelSource(str(path), "")
 
 
 def encoder_image_size(encoder: ModelSource, checkpoint_key: str) -> int:

@@ -1,6 +1,6 @@
-"""The default `make demo` run (bundled trained models, default episodes and planner settings) succeeds on most episodes.
+"""The default `make demo` run (bundled trained models, default episodes and planner settings) reaches most goals.
 
-Slow (minutes on CPU): `scripts/run.sh python -m pytest -q -m slow tests/e2e/test_demo.py`.
+Slow (about 30 s on 2 CPU cores): `scripts/run.sh python -m pytest -q -m slow tests/e2e/test_demo.py`.
 """
 
 import json
@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from jepa_planner.demo import DEFAULT_ENCODER, DEFAULT_PREDICTOR  # noqa: E402
+from jepa_planner.demo import DEFAULT_ENCODER, DEFAULT_PREDICTOR
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 

@@ -449,7 +449,7 @@ def episode_line(record: EpisodeRecord, episodes: int) -> str:
     return (
         f"episode {record.index + 1}/{episodes} {record.task} seed {record.seed}: {verdict} after {record.steps} "
         f"steps, final distance {100 * record.final_distance_m:.1f} cm (tolerance {tolerance}), "
-        f"{record.wall_time_s:.1f} s; planner {record.outcome}" + ("" if record.success else f": {record.reason}")
+        f"{record.wall_time_s:.1f} s" + ("" if record.success else f"; planner {record.outcome}: {record.reason}")
     )
 
 

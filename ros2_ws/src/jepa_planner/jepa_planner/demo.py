@@ -421,21 +421,23 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:
         raise DemoError(f"cannot start the demo nodes: {type(error).__name__}: {error}") from error
     records: list[EpisodeRecord] = []
-    with composition:
-        client = DemoClient(composition)
-        client.wait_ready()
-        for index in range(args.episodes):
-            record = EpisodeRecord(index=index, task=args.task, seed=args.seed + index)
-            frames, goal = run_episode(client, record, args)
-            write_gif(output / f"{record.name}.gif", frames, goal, record)
-            write_plot(output / f"{record.name}.png", record, frames[0], frames[-1], goal)
-            records.append(record)
-            print(episode_line(record, args.episodes), flush=True)
-        client.node.destroy_node()
-    summary = summarize(args.task, records, time.monotonic() - started)
-    write_summary(output, records, summary, header)
-    print(summary.line())
-    print(f"outputs: {output}/summary.md, {len(records)} GIF(s) and plot(s)")
+    try:
+        with composition:
+            client = DemoClient(composition)
+            client.wait_ready()
+            for index in range(args.episodes):
+                record = EpisodeRecord(index=index, task=args.task, seed=args.seed + index)
+                frames, goal = run_episode(client, record, args)
+                write_gif(output / f"{record.name}.gif", frames, goal, record)
+                write_plot(output / f"{record.name}.png", record, frames[0], frames[-1], goal)
+                records.append(record)
+                print(episode_line(record, args.episodes), flush=True)
+            client.node.destroy_node()
+    finally:  # an error or Ctrl-C still leaves the table of the finished episodes
+        summary = summarize(args.task, records, time.monotonic() - started)
+        write_summary(output, records, summary, header)
+        print(summary.line())
+        print(f"outputs: {output}/summary.md, {len(records)} GIF(s) and plot(s)")
     broken = [r for r in records if r.outcome in BROKEN_OUTCOMES]
     for record in broken:
         print(f"error: episode {record.index}: planner {record.outcome}: {record.reason}", file=sys.stderr)

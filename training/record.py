@@ -7,6 +7,7 @@ Run: scripts/run.sh python -m training.record --ros-args --params-file launch/co
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 import threading
@@ -168,7 +169,16 @@ class EpisodeRecorder(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the recorder until Ctrl-C; an open episode is closed and kept."""
-    rclpy.init(args=args if args is not None else sys.argv)
+    argv = list(sys.argv if args is None else args)
+    # Only ROS arguments are accepted; --help explains them instead of starting the node.
+    own = argv[1 : argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
+    argparse.ArgumentParser(
+        prog="python -m training.record",
+        description=__doc__,
+        epilog="Parameters (set with --ros-args -p NAME:=VALUE or --params-file): see launch/config/record.yaml.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(own)
+    rclpy.init(args=argv)
     node = EpisodeRecorder()
     try:
         rclpy.spin(node)

@@ -114,3 +114,11 @@ def test_evaluate_writes_table_plot_and_gifs(posttrained, tmp_path):
     assert "| reach | 2 |" in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "eval.png").stat().st_size > 0
     assert len(list((tmp_path / "gifs").glob("reach_*.gif"))) == 2
+
+
+def test_posttrain_streaming_clips_without_feature_cache(droid_root, tmp_path):
+    args = ["--data", str(droid_root), "--run-dir", str(tmp_path), "--encoder-preset", "parity_tiny", "--steps", "2"]
+    args += ["--predictor-preset", "parity_tiny", "--predictor-depth", "1", "--frames-per-clip", "3"]
+    assert posttrain.main([*args, "--no-feature-cache", *TINY_LOOP]) == 0
+    assert read_checkpoint(tmp_path / "final.pt")["train_config"]["feature_cache"] is False
+    assert _metric_steps(tmp_path) == [1, 2]

@@ -82,9 +82,20 @@ class DifferentialIK:
         """New joint vector after one DLS step from q towards the pose, speed-limited to max_joint_speed * dt."""
         return self._dls_step(q, position, quat, self.config.max_joint_speed * dt, self.config.nullspace_gain * dt)
 
-    def solve(self, q_seed: np.ndarray, position: np.ndarray, quat: np.ndarray, iterations: int = 200) -> np.ndarray:
-        """Joint vector reaching the pose: DLS steps from q_seed (no posture pull) until the pose error is < 1e-6."""
+    def solve(self, q_seed: np.ndarray, position: np.ndarray, quat: np.ndarray, iterations: int = 300) -> np.ndarray:
+        """Joint vector reaching the pose in the posture the tracking controller settles in.
+
+        DLS steps from q_seed first with the controller's null-space pull towards the home posture (so a goal image
+        shows the elbow where the arm will put it), then without it until the pose error is < 1e-6 (the damped
+        null-space projection leaks a few mm of the pull into the pose).
+        """
         q = q_seed.copy()
+        for _ in range(iterations):
+            q_next = self._dls_step(q, position, quat, max_step=0.2, posture_step=0.2)
+            settled = np.abs(q_next - q).max() < 1e-6
+            q = q_next
+            if settled:
+                break
         for _ in range(iterations):
             if np.linalg.norm(self.pose_error(q, position, quat)) < 1e-6:
                 break

@@ -297,9 +297,11 @@ class DemoClient:
         with self._lock:
             self.feedback.append(message.feedback)
 
-    def settle(self) -> None:
-        """After a result: wait until no new observation arrived for SETTLE_QUIET_S (the last step and the hold)."""
+    def settle(self, steps: int) -> None:
+        """After a result of `steps` executed steps: wait for the observation of each step (start + steps), then until
+        no new observation arrived for SETTLE_QUIET_S (the hold step)."""
         deadline = time.monotonic() + SETTLE_MAX_S
+        self.composition.spin_until(lambda: len(self.statuses) >= steps + 1, SETTLE_MAX_S)
         while time.monotonic() < deadline:
             count = len(self.statuses)
             self.composition.spin_until(lambda: len(self.statuses) > count, SETTLE_QUIET_S)  # noqa: B023
@@ -344,7 +346,7 @@ def run_episode(client: DemoClient, record: EpisodeRecord, args: argparse.Namesp
             if time.monotonic() > deadline:
                 raise DemoError(f"plan_to_goal gave no result within {args.timeout + SERVICE_TIMEOUT_S:.0f} s")
         result = result_future.result().result
-        client.settle()
+        client.settle(result.steps)
     finally:
         progress.close()
     fill_record(record, client, result, time.monotonic() - start)

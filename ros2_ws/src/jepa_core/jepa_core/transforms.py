@@ -19,6 +19,8 @@ in planning); for square images and for every |H - W| >= 2 the result is identic
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -47,6 +49,15 @@ def _as_uint8_batch(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+@functools.cache
+def _pixel_normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std on the 0-255 pixel scale, [1, 3, 1, 1] each, made once per device (no copy per frame)."""
+    with torch.inference_mode(False):  # normal tensors even when first asked for under inference_mode
+        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=device).mul(255.0).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=device).mul(255.0).view(1, 3, 1, 1)
+    return mean, std
+
+
 def planning_transform_batch(
     images: np.ndarray | torch.Tensor, size: int = DEFAULT_IMAGE_SIZE, device: torch.device | str | None = None
 ) -> torch.Tensor:
@@ -61,8 +72,7 @@ def planning_transform_batch(
     crop = batch[:, top : top + side, left : left + side].permute(0, 3, 1, 2).to(torch.float32)  # [B, 3, s, s]
     if side != size:
         crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=crop.device).mul(255.0).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=crop.device).mul(255.0).view(1, 3, 1, 1)
+    mean, std = _pixel_normalisation(crop.device)
     return (crop - mean) / std  # [B, 3, S, S]
 
 

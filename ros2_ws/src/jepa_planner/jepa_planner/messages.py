@@ -12,6 +12,7 @@ from jepa_core.geometry import pose_to_state, state_to_pose
 from jepa_core.models.representations import normalize_reps
 from jepa_core.planning.mpc import MPCStep
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction
+from jepa_perception.embedding_msgs import embedding_msg_to_tokens
 
 
 def stamp_seconds(stamp: Time) -> float:
@@ -44,10 +45,7 @@ def embedding_to_tensor(msg: Embedding, tokens_per_frame: int, dim: int) -> torc
             f"embedding: expected frames=1, height*width={tokens_per_frame}, dim={dim} for this predictor, got "
             f"frames={msg.frames}, height={msg.height}, width={msg.width}, dim={msg.dim} (model {msg.model!r})"
         )
-    data = np.asarray(msg.data, dtype=np.float32)
-    if data.size != tokens_per_frame * dim:
-        raise ValueError(f"embedding.data: expected {tokens_per_frame * dim} values, got {data.size}")
-    reps = torch.from_numpy(data.reshape(tokens_per_frame, dim).copy())
+    reps = embedding_msg_to_tokens(msg)  # [N, D]; rejects a data length that does not fit the grid
     return reps if msg.normalized else normalize_reps(reps)
 
 

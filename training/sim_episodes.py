@@ -21,13 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from jepa_core.data import droid_format as fmt
 from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_sim.env import FrankaSimEnv, SimConfig
-from jepa_sim.scene import CameraConfig, camera_xyaxes
 from training.common_config import parse_config
 
 SERIAL = "sim_exterior"
@@ -80,16 +78,8 @@ class ExplorationPolicy:
         return action
 
 
-def camera_extrinsics(camera: CameraConfig) -> np.ndarray:
-    """[6] camera pose in the base frame: position and extrinsic 'xyz' Euler of the camera frame (x right, y up)."""
-    xyaxes = camera_xyaxes(np.asarray(camera.position, float), np.asarray(camera.lookat, float))
-    right, up = xyaxes[:3], xyaxes[3:]
-    matrix = np.stack([right, up, np.cross(right, up)], axis=1)  # columns: camera x, y, z (backwards) in base
-    return np.concatenate([camera.position, Rotation.from_matrix(matrix).as_euler("xyz")])
-
-
 def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> dict:
-    """Run one exploration episode; returns frames, states, joints and commanded targets per row."""
+    """Run one exploration episode; returns frames, states, joints, commanded targets per row and the camera pose."""
     rng = np.random.default_rng(seed)
     policy = ExplorationPolicy(config, rng)
     obs = env.reset(config.task, seed)
@@ -110,10 +100,11 @@ def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> d
         "states": np.stack(states),
         "joints": np.stack(joints),
         "commands": np.stack(commands),
+        "extrinsics": env.camera_extrinsics(),  # [6] DROID-style optical-frame pose in the base frame
     }
 
 
-def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: int, camera: CameraConfig) -> None:
+def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: int) -> None:
     """Lay out one episode in the raw DROID format (trajectory.h5, MP4, metadata JSON) atomically."""
     tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
     (tmp / fmt.MP4_DIR).mkdir(parents=True)
@@ -136,7 +127,7 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
             fmt.ROBOT_TIMESTAMP_NS: stamps,
             fmt.CONTROL_STEP_START_NS: stamps,
             fmt.camera_timestamp_key(SERIAL): stamps,
-            fmt.extrinsics_key(SERIAL): np.tile(camera_extrinsics(camera), (rows, 1)),
+            fmt.extrinsics_key(SERIAL): np.tile(episode["extrinsics"], (rows, 1)),
         },
     )
     episode_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"jepa-ros:sim:{folder.name}"))
@@ -179,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if folder.exists() and not config.overwrite:
                 skipped += 1
                 continue
-            write_episode(folder, record_episode(env, config, seed), config, seed, sim_config.camera)
+            write_episode(folder, record_episode(env, config, seed), config, seed)
             written += 1
     finally:
         env.close()

@@ -18,7 +18,7 @@ test-slow: setup
 
 # Simulated closed loop with the bundled models; options: make demo DEMO_ARGS="--task reach --episodes 5"
 demo: setup
-	@$(RUN) python -m jepa_planner.demo $(DEMO_ARGS)
+	@$(RUN) python -m jepa_bringup.demo $(DEMO_ARGS)
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done

@@ -4,7 +4,7 @@
 
 Each node gets its section of every file in PARAMS_FILES (launch/config/, later files win), then the launch
 arguments. `make demo` runs the same nodes with the same files in one process without the launch tools
-(jepa_planner.bringup; tests/integration/test_bringup_launch.py keeps the two in step).
+(jepa_bringup.bringup; tests/integration/test_bringup_launch.py keeps the two in step).
 """
 
 from pathlib import Path
@@ -15,15 +15,15 @@ from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from jepa_planner.bringup import load_node_parameters
+from jepa_bringup.launch_support import node_parameters as merged_section
 
 LAUNCH_DIR = Path(__file__).resolve().parent
 PARAMS_FILES = ("sim.yaml", "perception.yaml", "planner.yaml", "demo.yaml")
 
 
 def node_parameters(node_name: str) -> dict:
-    """The node's merged section of the demo parameter files."""
-    return load_node_parameters([LAUNCH_DIR / "config" / name for name in PARAMS_FILES], node_name)
+    """The node's merged section of PARAMS_FILES."""
+    return merged_section(LAUNCH_DIR / "config", PARAMS_FILES, node_name)
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -18,15 +18,15 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from jepa_planner.bringup import load_node_parameters
+from jepa_bringup.launch_support import node_parameters as merged_section
 
 LAUNCH_DIR = Path(__file__).resolve().parent
 PARAMS_FILES = ("perception.yaml", "planner.yaml", "franka.yaml")
 
 
 def node_parameters(node_name: str) -> dict:
-    """The node's merged section of the Franka parameter files."""
-    return load_node_parameters([LAUNCH_DIR / "config" / name for name in PARAMS_FILES], node_name)
+    """The node's merged section of PARAMS_FILES."""
+    return merged_section(LAUNCH_DIR / "config", PARAMS_FILES, node_name)
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -103,7 +103,7 @@ def generate_launch_description() -> LaunchDescription:
                 remappings=[("camera/image_raw", camera_topic)],
             ),
             Node(
-                package="jepa_planner",
+                package="jepa_franka",
                 executable="franka_adapter",
                 name="franka_adapter",
                 namespace=namespace,

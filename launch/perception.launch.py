@@ -15,9 +15,9 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from jepa_planner.bringup import load_node_parameters
+from jepa_bringup.launch_support import node_parameters
 
-CONFIG = Path(__file__).resolve().parent / "config" / "perception.yaml"
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
 # Launch argument -> (default, description); each overrides the node parameter of the same name.
 PARAMETER_ARGUMENTS = {
@@ -54,7 +54,7 @@ def generate_launch_description() -> LaunchDescription:
         output="screen",
         # The yaml section is merged here rather than passed as a file: rcl would not apply a plain `encoder_node:`
         # section to a node started in a namespace.
-        parameters=[load_node_parameters([CONFIG], "encoder_node"), overrides],
+        parameters=[node_parameters(CONFIG_DIR, ["perception.yaml"], "encoder_node"), overrides],
         remappings=[("camera/image_raw", LaunchConfiguration("camera_topic"))],
     )
     return LaunchDescription([*declared, node])

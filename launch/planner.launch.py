@@ -11,8 +11,11 @@ from launch.actions import DeclareLaunchArgument
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
-CONFIG = Path(__file__).resolve().parent / "config" / "planner.yaml"
+from jepa_bringup.launch_support import node_parameters
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -27,11 +30,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(name, default_value=default, description=description)
         for name, (default, description) in arguments.items()
     ]
-    overrides = {
-        "predictor_checkpoint": LaunchConfiguration("checkpoint"),
-        "device": LaunchConfiguration("device"),
-        "goal_encoder": LaunchConfiguration("goal_encoder"),
-        "autocast_dtype": LaunchConfiguration("autocast_dtype"),
+    parameter_of = {"checkpoint": "predictor_checkpoint"}  # launch argument -> node parameter, where they differ
+    overrides = {  # strings stay strings (a path or "" must not be read as YAML)
+        parameter_of.get(name, name): ParameterValue(LaunchConfiguration(name), value_type=str) for name in arguments
     }
     namespace = DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node.")
     node = Node(
@@ -40,6 +41,7 @@ def generate_launch_description() -> LaunchDescription:
         name="planner_node",
         namespace=LaunchConfiguration("namespace"),
         output="screen",
-        parameters=[str(CONFIG), overrides],
+        # The yaml section is merged, not passed as a file: rcl ignores a plain `planner_node:` section in a namespace.
+        parameters=[node_parameters(CONFIG_DIR, ["planner.yaml"], "planner_node"), overrides],
     )
     return LaunchDescription([*declared, namespace, node])

@@ -13,10 +13,9 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from jepa_planner.bringup import load_node_parameters
+from jepa_bringup.launch_support import node_parameters
 
-LAUNCH_DIR = Path(__file__).resolve().parent
-PARAMS_FILE = LAUNCH_DIR / "config" / "sim.yaml"
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
 # launch argument -> (type, description); the default is the value in sim.yaml
 ARGUMENTS = {
     "task": (str, "reach | grasp | pick_place"),
@@ -29,7 +28,7 @@ ARGUMENTS = {
 
 def generate_launch_description() -> LaunchDescription:
     """The sim node in the launch namespace, with its sim.yaml section and the launch arguments on top."""
-    parameters = load_node_parameters([PARAMS_FILE], "sim_node")
+    parameters = node_parameters(CONFIG_DIR, ["sim.yaml"], "sim_node")
     declared = [DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and topics.")]
     overrides = {}
     for name, (value_type, description) in ARGUMENTS.items():

@@ -1,4 +1,4 @@
-"""One-process composition (jepa_planner.bringup) on real rclpy: parameter files, overrides, remappings, namespace."""
+"""One-process composition (jepa_bringup.bringup) on real rclpy: parameter files, overrides, remappings, namespace."""
 
 import pytest
 
@@ -9,7 +9,7 @@ from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from jepa_planner.bringup import (  # noqa: E402
+from jepa_bringup.bringup import (  # noqa: E402
     Composition,
     NodeSpec,
     load_node_parameters,

@@ -1,4 +1,4 @@
-"""The demo's nodes (sim, encoder, planner) composed in one process by jepa_planner.bringup drive a goal end to end.
+"""The demo's nodes (sim, encoder, planner) composed in one process by jepa_bringup.bringup drive a goal end to end.
 
 Uses launch/config/{sim,perception,planner,demo}.yaml as `make demo` does, with the planner shrunk so a goal of one
 control step takes seconds on CPU: reset the simulator, send its goal image to plan_to_goal, get a result.
@@ -13,10 +13,10 @@ rclpy = pytest.importorskip("rclpy")
 
 from rclpy.action import ActionClient  # noqa: E402
 
+from jepa_bringup.bringup import DEMO_NODES, DEMO_PARAMS_FILES, Composition, parse_overrides  # noqa: E402
 from jepa_msgs.action import PlanToGoal  # noqa: E402
 from jepa_msgs.msg import Embedding, EndEffectorState  # noqa: E402
 from jepa_msgs.srv import ResetSim  # noqa: E402
-from jepa_planner.bringup import DEMO_NODES, DEMO_PARAMS_FILES, Composition, parse_overrides  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

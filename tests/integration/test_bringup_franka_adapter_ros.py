@@ -18,9 +18,9 @@ from scipy.spatial.transform import Rotation  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
 
+from jepa_franka.franka_adapter import FrankaAdapterNode  # noqa: E402
+from jepa_franka.franka_conversions import GripperMotion  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
-from jepa_planner.franka_adapter import FrankaAdapterNode  # noqa: E402
-from jepa_planner.franka_conversions import GripperMotion  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

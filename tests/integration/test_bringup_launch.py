@@ -217,7 +217,7 @@ def declared_by(module: str) -> set[str]:
 def node_modules() -> dict[str, set[str]]:
     """Node name -> dotted modules of the node, from the launch files (Node(name=, executable=) and
     ExecuteProcess(cmd=[python, -m, module])) and the bringup specs."""
-    from jepa_planner.bringup import DEMO_NODES
+    from jepa_bringup.bringup import DEMO_NODES
 
     modules: dict[str, set[str]] = {}
     for path in LAUNCH_FILES:
@@ -334,7 +334,7 @@ def test_config_keys_are_declared_by_their_nodes(path):
 
 
 def test_demo_launch_runs_the_bringup_nodes_and_files():
-    from jepa_planner.bringup import DEMO_NODES, DEMO_PARAMS_FILES
+    from jepa_bringup.bringup import DEMO_NODES, DEMO_PARAMS_FILES
 
     demo = LAUNCH_DIR / "demo.launch.py"
     launched = {n.name: (n.package, n.executable) for n in launched_nodes(demo) if n.package != "rviz2"}
@@ -366,8 +366,8 @@ def test_static_checks_catch_mistakes(tmp_path):
     (node,) = launched_nodes(launch_file)
     assert (node.package, node.executable, node.name) == ("jepa_planner", "no_such_script", "franka_adapter")
     assert "no_such_script" not in console_scripts("jepa_planner")
-    assert console_scripts("jepa_planner")["franka_adapter"] == "jepa_planner.franka_adapter:main"
-    modules = {"franka_adapter": {"jepa_planner.franka_adapter"}}
+    assert console_scripts("jepa_franka")["franka_adapter"] == "jepa_franka.franka_adapter:main"
+    modules = {"franka_adapter": {"jepa_franka.franka_adapter"}}
     assert undeclared("franka_adapter", node.parameter_keys, modules) == ["franka_adapter.not_a_parameter"]
     assert undeclared("ghost", ["x"], modules) == ["node 'ghost' is not started by any launch file or bringup spec"]
     process_file = tmp_path / "process.launch.py"
@@ -379,7 +379,7 @@ def test_static_checks_catch_mistakes(tmp_path):
     )
     assert executed_modules(process_file) == [(5, "training.no_such_module")]
     assert not module_file("training.no_such_module").is_file()
-    assert node_names_in("jepa_planner.franka_adapter") == {"franka_adapter"}
+    assert node_names_in("jepa_franka.franka_adapter") == {"franka_adapter"}
 
 
 def test_rviz_config_shows_camera_markers_and_publishes_goal_pose():

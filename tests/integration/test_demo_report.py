@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jepa_planner.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
+from jepa_bringup.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
 
 
 def record(index: int, success: bool, distances: list[float], energies: list[float]) -> EpisodeRecord:

@@ -1,4 +1,4 @@
-"""`python -m jepa_planner.demo` end to end with tiny random-weight models: two short episodes, every output.
+"""`python -m jepa_bringup.demo` end to end with tiny random-weight models: two short episodes, every output.
 
 Runs the demo as `make demo` does (a subprocess from the repository root, the real composition of sim, encoder and
 planner nodes) but with parity_tiny presets, 64 px images and a 16x2 CEM, so it takes seconds.
@@ -16,7 +16,7 @@ from PIL import Image
 
 pytest.importorskip("rclpy")
 
-from jepa_planner.demo_report import CAPTION_HEIGHT
+from jepa_bringup.demo_report import CAPTION_HEIGHT
 from jepa_sim.env import FrankaSimEnv, SimConfig
 
 pytestmark = pytest.mark.ros
@@ -30,7 +30,7 @@ TINY = [
 
 def run_demo(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess:
     """The demo CLI in a subprocess from the repository root; stdout and stderr captured."""
-    command = [sys.executable, "-m", "jepa_planner.demo", *args]
+    command = [sys.executable, "-m", "jepa_bringup.demo", *args]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from jepa_planner.franka_conversions import (
+from jepa_franka.franka_conversions import (
     FRANKA_HAND_MAX_WIDTH,
     FRANKA_HAND_TCP_RPY,
     FRANKA_HAND_TCP_XYZ,

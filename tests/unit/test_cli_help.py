@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING = sorted(path for path in (REPO_ROOT / "training").glob("*.py") if "__main__" in path.read_text())
-COMMANDS = [*(f"training.{path.stem}" for path in TRAINING), "jepa_planner.demo", "jepa_planner.bringup"]
+COMMANDS = [*(f"training.{path.stem}" for path in TRAINING), "jepa_bringup.demo", "jepa_bringup.bringup"]
 
 # One interpreter runs every module's __main__ with --help, so the heavy imports are paid once.
 PROBE = textwrap.dedent(

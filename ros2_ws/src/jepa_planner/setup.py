@@ -19,8 +19,6 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "demo = jepa_planner.demo:main",
-            "franka_adapter = jepa_planner.franka_adapter:main",
             "planner_node = jepa_planner.planner_node:main",
         ]
     },

@@ -1,6 +1,6 @@
 """What `make demo` leaves behind per episode: a GIF of the camera next to the goal, a plot, and the summary table.
 
-ROS-free: the demo (jepa_planner.demo) records plain numbers and RGB frames into `EpisodeRecord`s and hands them here.
+ROS-free: the demo (jepa_bringup.demo) records plain numbers and RGB frames into `EpisodeRecord`s and hands them here.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """`make demo`: the simulated closed loop end to end, in one process, with a success line, GIFs and plots.
 
-    scripts/run.sh python -m jepa_planner.demo [--task reach] [--episodes 3] [--seed 0] [--max-steps 20] ...
+    scripts/run.sh python -m jepa_bringup.demo [--task reach] [--episodes 3] [--seed 0] [--max-steps 20] ...
 
-The sim, perception and planner nodes are composed on one rclpy executor by jepa_planner.bringup with the demo's
+The sim, perception and planner nodes are composed on one rclpy executor by jepa_bringup.bringup with the demo's
 parameter files (launch/config/{sim,perception,planner,demo}.yaml). For each episode the demo resets the simulator
 (task, seed), sends the goal image it returns to `plan_to_goal`, and follows the loop (planner -> target_pose -> sim
 step -> camera -> encoder -> embedding -> planner ...) until the planner stops or the simulator's task_status reports
-success. Outputs go to runs/demo-<UTC time>/ (jepa_planner.demo_report). Run it from the repository root.
+success. Outputs go to runs/demo-<UTC time>/ (jepa_bringup.demo_report). Run it from the repository root.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from tqdm import tqdm
 
+from jepa_bringup.bringup import (
+    DEMO_NODES,
+    DEMO_PARAMS_FILES,
+    Composition,
+    NodeSpec,
+    parse_overrides,
+)
+from jepa_bringup.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
+from jepa_bringup.launch_support import load_node_parameters
 from jepa_core.checkpoints import load_encoder
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
@@ -37,15 +46,6 @@ from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import TaskStatus
 from jepa_msgs.srv import ResetSim
 from jepa_perception.image_conversion import array_to_image_msg, image_msg_to_rgb8
-from jepa_planner.bringup import (
-    DEMO_NODES,
-    DEMO_PARAMS_FILES,
-    Composition,
-    NodeSpec,
-    load_node_parameters,
-    parse_overrides,
-)
-from jepa_planner.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
 
 TASKS = ("reach", "grasp", "pick_place")
 # Bundled models (models/README.md: trained in the simulator, 92% reach with the same planner settings).

@@ -3,7 +3,7 @@
 The pip-only twin of launch/demo.launch.py (no `launch` package or `ros2` CLI needed): the same parameter files
 (launch/config/*.yaml, sections keyed by node name), per-node parameter overrides, remappings and a namespace, applied
 through rcl's own argument parser on a private context. Node classes are imported lazily, so a composition only loads
-what it runs. Run the simulated closed loop's nodes with `python -m jepa_planner.bringup` from the repository root.
+what it runs. Run the simulated closed loop's nodes with `python -m jepa_bringup.bringup` from the repository root.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import yaml
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
+
+from jepa_bringup.launch_support import load_node_parameters
 
 
 @dataclass(frozen=True)
@@ -59,29 +61,6 @@ def load_factory(factory: str) -> type[Node]:
     if not (isinstance(cls, type) and issubclass(cls, Node)):
         raise ValueError(f"node factory '{factory}': expected an rclpy Node subclass, got {cls!r}")
     return cls
-
-
-def load_node_parameters(params_files: Sequence[str | os.PathLike], node_name: str) -> dict[str, Any]:
-    """One node's parameters from ROS 2 parameter files, merged in order (later files win).
-
-    Sections may be keyed `name`, `/name`, `/**/name` or `/**` (all nodes); each holds a `ros__parameters` mapping.
-    Merging here (instead of handing the files to rcl) keeps the sections valid when the node runs in a namespace.
-    """
-    merged: dict[str, Any] = {}
-    for path in map(Path, params_files):
-        if not path.is_file():
-            raise FileNotFoundError(f"parameter file {path} not found (cwd {Path.cwd()})")
-        document = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(document, dict):
-            raise ValueError(f"{path}: expected a mapping of node names to sections, got {type(document).__name__}")
-        for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
-            if key not in document:
-                continue
-            parameters = (document[key] or {}).get("ros__parameters") if isinstance(document[key], dict) else None
-            if not isinstance(parameters, dict):
-                raise ValueError(f"{path}: section '{key}' needs a 'ros__parameters' mapping, got {document[key]!r}")
-            merged.update(parameters)
-    return merged
 
 
 def ros_arguments(specs: Sequence[NodeSpec], params_file: Path | None, namespace: str) -> list[str]:

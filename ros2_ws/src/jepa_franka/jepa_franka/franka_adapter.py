@@ -49,8 +49,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
-from jepa_msgs.msg import EndEffectorState
-from jepa_planner.franka_conversions import (
+from jepa_franka.franka_conversions import (
     FRANKA_HAND_MAX_WIDTH,
     FRANKA_HAND_TCP_RPY,
     FRANKA_HAND_TCP_XYZ,
@@ -68,6 +67,7 @@ from jepa_planner.franka_conversions import (
     translation_distance,
     within_step,
 )
+from jepa_msgs.msg import EndEffectorState
 
 FRANKA_MSGS_AVAILABLE = importlib.util.find_spec("franka_msgs") is not None
 _POSITIVE_PARAMETERS = (

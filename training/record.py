@@ -2,6 +2,8 @@
 
 Episodes start and stop through the `start_recording` / `stop_recording` services (jepa_msgs/srv/StartRecording,
 StopRecording). Callbacks only enqueue serialized bytes; a writer thread does the disk work (see EpisodeWriter).
+MCAP chunks carry CRCs and are written out every `chunk_max_s`: after a crash, `python -m training.bag_repair
+<output_dir>` recovers every chunk on disk.
 Run: scripts/run.sh python -m training.record --ros-args --params-file launch/config/record.yaml
 """
 
@@ -22,6 +24,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from jepa_core.data.bags import ChunkPolicy
 from jepa_core.data.episode_writer import EpisodeSummary, EpisodeWriter
 from jepa_core.data.topics import RECORDED_TOPICS, topic_type
 from jepa_core.data.typestore import stack_typestore
@@ -49,7 +52,13 @@ class EpisodeRecorder(Node):
         self._output_dir = Path(
             self._declare("output_dir", "bags", "folder receiving one bag folder per episode (created if missing)")
         )
-        self._storage = self._declare("storage", "mcap", "rosbag2 storage plugin: mcap or sqlite3")
+        self._storage = self._declare(
+            "storage", "mcap", "rosbag2 storage plugin: mcap (crash-safe, checksummed) or sqlite3 (lost in a crash)"
+        )
+        self._chunks = ChunkPolicy(
+            max_bytes=int(self._declare("chunk_max_mb", 4.0, "MCAP chunk size bound, MiB of messages") * 2**20),
+            max_seconds=self._declare("chunk_max_s", 0.5, "an MCAP chunk is written out at least this often, s"),
+        )
         topic_names = self._declare(
             "topics", [t.name for t in RECORDED_TOPICS], "topics to record (names of jepa_core.data.topics)"
         )
@@ -124,7 +133,12 @@ class EpisodeRecorder(Node):
             if self._episode is not None:
                 raise RuntimeError(f"already recording {self._episode.final_path}")
             self._episode = EpisodeWriter(
-                self._output_dir, episode or default_episode_name(), self._topics, self._typestore, self._storage
+                self._output_dir,
+                episode or default_episode_name(),
+                self._topics,
+                self._typestore,
+                self._storage,
+                self._chunks,
             )
             self.received.clear()
             self.get_logger().info(f"recording episode {self._episode.final_path}")

@@ -1,8 +1,10 @@
 """Writes one episode's serialized messages into a rosbag2 bag from a background thread, finalised atomically.
 
 The caller (a ROS callback) only enqueues bytes, so it never blocks on disk. The bag is written under
-`<output_dir>/.partial/<episode>/` and renamed to `<output_dir>/<episode>/` once closed: a bag in its final place is
-always complete, and a crash leaves only a hidden partial folder.
+`<output_dir>/.partial/<episode>/` and renamed to `<output_dir>/<episode>/` once closed and fsynced: a bag in its final
+place is always complete. MCAP bags are crash-safe (jepa_core.data.bags: checksummed chunks written out at least every
+ChunkPolicy.max_seconds), so a crash leaves a partial folder that `python -m training.bag_repair` turns into a bag.
+sqlite3 bags (rosbags commits at close) lose everything in a crash: record MCAP.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
+from jepa_core.data.bags import BAG_VERSION, ChunkPolicy, CrcBagWriter, fsync_path
+
 PARTIAL_DIR = ".partial"
-BAG_VERSION = 9
 _STOP = object()  # queue sentinel: flush and close
 
 
@@ -41,6 +44,7 @@ class EpisodeWriter:
         topics: dict[str, str],
         typestore: Typestore,
         storage: str = "mcap",
+        chunks: ChunkPolicy | None = None,
     ) -> None:
         if not episode or "/" in episode or episode.startswith("."):
             raise ValueError(f"episode name: expected a plain folder name, got {episode!r}")
@@ -53,9 +57,12 @@ class EpisodeWriter:
             raise FileExistsError(f"episode bag {self.final_path} exists already")
         self._partial_path = Path(output_dir) / PARTIAL_DIR / episode
         if self._partial_path.exists():
-            shutil.rmtree(self._partial_path)  # leftover of a crashed recording with the same name
+            raise FileExistsError(
+                f"{self._partial_path}: a crashed recording of episode {episode!r} is there; recover it with "
+                f"`python -m training.bag_repair {self._partial_path}` or delete it"
+            )
         self._partial_path.parent.mkdir(parents=True, exist_ok=True)
-        self._topics, self._typestore, self._plugin = dict(topics), typestore, plugin
+        self._topics, self._typestore, self._plugin, self._chunks = dict(topics), typestore, plugin, chunks or ChunkPolicy()
         self._counts: Counter[str] = Counter()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
@@ -79,7 +86,10 @@ class EpisodeWriter:
     def _run(self) -> None:
         """Writer thread: open the bag, write queued messages in arrival order until the stop sentinel, close."""
         try:
-            writer = Writer(self._partial_path, version=BAG_VERSION, storage_plugin=self._plugin)
+            if self._plugin == StoragePlugin.MCAP:
+                writer = CrcBagWriter(self._partial_path, self._chunks)
+            else:
+                writer = Writer(self._partial_path, version=BAG_VERSION, storage_plugin=self._plugin)
             writer.open()
             connections = {
                 name: writer.add_connection(name, msgtype, typestore=self._typestore)
@@ -90,7 +100,7 @@ class EpisodeWriter:
             return
         finally:
             self._opened.set()
-        while (item := self._queue.get()) is not _STOP:
+        while (item := self._next(writer)) is not _STOP:
             topic, timestamp_ns, data = item
             if self._error is not None:
                 continue  # keep draining so close() returns; the error is reported there
@@ -103,6 +113,18 @@ class EpisodeWriter:
             writer.close()
         except BaseException as error:
             self._error = self._error or error
+
+    def _next(self, writer: Writer):
+        """The next queued item; while none arrives, the open MCAP chunk is still written out on time."""
+        while True:
+            try:
+                return self._queue.get(timeout=self._chunks.max_seconds / 2)
+            except queue.Empty:
+                if isinstance(writer, CrcBagWriter) and self._error is None:
+                    try:
+                        writer.flush_if_due()
+                    except BaseException as error:  # disk full, ...: reported by write()/close()
+                        self._error = error
 
     def close(self, discard: bool = False) -> EpisodeSummary:
         """Flush every queued message, close the bag and move it to its final place (or delete it)."""
@@ -117,4 +139,5 @@ class EpisodeWriter:
             shutil.rmtree(self._partial_path)
             return EpisodeSummary(None, sum(summary_counts.values()), summary_counts)
         self._partial_path.rename(self.final_path)
+        fsync_path(self.final_path.parent)  # the rename itself survives a power cut
         return EpisodeSummary(self.final_path, sum(summary_counts.values()), summary_counts)

@@ -71,10 +71,10 @@ def describe(bag: Path, summary: RepairSummary) -> str:
         f"{bag} -> {summary.output}: recovered {summary.message_count} messages ({topics}) in "
         f"{summary.recovered_chunks} chunks, {summary.recovered_seconds:.2f} s of log time"
     ]
-    if summary.lost_tail_bytes:
+    if summary.crashed:
         lines.append(
-            f"  lost: the chunk open at the crash ({summary.lost_tail_bytes} bytes on disk; messages logged after "
-            f"{summary.last_message_ns} ns)"
+            f"  lost: messages logged after {summary.last_message_ns} ns (the chunk still open at the crash; "
+            f"{summary.lost_tail_bytes} bytes of it had reached the disk)"
         )
     lines.extend(f"  lost: {chunk}" for chunk in summary.lost_chunks)
     if len(lines) == 1:

@@ -305,7 +305,8 @@ class RepairSummary:
     recovered_messages: dict[str, int] = field(default_factory=dict)  # per topic
     recovered_chunks: int = 0
     lost_chunks: list[str] = field(default_factory=list)  # descriptions of damaged chunks
-    lost_tail_bytes: int = 0  # bytes after the last complete record (the chunk open at the crash, partly written)
+    crashed: bool = False  # the source had no footer: what was still in memory at the crash is gone
+    lost_tail_bytes: int = 0  # bytes after the last complete record (a chunk cut short by the crash)
     first_message_ns: int | None = None
     last_message_ns: int | None = None
 
@@ -325,7 +326,8 @@ def repair_mcap(source: Path, output: Path, typestore: Typestore, policy: ChunkP
     scan = scan_mcap(source)
     damaged = {chunk.offset for chunk in scan.damaged}
     summary = RepairSummary(Path(output), lost_chunks=[scan.describe(c) for c in scan.damaged])
-    summary.lost_tail_bytes = source.stat().st_size - scan.end_of_data if not scan.has_footer else 0
+    summary.crashed = not scan.has_footer
+    summary.lost_tail_bytes = source.stat().st_size - scan.end_of_data if summary.crashed else 0
     schemas: dict[int, Schema] = {}
     channels: dict[int, Channel] = {}
     connections: dict[int, object] = {}

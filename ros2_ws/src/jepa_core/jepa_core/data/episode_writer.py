@@ -62,7 +62,8 @@ class EpisodeWriter:
                 f"`python -m training.bag_repair {self._partial_path}` or delete it"
             )
         self._partial_path.parent.mkdir(parents=True, exist_ok=True)
-        self._topics, self._typestore, self._plugin, self._chunks = dict(topics), typestore, plugin, chunks or ChunkPolicy()
+        self._topics, self._typestore, self._plugin = dict(topics), typestore, plugin
+        self._chunks = chunks or ChunkPolicy()
         self._counts: Counter[str] = Counter()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None

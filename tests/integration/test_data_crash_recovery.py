@@ -5,7 +5,6 @@ import os
 
 import pytest
 from rosbags.rosbag2 import Reader
-from rosbags.rosbag2.errors import ReaderError
 
 from jepa_core.data.crash_drill import DrillConfig, count_recovered, run_and_kill
 from training.bag_repair import main as repair_main
@@ -16,7 +15,7 @@ def test_sigkilled_recording_is_recovered(tmp_path, capsys):
     killed = run_and_kill(tmp_path, DrillConfig(), seed=seed)
     assert killed.returncode == -9, f"seed {seed}: the child was not killed mid-recording"
     assert killed.partial.is_dir() and not (killed.partial / "metadata.yaml").exists()
-    with pytest.raises(ReaderError):  # what the kill leaves is not a bag
+    with pytest.raises(FileNotFoundError, match="metadata"):  # what the kill leaves is not a bag
         Reader(killed.partial).open()
 
     assert repair_main([str(tmp_path)]) == 0

@@ -109,7 +109,7 @@ def run_and_kill(output_dir: Path, config: DrillConfig = DrillConfig(), seed: in
         child.kill()
         raise RuntimeError(f"crash drill child printed nothing in 60 s (exit code {child.poll()})")
     duration = config.seconds / config.speedup
-    time.sleep(random.Random(seed).uniform(0.3, 0.95) * duration)
+    time.sleep(config.max_age_s + random.Random(seed).uniform(0.1, 0.95) * (duration - config.max_age_s))
     killed.killed_at = time.monotonic()
     os.kill(child.pid, signal.SIGKILL)
     killed.returncode = child.wait()

@@ -1,23 +1,34 @@
-"""CLI: convert episode bags (rosbag2 MCAP/sqlite3) into raw DROID episode folders, in parallel with a progress bar.
+"""CLI: convert episode bags (rosbag2 MCAP/sqlite3) into raw DROID episode folders in worker processes, with a progress
+bar and a summary.
 
-Usage: scripts/run.sh python -m training.bag_to_droid BAGS_OR_FOLDERS... -o data/droid [--workers 2] [--force]
-Existing episodes are skipped unless --force; a bag that fails leaves no episode and is reported by name.
+Usage: scripts/run.sh python -m training.bag_to_droid BAGS_OR_FOLDERS... -o data/droid [--workers 1] [--force]
+Existing episodes are skipped unless --force; a bag that fails (damaged, missing topics, or its worker process died)
+leaves no episode and is listed by name while the others convert. Workers die with this process (no orphans), and
+temporary folders of an interrupted run are removed at the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import os
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from tqdm import tqdm
 
-from jepa_core.data.bag_to_droid import BagConversionError, ConversionConfig, convert_bag
+from jepa_core.data.bag_to_droid import BagConversionError, ConversionConfig, clean_stale_temporaries, convert_bag
 from jepa_core.data.episode_writer import PARTIAL_DIR
 from jepa_core.data.video import VideoEncoding
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+DEFAULT_WORKERS = 1  # measured on 2 cores: libx264 already uses both, a second worker only adds contention
 
 
 @dataclass(frozen=True)
@@ -44,34 +55,155 @@ def find_bags(paths: list[Path]) -> list[Path]:
     return bags
 
 
-def _convert_one(bag: Path, output: Path, config: ConversionConfig, force: bool) -> ConversionOutcome:
-    """Worker: convert one bag, turning a conversion error into an outcome."""
+Converter = Callable[..., Path | None]  # convert_bag's signature: (bag, output_root, config, force=...)
+
+
+def _convert_one(
+    bag: Path, output: Path, config: ConversionConfig, force: bool, convert: Converter
+) -> ConversionOutcome:
+    """Convert one bag, turning a conversion error into an outcome."""
     try:
-        episode = convert_bag(bag, output, config, force=force)
+        episode = convert(bag, output, config, force=force)
     except BagConversionError as error:
         return ConversionOutcome(bag, error=str(error))
     return ConversionOutcome(bag, episode=episode, skipped=episode is None)
 
 
-def convert_many(
-    bags: list[Path], output: Path, config: ConversionConfig | None = None, force: bool = False, workers: int = 2
-) -> list[ConversionOutcome]:
-    """Convert bags in `workers` processes (1 = in this process) with a tqdm progress bar."""
-    config = config or ConversionConfig()
-    outcomes: list[ConversionOutcome] = []
-    progress = tqdm(total=len(bags), desc="bag -> DROID", unit="bag")
-    if workers <= 1:
-        for bag in bags:
-            outcomes.append(_convert_one(bag, output, config, force))
-            progress.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_convert_one, bag, output, config, force) for bag in bags]
-            for future in as_completed(futures):
-                outcomes.append(future.result())
+def _die_with_parent(parent_pid: int) -> None:
+    """Make the kernel SIGKILL this process when its parent dies (Linux), so no worker outlives a killed run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _serve(connection: Connection, parent_pid: int, convert: Converter) -> None:
+    """Worker process: convert the bags it is sent, one at a time, until told to stop or the parent is gone."""
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        connection.send(_convert_one(*job, convert))
+
+
+class _Worker:
+    """One worker process and the bag it is converting."""
+
+    def __init__(self, context, convert: Converter) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, os.getpid(), convert), daemon=True)
+        self.process.start()
+        child.close()
+        self.bag: Path | None = None
+
+    def result(self) -> ConversionOutcome | None:
+        """The outcome it sent, or None when it died instead."""
+        try:
+            if self.connection.poll():
+                return self.connection.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def death(self) -> str:
+        """How the process ended, in words."""
+        self.process.join(5.0)
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            return f"killed by {signal.Signals(-code).name}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+        return f"exited with status {code}"
+
+    def stop(self) -> None:
+        """Ask it to finish, then make sure it is gone."""
+        with contextlib.suppress(OSError):
+            self.connection.send(None)
+        self.process.join(5.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+def _convert_in_workers(bags, output, config, force, workers, convert, progress) -> list[ConversionOutcome]:
+    """Convert in worker processes; a worker's death fails only the bag it had and a new worker takes over."""
+    context = get_context("spawn")
+    pool = [_Worker(context, convert) for _ in range(min(workers, len(bags)))]
+    pending, busy, outcomes = list(reversed(bags)), {}, []
+    try:
+        while pending or busy:
+            for worker in [w for w in pool if w.bag is None and pending]:
+                worker.bag = pending.pop()
+                with contextlib.suppress(OSError):  # dead already: noticed through its sentinel below
+                    worker.connection.send((worker.bag, output, config, force))
+                busy[worker.process.sentinel] = worker
+            for sentinel_or_connection in wait([*busy, *(w.connection for w in busy.values())]):
+                worker = busy.get(sentinel_or_connection) or next(
+                    (w for w in busy.values() if w.connection is sentinel_or_connection), None
+                )
+                if worker is None or worker.process.sentinel not in busy:
+                    continue  # handled through its other handle in this round
+                outcome = worker.result()
+                if outcome is None and worker.process.is_alive():
+                    continue  # woke up on the connection with nothing to read yet
+                del busy[worker.process.sentinel]
+                if outcome is None:
+                    outcome = ConversionOutcome(
+                        worker.bag, error=f"{worker.bag}: worker process {worker.death()} while converting this bag"
+                    )
+                    pool[pool.index(worker)] = _Worker(context, convert)
+                    worker.stop()
+                    clean_stale_temporaries(output)  # its half-written episode
+                worker.bag = None
+                outcomes.append(outcome)
                 progress.update()
-    progress.close()
+    finally:
+        for worker in pool:
+            worker.stop()
+    return outcomes
+
+
+def convert_many(
+    bags: list[Path],
+    output: Path,
+    config: ConversionConfig | None = None,
+    force: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    convert: Converter = convert_bag,
+) -> list[ConversionOutcome]:
+    """Convert bags in `workers` processes (0 = in this process) with a progress bar; stale temporaries of dead runs
+    in `output` are removed first. `convert` must be importable by name (it runs in spawned processes)."""
+    config = config or ConversionConfig()
+    stale = clean_stale_temporaries(output)
+    if stale:
+        print(f"removed {len(stale)} temporary folders left by an interrupted run: {[p.name for p in stale]}")
+    progress = tqdm(total=len(bags), desc="bag -> DROID", unit="bag")
+    try:
+        if workers <= 0:
+            outcomes = []
+            for bag in bags:
+                outcomes.append(_convert_one(bag, output, config, force, convert))
+                progress.update()
+        else:
+            outcomes = _convert_in_workers(bags, output, config, force, workers, convert, progress)
+    finally:
+        progress.close()
     return sorted(outcomes, key=lambda outcome: str(outcome.bag))
+
+
+def _floats(text: str, parser: argparse.ArgumentParser) -> tuple[float, ...]:
+    """Six comma-separated numbers, or a parser error naming the option."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 6:
+        parser.error(f"--camera-extrinsics: expected 6 comma-separated numbers, got {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bags", nargs="+", type=Path, help="bag folders, or folders containing bag folders")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder receiving one episode per bag")
     parser.add_argument("--force", action="store_true", help="re-convert episodes that exist already")
-    parser.add_argument("--workers", type=int, default=2, help="parallel conversions (processes)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"conversion processes (default {DEFAULT_WORKERS}; 0 = in this process, no isolation)",
+    )
+    parser.add_argument(
+        "--camera-extrinsics",
+        action="append",
+        metavar="X,Y,Z,ROLL,PITCH,YAW",
+        help="per image topic (same order): camera pose in the robot base frame, m and extrinsic Euler xyz rad",
+    )
     parser.add_argument("--image-topic", action="append", help="camera topic(s); the first defines the rows")
     parser.add_argument("--codec", default="libx264", choices=["libx264", "mpeg4"], help="video codec")
     parser.add_argument("--row-hz", type=float, default=15.0, help="DROID row rate (and MP4 frame rate)")
@@ -92,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         row_hz=args.row_hz,
         max_image_offset_s=1.0 / args.row_hz,
         video=VideoEncoding(codec=args.codec, fps=int(args.row_hz)),
+        camera_extrinsics=tuple(_floats(text, parser) for text in args.camera_extrinsics or ()),
     )
     outcomes = convert_many(find_bags(args.bags), args.output, config, force=args.force, workers=args.workers)
     for outcome in outcomes:

@@ -4,12 +4,21 @@ Rows are laid on a 15 Hz grid over the span where camera and robot state both ex
 nearest to its grid time (row time := that image's header stamp) and the robot state / joint state nearest to that
 stamp. The action of row t is the last target_pose / gripper_command received before the image of row t+1 (the
 command in effect while the arm moved from row t to t+1), or the observed state before any command. Message
-definitions come from the bag itself. Output is written to a temporary folder and renamed: never a partial episode.
+definitions come from the bag itself. The bag is verified first (MCAP chunk CRCs, truncation; SQLite page checks):
+a damaged bag is refused with what is wrong, where (topics, time range), and how to keep its intact part.
+Output is written to a temporary folder `.tmp-<pid>-<id>-<bag>` (the pid tells a later run whether its writer is
+dead), fsynced, then renamed: never a partial episode.
+
+Cameras: `left_mp4_path` is the first image topic; `right_mp4_path` the second one when recorded, else the same video
+as the left (so the official loader, which draws left or right at random, loads every episode). Camera extrinsics
+([xyz, extrinsic Euler xyz] of the camera's frame in the robot base frame, per row) come from
+ConversionConfig.camera_extrinsics when given, else zeros with `extrinsics_known: false` in the metadata.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import uuid
@@ -22,6 +31,7 @@ from rosbags.highlevel import AnyReader
 
 from jepa_core import geometry
 from jepa_core.data import droid_format as fmt
+from jepa_core.data.bags import fsync_path, verify_bag
 from jepa_core.data.typestore import stack_typestore
 from jepa_core.data.video import VideoEncoding, write_mp4
 
@@ -45,7 +55,17 @@ class ConversionConfig:
     max_image_offset_s: float = 1.0 / fmt.ROW_HZ  # grid time -> nearest image
     max_state_offset_s: float = 0.05  # image stamp -> nearest robot / joint state
     camera_serials: tuple[str, ...] = ()  # default: each camera's header frame_id, sanitised
+    camera_extrinsics: tuple[tuple[float, ...], ...] = ()  # per image topic: [x, y, z, roll, pitch, yaw] in base frame
     video: VideoEncoding = field(default_factory=VideoEncoding)
+
+    def __post_init__(self) -> None:
+        if self.camera_extrinsics and (
+            len(self.camera_extrinsics) != len(self.image_topics) or any(len(e) != 6 for e in self.camera_extrinsics)
+        ):
+            raise ValueError(
+                f"camera_extrinsics: expected one [x, y, z, roll, pitch, yaw] per image topic "
+                f"({len(self.image_topics)}), got {self.camera_extrinsics}"
+            )
 
     @property
     def required_topics(self) -> tuple[str, ...]:
@@ -242,8 +262,9 @@ class _EpisodeBuilder:
         velocities = [joint_stream.values[i][2] for i in joint_index]
         if all(v.size == len(names) for v in velocities):
             datasets[fmt.JOINT_VELOCITIES] = np.stack([v[order] for v in velocities]).astype(np.float64)
-        for serial in serials:
-            datasets[fmt.extrinsics_key(serial)] = np.zeros((len(row_stamps), 6))  # unknown: no tf in bags
+        known = self.config.camera_extrinsics or [np.zeros(6)] * len(serials)  # zeros: unknown
+        for serial, extrinsics in zip(serials, known, strict=True):
+            datasets[fmt.extrinsics_key(serial)] = np.tile(np.asarray(extrinsics, np.float64), (len(row_stamps), 1))
         return datasets
 
     def camera_indices(self, row_stamps: np.ndarray, primary_index: np.ndarray) -> list[np.ndarray]:
@@ -257,14 +278,20 @@ class _EpisodeBuilder:
         return stream.values[-1] if stream and stream.values else None
 
 
-def _rows_of_frames(reader: AnyReader, connection, row_messages: np.ndarray) -> Iterator[np.ndarray]:
+def _rows_of_frames(bag: Path, reader: AnyReader, connection, row_messages: np.ndarray) -> Iterator[np.ndarray]:
     """Decode a camera topic once, yielding the RGB frame of each row in row order (a frame may serve several)."""
     pending: dict[int, np.ndarray] = {}
     needed_until = {int(m): r for r, m in enumerate(row_messages)}  # message index -> last row needing it
     next_row = 0
     for position, (_, _, raw) in enumerate(reader.messages(connections=[connection])):
         if position in needed_until:
-            pending[position] = image_to_rgb(reader.deserialize(raw, connection.msgtype))
+            msg = reader.deserialize(raw, connection.msgtype)
+            try:
+                pending[position] = image_to_rgb(msg)
+            except ValueError as error:
+                raise BagConversionError(
+                    f"{bag}: {connection.topic}: image {position} stamped {_stamp_ns(msg.header)} ns: {error}"
+                ) from error
         while next_row < len(row_messages) and int(row_messages[next_row]) in pending:
             message = int(row_messages[next_row])
             yield pending[message]
@@ -272,7 +299,7 @@ def _rows_of_frames(reader: AnyReader, connection, row_messages: np.ndarray) -> 
                 del pending[message]
             next_row += 1
     if next_row != len(row_messages):
-        raise BagConversionError(f"{connection.topic}: image {row_messages[next_row]} vanished on the second read")
+        raise BagConversionError(f"{bag}: {connection.topic}: image {row_messages[next_row]} vanished on a second read")
 
 
 def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folder: Path) -> None:
@@ -289,7 +316,7 @@ def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folde
     (folder / fmt.MP4_DIR).mkdir(parents=True)
     per_camera = builder.camera_indices(row_stamps, image_index)
     for topic, serial, messages in zip(config.image_topics, serials, per_camera, strict=True):
-        frames = _rows_of_frames(reader, builder.connections[topic], messages)
+        frames = _rows_of_frames(bag, reader, builder.connections[topic], messages)
         written = write_mp4(folder / fmt.mp4_relative_path(serial), frames, config.video)
         if written != len(row_stamps):
             raise BagConversionError(f"{bag}: {topic}: wrote {written} frames for {len(row_stamps)} rows")
@@ -298,6 +325,9 @@ def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folde
     metadata = _metadata(bag, reader.start_time, builder, config, serials, len(row_stamps))
     metadata["repeated_frames"] = int(np.sum(np.diff(image_index) == 0))  # rows reusing the previous image (gaps)
     (folder / f"metadata_{metadata['uuid']}.json").write_text(json.dumps(metadata, indent=2))
+    for path in sorted(folder.rglob("*"), reverse=True):  # files, then their folders: all on disk before the rename
+        fsync_path(path)
+    fsync_path(folder)
 
 
 def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = None, force: bool = False):
@@ -307,14 +337,19 @@ def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = 
     if final.exists() and not force:
         return None
     if not (bag / "metadata.yaml").is_file():
-        raise BagConversionError(f"{bag}: not a rosbag2 folder (no metadata.yaml)")
+        hint = " (a crashed recording? python -m training.bag_repair)" if any(bag.glob("*.mcap")) else ""
+        raise BagConversionError(f"{bag}: not a rosbag2 folder (no metadata.yaml){hint}")
+    if problems := verify_bag(bag):
+        raise BagConversionError(
+            "; ".join(problems) + " -- refused (python -m training.bag_repair writes a bag of the intact chunks)"
+        )
     try:
         reader = AnyReader([bag], default_typestore=stack_typestore())
         reader.open()
     except Exception as error:  # rosbags raises several error types for damaged files
         raise BagConversionError(f"{bag}: unreadable bag ({type(error).__name__}: {error})") from error
     output_root.mkdir(parents=True, exist_ok=True)
-    tmp = output_root / f".tmp-{bag.name}-{uuid.uuid4().hex[:8]}"
+    tmp = output_root / temporary_name(bag.name)
     try:
         _write_episode(bag, reader, config, tmp)
         _replace(tmp, final)
@@ -339,12 +374,14 @@ def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: Conver
         "trajectory_length": rows,
         "hdf5_path": fmt.TRAJECTORY_FILE,
         fmt.LEFT_MP4_KEY: fmt.mp4_relative_path(serials[0]),
+        fmt.RIGHT_MP4_KEY: fmt.mp4_relative_path(serials[min(1, len(serials) - 1)]),
+        "right_mp4_source": "second camera" if len(serials) > 1 else "same camera as left (one camera recorded)",
         "camera_serials": serials,
         fmt.ROW_HZ_KEY: config.row_hz,
         "mp4_fps": config.video.fps,  # container rate == row rate: playback time is real time
         "mp4_codec": config.video.codec,
         "timestamp_unit": "ns",
-        "extrinsics_known": False,
+        "extrinsics_known": bool(config.camera_extrinsics),
         "action_semantics": "last command received before the next row's image; observed state before any",
         "current_task": status.get("task", ""),
         "success": status.get("success"),
@@ -357,12 +394,44 @@ def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: Conver
     return metadata
 
 
+def temporary_name(name: str) -> str:
+    """A temporary folder name owned by this process: `.tmp-<pid>-<random>-<name>`."""
+    return f"{fmt.TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the process that made a temporary folder still runs (names without a pid are from older runs)."""
+    pid = name[len(fmt.TMP_PREFIX) :].split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_temporaries(output_root: Path) -> list[Path]:
+    """Remove temporary folders left in `output_root` by conversions whose process is dead; returns them."""
+    output_root = Path(output_root)
+    if not output_root.is_dir():
+        return []
+    stale = [p for p in output_root.iterdir() if fmt.is_temporary(p.name) and not _owner_alive(p.name)]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
 def _replace(tmp: Path, final: Path) -> None:
     """Move a finished episode into place, replacing an existing one only after the new one is complete."""
     if final.exists():
-        trash = final.with_name(f".tmp-old-{final.name}-{uuid.uuid4().hex[:8]}")
+        trash = final.with_name(temporary_name(f"old-{final.name}"))
         final.rename(trash)
         tmp.rename(final)
+        fsync_path(final.parent)
         shutil.rmtree(trash)
     else:
         tmp.rename(final)
+        fsync_path(final.parent)

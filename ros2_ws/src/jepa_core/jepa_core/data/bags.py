@@ -249,7 +249,7 @@ def scan_mcap(path: Path) -> BagScan:
             if not scan.has_footer:
                 scan.problems.append(
                     f"truncated: no MCAP footer; the last complete record ends at byte {scan.end_of_data} of {size} "
-                    "(a crashed recording? python -m training.bag_repair keeps every complete chunk)"
+                    "(a crashed or unfinished recording?)"
                 )
     scan.problems.extend(scan.describe(chunk) for chunk in scan.damaged)
     return scan

@@ -18,6 +18,8 @@ TRAJECTORY_FILE = "trajectory.h5"
 MP4_DIR = "recordings/MP4"
 METADATA_GLOB = "metadata_*.json"
 LEFT_MP4_KEY = "left_mp4_path"
+RIGHT_MP4_KEY = "right_mp4_path"  # the official loader's default views are left and right
+TMP_PREFIX = ".tmp-"  # converters write episodes into folders named so, then rename them
 ROW_HZ_KEY = "row_hz"  # our metadata: rate of the trajectory rows (real DROID episodes do not say; 15 Hz)
 
 CARTESIAN_POSITION = "observation/robot_state/cartesian_position"  # (T, 6) f64: xyz, extrinsic Euler xyz
@@ -127,6 +129,11 @@ def write_trajectory(path: Path, datasets: dict[str, np.ndarray]) -> None:
             h5.create_dataset(key, data=array)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a folder name is a converter's temporary folder (judged by the folder's own name only)."""
+    return name.startswith(TMP_PREFIX)
+
+
 def find_episodes(roots: list[Path]) -> list[Path]:
     """Episode folders (those holding trajectory.h5) under each root, or listed one per line in a .txt/.csv file."""
     episodes: list[Path] = []
@@ -137,7 +144,8 @@ def find_episodes(roots: list[Path]) -> list[Path]:
         elif (root / TRAJECTORY_FILE).is_file():
             episodes.append(root)
         elif root.is_dir():
-            episodes.extend(sorted(p.parent for p in root.rglob(TRAJECTORY_FILE) if ".tmp-" not in str(p)))
+            found = root.rglob(TRAJECTORY_FILE)
+            episodes.extend(sorted(p.parent for p in found if not any(map(is_temporary, p.relative_to(root).parts))))
         else:
             raise FileNotFoundError(f"episode root {root} does not exist")
     return episodes

@@ -14,6 +14,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from jepa_core import geometry
 from jepa_core.data import topics
+from jepa_core.data.bags import BAG_VERSION, ChunkPolicy, CrcBagWriter
 from jepa_core.data.typestore import stack_typestore
 
 CODE_BLOCK = 16  # pixels of the top-left block carrying the frame code
@@ -67,7 +68,8 @@ def _stamp(store, t_ns: int, frame_id: str):
 def write_synthetic_bag(
     path: Path, spec: SyntheticEpisode = SyntheticEpisode(), storage: str = "mcap", omit: tuple[str, ...] = ()
 ) -> None:
-    """Write an episode bag with the stack's topics (minus the relative names in `omit`), receive time = stamp."""
+    """Write an episode bag with the stack's topics (minus the relative names in `omit`), receive time = stamp;
+    MCAP bags are written like the recorder's (checksummed chunks)."""
     store = stack_typestore()
     t = store.types
     events: list[tuple[int, str, object]] = []  # (t_ns, topic name, message)
@@ -112,7 +114,9 @@ def write_synthetic_bag(
     events.sort(key=lambda event: event[0])
 
     wanted = [topic for topic in topics.RECORDED_TOPICS if topic.name not in omit]
-    with Writer(path, version=9, storage_plugin=StoragePlugin[storage.upper()]) as writer:
+    plugin = StoragePlugin[storage.upper()]
+    writer = CrcBagWriter(path, ChunkPolicy(fsync=False)) if plugin == StoragePlugin.MCAP else None
+    with writer or Writer(path, version=BAG_VERSION, storage_plugin=plugin) as writer:
         connections = {tp.name: writer.add_connection(f"/{tp.name}", tp.msgtype, typestore=store) for tp in wanted}
         for ns, name, msg in events:
             if name in connections:

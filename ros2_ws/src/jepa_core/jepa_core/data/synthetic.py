@@ -34,6 +34,7 @@ class SyntheticEpisode:
     width: int = 64
     start_ns: int = 1_700_000_000_000_000_000
     camera_frame_id: str = "front_camera"
+    image_encoding: str = "rgb8"  # written into the Image header (the pixels stay rgb8): other values test rejection
 
 
 def frame_code(index: int) -> int:
@@ -89,7 +90,9 @@ def write_synthetic_bag(
     for k, ns in enumerate(at(spec.camera_hz)):
         frame = synthetic_frame(k, spec.height, spec.width)
         header = _stamp(store, int(ns), spec.camera_frame_id)
-        image = t["sensor_msgs/msg/Image"](header, spec.height, spec.width, "rgb8", 0, spec.width * 3, frame.ravel())
+        image = t["sensor_msgs/msg/Image"](
+            header, spec.height, spec.width, spec.image_encoding, 0, spec.width * 3, frame.ravel()
+        )
         events.append((int(ns), topics.CAMERA_IMAGE.name, image))
     for ns in at(spec.state_hz):
         state = synthetic_state(seconds_of(ns))

@@ -1,6 +1,8 @@
 """bag -> DROID conversion: layout, row alignment, action semantics, atomicity and clean rejection of bad bags."""
 
 import json
+import os
+import subprocess
 
 import h5py
 import numpy as np
@@ -8,7 +10,14 @@ import pytest
 
 from jepa_core import geometry
 from jepa_core.data import droid_format as fmt
-from jepa_core.data.bag_to_droid import BagConversionError, ConversionConfig, convert_bag, image_to_rgb, nearest
+from jepa_core.data.bag_to_droid import (
+    BagConversionError,
+    ConversionConfig,
+    clean_stale_temporaries,
+    convert_bag,
+    image_to_rgb,
+    nearest,
+)
 from jepa_core.data.droid_validate import validate_episode
 from jepa_core.data.synthetic import CODE_BLOCK, SyntheticEpisode, frame_code, synthetic_state, write_synthetic_bag
 from jepa_core.data.video import decode_all
@@ -168,3 +177,59 @@ def test_slow_camera_rows_reuse_frames_and_say_so(tmp_path):
     metadata = json.loads(metadata_file.read_text())
     assert metadata["trajectory_length"] == 29 and metadata["repeated_frames"] > 0
     assert validate_episode(episode) == []
+
+
+def test_injected_random_bytes_fail_loudly_naming_bag_topic_and_time(bags, tmp_path):
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "metadata.yaml").write_bytes((bags / "ep_mcap" / "metadata.yaml").read_bytes())
+    data = bytearray((bags / "ep_mcap" / "ep_mcap.mcap").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4096] = np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    (damaged / "ep_mcap.mcap").write_bytes(data)
+    with pytest.raises(BagConversionError) as error:
+        convert_bag(damaged, tmp_path / "out")
+    message = str(error.value)
+    assert "damaged: ep_mcap.mcap: chunk at byte" in message and "fails its CRC check" in message
+    assert "/camera/image_raw" in message and "s after the first message" in message
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_tmp_in_the_output_path_hides_nothing(bags, tmp_path):
+    root = tmp_path / "my.tmp-data" / "droid"
+    episode = convert_bag(bags / "ep_mcap", root)
+    (root / ".tmp-123-abc-half").mkdir()
+    (root / ".tmp-123-abc-half" / fmt.TRAJECTORY_FILE).write_bytes(b"")
+    assert fmt.find_episodes([root]) == [episode]
+
+
+def test_stale_temporaries_of_dead_runs_are_removed(tmp_path):
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead_pid = child.pid  # reaped: no process has this pid (until the kernel reuses it)
+    stale = tmp_path / f".tmp-{dead_pid}-0000-ep"
+    old_style = tmp_path / ".tmp-ep-1234abcd"
+    live = tmp_path / f".tmp-{os.getpid()}-0000-ep"
+    for folder in (stale, old_style, live, tmp_path / "episode"):
+        folder.mkdir()
+    assert sorted(clean_stale_temporaries(tmp_path)) == sorted([stale, old_style])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "episode"])
+
+
+def test_bad_image_names_topic_and_stamp(tmp_path):
+    write_synthetic_bag(tmp_path / "yuv", SyntheticEpisode(seconds=1.0, image_encoding="yuv422"))
+    with pytest.raises(BagConversionError, match=r"yuv: /camera/image_raw: image 0 stamped 1700000000000000000 ns"):
+        convert_bag(tmp_path / "yuv", tmp_path / "out")
+
+
+def test_official_default_views_and_given_extrinsics(bags, tmp_path):
+    extrinsics = (0.5, -0.1, 0.6, -2.0, 0.1, 1.5)
+    episode = convert_bag(bags / "ep_mcap", tmp_path, ConversionConfig(camera_extrinsics=(extrinsics,)))
+    metadata = fmt.read_metadata(episode)
+    assert metadata["right_mp4_path"] == metadata["left_mp4_path"] and metadata["extrinsics_known"] is True
+    for view in ("left_mp4_path", "right_mp4_path"):  # the official DROIDVideoDataset's default camera_views
+        serial = metadata[view].split("recordings/MP4/")[-1].split(".")[0]
+        assert (episode / metadata[view]).is_file()
+        np.testing.assert_array_equal(_read(episode, f"observation/camera_extrinsics/{serial}_left")[-1], extrinsics)
+    with pytest.raises(ValueError, match="camera_extrinsics: expected one"):
+        ConversionConfig(camera_extrinsics=((1.0, 2.0),))

@@ -100,3 +100,18 @@ def test_cli_exit_status(pristine, episode, capsys):
     assert cli_main([str(pristine), str(episode)]) == 1
     out = capsys.readouterr().out
     assert "unreadable video" in out and "1/2 episodes valid" in out
+
+
+def test_cli_verifies_bag_checksums(pristine, tmp_path, capsys):
+    bag = tmp_path / "bag"
+    shutil.copytree(pristine.parent.parent / "bag", bag)
+    assert cli_main([str(bag)]) == 0
+    assert "1/1 bags intact" in capsys.readouterr().out
+    mcap = bag / "bag.mcap"
+    data = bytearray(mcap.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4096] = np.random.default_rng(2).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    mcap.write_bytes(data)
+    assert cli_main([str(bag), str(pristine)]) == 1
+    output = capsys.readouterr().out
+    assert "fails its CRC check" in output and "0/1 bags intact" in output and "1/1 episodes valid" in output

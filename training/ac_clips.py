@@ -1,5 +1,6 @@
-"""Post-training clips with a frozen encoder: every frame of every DROID episode is encoded once, clips then come
-from memory (representations, states, actions), which makes small-model post-training on CPU fast.
+"""Post-training clips from memory: every frame of every DROID episode is converted once (frozen-encoder
+representations, or preprocessed pixels for end-to-end training), clips then come from memory with their states and
+actions, which makes small-model post-training on CPU fast.
 
 Clip frames are `clip_stride(row_hz, fps)` rows apart (the official loader's rule) and every start row gives a clip;
 actions are `poses_to_diffs` of the clip's states (float64, then float32), as `DroidClipDataset` returns them.
@@ -7,6 +8,7 @@ actions are `poses_to_diffs` of the clip's states (float64, then float32), as `D
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +25,16 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_frames
 from jepa_core.transforms import planning_transform_batch
 
+# uint8 frames [T, H, W, 3] -> per-frame tensors [T, ...] (representations [T, N, D] or pixels [T, 3, S, S])
+FrameFn = Callable[[np.ndarray], torch.Tensor]
+
 
 @dataclass
 class EncodedEpisode:
-    """One episode's per-row frame representations and states."""
+    """One episode's per-row frame tensors (representations or pixels) and states."""
 
     path: Path
-    reps: torch.Tensor  # [rows, N, D] (storage dtype, e.g. float16)
+    reps: torch.Tensor  # [rows, N, D] or [rows, 3, S, S] (storage dtype, e.g. float16)
     states: np.ndarray  # [rows, 7] float64
     stride: int  # rows between clip frames
 
@@ -46,28 +51,35 @@ def encode_video(
     return torch.cat(reps)
 
 
+def frozen_encoder_fn(encoder: VisionTransformer, device: torch.device, chunk: int = 64) -> FrameFn:
+    """FrameFn of the frozen encoder: normalised representations [T, N, D]."""
+    encoder = encoder.to(device).eval()
+    return lambda frames: encode_video(encoder, frames, encoder.img_size[0], chunk, device)
+
+
+def pixel_fn(image_size: int) -> FrameFn:
+    """FrameFn of end-to-end training: the planning transform's pixels [T, 3, S, S] (the encoder runs per step)."""
+    return lambda frames: planning_transform_batch(frames, size=image_size)
+
+
 def encode_episodes(
     roots: tuple[Path, ...],
-    encoder: VisionTransformer,
+    frame_fn: FrameFn,
     fps: float,
-    device: torch.device,
     storage_dtype: torch.dtype = torch.float16,
-    chunk: int = 64,
     show_progress: bool = True,
 ) -> list[EncodedEpisode]:
-    """Encode every row's frame of every episode under `roots` with the frozen encoder (once)."""
+    """Convert every row's frame of every episode under `roots` with `frame_fn` (once)."""
     paths = find_episodes(list(roots))
     if not paths:
         raise ValueError(f"no DROID episodes under {[str(r) for r in roots]}")
-    encoder = encoder.to(device).eval()
-    image_size = encoder.img_size[0]
     episodes = []
     for path in tqdm(paths, desc="encode episodes", disable=not show_progress):
         trajectory = load_trajectory(path)
         frames = decode_all(trajectory.video)  # [T, H, W, 3]
         if len(frames) < len(trajectory.states):
             raise ValueError(f"{trajectory.video}: {len(frames)} frames for {len(trajectory.states)} trajectory rows")
-        reps = encode_video(encoder, frames[: len(trajectory.states)], image_size, chunk, device)
+        reps = frame_fn(frames[: len(trajectory.states)])
         stride = clip_stride(trajectory.row_hz, fps)
         episodes.append(EncodedEpisode(path, reps.to(storage_dtype), trajectory.states, stride))
     return episodes
@@ -76,13 +88,14 @@ def encode_episodes(
 class EncodedClipDataset(Dataset):
     """Every clip of `frames_per_clip` frames of the encoded episodes.
 
-    Items: (reps [T*N, D], actions [T-1, 7], states [T, 7]), float32."""
+    Items: (reps [T*N, D] (flatten_frames) or frames [T, ...], actions [T-1, 7], states [T, 7]), float32."""
 
-    def __init__(self, episodes: list[EncodedEpisode], frames_per_clip: int):
+    def __init__(self, episodes: list[EncodedEpisode], frames_per_clip: int, flatten_frames: bool = True):
         if frames_per_clip < 2:
             raise ValueError(f"frames_per_clip must be >= 2 (one action), got {frames_per_clip}")
         self.episodes = episodes
         self.frames_per_clip = frames_per_clip
+        self.flatten_frames = flatten_frames
         self.index: list[tuple[int, int]] = []  # (episode, start row)
         for number, episode in enumerate(episodes):
             span = (frames_per_clip - 1) * episode.stride + 1
@@ -97,7 +110,9 @@ class EncodedClipDataset(Dataset):
         number, start = self.index[item]
         episode = self.episodes[number]
         rows = start + episode.stride * np.arange(self.frames_per_clip)  # [T]
-        reps = episode.reps[torch.from_numpy(rows)].float().flatten(0, 1)  # [T*N, D]
+        reps = episode.reps[torch.from_numpy(rows)].float()  # [T, N, D] or [T, 3, S, S]
+        if self.flatten_frames:
+            reps = reps.flatten(0, 1)  # [T*N, D]
         states = episode.states[rows]  # [T, 7] float64
         actions = geometry.poses_to_diffs(states)  # [T-1, 7] float64
         return reps, torch.from_numpy(actions).float(), torch.from_numpy(states).float()

@@ -1,8 +1,11 @@
 """Simulated data collection through the real path: sim node -> recorder node -> MCAP bags -> DROID episodes.
 
 One command runs the simulator node (lockstep, 15 Hz control periods, simulated time on /clock so stamps are
-physical), the episode recorder node and a scripted exploration policy (smooth random flange targets, random gripper
-open/close) in one process, records one bag per episode, then converts and validates them:
+physical), the episode recorder node and a scripted exploration policy in one process, records one bag per episode,
+then converts and validates them. `--policy play` (default) is `jepa_sim.scripted.PlayPolicy`, the manipulation mix of
+`training.sim_episodes` (grasp attempts, carries, drops, random waypoints, gripper toggles; it knows the objects' start
+positions from the reset episode, as an operator sees the table, and tracks where it releases them);
+`--policy waypoints` is smooth random flange targets with yaw and random gripper open/close:
 
     scripts/run.sh python -m training.collect_sim --episodes 20 --seconds 20 --output data/sim
     -> data/sim/bags/<episode>/ (rosbag2 MCAP) and data/sim/droid/<episode>/ (raw DROID)
@@ -32,6 +35,7 @@ from jepa_core.data.droid_format import ROW_HZ
 from jepa_core.data.droid_validate import validate_episode
 from jepa_msgs.msg import EndEffectorState
 from jepa_msgs.srv import ResetSim
+from jepa_sim.scripted import PlayPolicy
 from jepa_sim.sim_node import SimNode
 from training.bag_to_droid import convert_many
 from training.record import EpisodeRecorder
@@ -94,6 +98,7 @@ class CollectionConfig:
     episodes: int = 10
     seconds: float = 20.0  # simulated seconds per episode
     task: str = "reach"  # scene / start distribution of the sim's tasks
+    policy: str = "play"  # "play" (manipulation mix, PlayPolicy) or "waypoints" (ExplorationPolicy)
     seed: int = 0
     image_size: int = 256
     workers: int = 2  # parallel bag -> DROID conversions
@@ -213,10 +218,10 @@ class SimCollector:
         if not future.result().success:
             raise RuntimeError(f"sim reset failed: {future.result().message}")
         _wait(lambda: self.driver.latest_stamp_ns == self.sim_time_ns, 5.0, "the reset observation")
-        policy = ExplorationPolicy(self.driver.latest_state, self.config.period, seed, self.config.exploration)
+        act = self._make_policy(seed)
         for _ in range(steps):
             self._advance_clock()
-            self.driver.publish_command(policy.act())
+            self.driver.publish_command(act())
             _wait(lambda: self.driver.latest_stamp_ns == self.sim_time_ns, self.config.step_timeout_s, "a sim step")
             progress.update()
         try:  # images are best effort (sensor-data QoS): give the last ones a moment, then report any loss
@@ -225,6 +230,17 @@ class SimCollector:
             lost = steps + 1 - self.recorder.received["/camera/image_raw"]
             progress.write(f"{name}: {lost} of {steps + 1} images did not reach the recorder")
         return self.recorder.stop_episode().path
+
+    def _make_policy(self, seed: int):
+        """Callable returning the next target state [7] of the configured exploration policy."""
+        start = self.driver.latest_state
+        if self.config.policy == "play":
+            objects = self.sim.env.episode.object_positions  # the reset scene, as an operator sees the table
+            play = PlayPolicy(start, objects, self.config.period, np.random.default_rng(seed))
+            return lambda: play.act(self.driver.latest_state)
+        if self.config.policy == "waypoints":
+            return ExplorationPolicy(start, self.config.period, seed, self.config.exploration).act
+        raise ValueError(f"CollectionConfig.policy: expected 'play' or 'waypoints', got {self.config.policy!r}")
 
     def close(self) -> None:
         """Stop spinning and shut the nodes and the context down."""
@@ -265,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=defaults.episodes)
     parser.add_argument("--seconds", type=float, default=defaults.seconds, help="simulated seconds per episode")
     parser.add_argument("--task", default=defaults.task, help="sim task whose scene and start states are used")
+    parser.add_argument(
+        "--policy", choices=("play", "waypoints"), default=defaults.policy, help="exploration policy (default: play)"
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--workers", type=int, default=defaults.workers, help="parallel bag -> DROID conversions")
@@ -274,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         episodes=args.episodes,
         seconds=args.seconds,
         task=args.task,
+        policy=args.policy,
         seed=args.seed,
         image_size=args.image_size,
         workers=args.workers,

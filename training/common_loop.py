@@ -84,6 +84,9 @@ class TrainTask(Protocol):
     def checkpoint_models(self) -> dict[str, nn.Module]:
         """save_checkpoint keyword arguments (encoder / predictor / target_encoder) with plain (unwrapped) modules."""
 
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Training-only modules (e.g. a projector) stored as state dicts under their names, for resuming."""
+
     checkpoint_prefix: str
 
 
@@ -156,6 +159,10 @@ def resume_state(run_dir: Path, task: TrainTask, optimizer: torch.optim.Optimize
         if key not in ckpt:
             raise KeyError(f"{path}: resume needs key {key!r}; found {sorted(ckpt)}")
         module.load_state_dict(clean_state_dict(ckpt[key]), strict=True)
+    for key, module in task.extra_modules().items():
+        if key not in ckpt:
+            raise KeyError(f"{path}: resume needs key {key!r}; found {sorted(ckpt)}")
+        module.load_state_dict(ckpt[key], strict=True)
     if ckpt.get("opt") is None:
         raise KeyError(f"{path}: no optimiser state under 'opt'; cannot resume")
     optimizer.load_state_dict(ckpt["opt"])
@@ -176,6 +183,7 @@ def write_checkpoint(path: Path, task: TrainTask, optimizer, step: int, loss: fl
         step=step,
         loss=loss,
         world_size=ctx.world_size,
+        **{name: module.state_dict() for name, module in task.extra_modules().items()},
         **extra,
     )
 

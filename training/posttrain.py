@@ -1,7 +1,9 @@
-"""Post-train the action-conditioned (AC) predictor on DROID-format episodes with the encoder frozen.
+"""Post-train the action-conditioned (AC) predictor on DROID-format episodes, with the encoder frozen (official) or
+trained jointly under SIGReg (end to end, LeWorldModel-style).
 
     scripts/run.sh python -m training.posttrain --data data/sim_droid --encoder-checkpoint runs/pretrain/final.pt
     scripts/run.sh python -m training.posttrain --data ... --encoder-checkpoint vjepa2-vitg.pt   # Meta's encoder
+    scripts/run.sh python -m training.posttrain --data ... --recipe end_to_end --sigreg-weight 0.1
     torchrun --nproc-per-node 2 -m training.posttrain ...                                        # DDP
 
 Loss (official AC step): L1 teacher forcing over all steps + L1 rollout of `auto_steps` (2) steps with ground-truth
@@ -10,6 +12,12 @@ is frozen; with `--feature-cache` (default) every frame is encoded once before t
 `--encoder-checkpoint`, a randomly initialised encoder of `--encoder-preset` is used and saved. Checkpoints use the
 official AC layout (`module.` keys: encoder, target_encoder, predictor, opt, ...), loadable with `load_encoder` and
 `load_ac_predictor`.
+
+`--recipe end_to_end`: the encoder (random init or `--encoder-checkpoint`) trains with the predictor, no EMA and no
+stop-gradient: loss = AC loss (targets are the same encoder's layer-normed frame tokens) + `sigreg_weight` *
+SIGReg(projector(tokens)) (`jepa_core.sigreg`; the projector is Linear-BatchNorm-GELU-Linear and is saved under
+`projector` for resuming only). Frames are preprocessed once and kept in memory; the planner later sees exactly the
+trained encoder's layer-normed tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Literal
 
 import torch
 from torch import nn
@@ -30,8 +38,9 @@ from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_clip_frames
 from jepa_core.presets import build_ac_predictor, build_encoder
+from jepa_core.sigreg import Projector, SIGRegConfig, sigreg
 from jepa_core.transforms import planning_transform_batch
-from training.ac_clips import EncodedClipDataset, encode_episodes
+from training.ac_clips import EncodedClipDataset, encode_episodes, frozen_encoder_fn, pixel_fn
 from training.common_config import config_dict, parse_config
 from training.common_dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
 from training.common_loop import LoopConfig, endless, make_loader, print_summary, run_training
@@ -42,6 +51,13 @@ class PosttrainConfig(LoopConfig):
     """Post-training options: data, frozen encoder, predictor size, clip shape (plus the shared loop options)."""
 
     data: tuple[Path, ...] = field(default=(Path("data/sim_droid"),), metadata={"help": "DROID episode roots"})
+    recipe: Literal["frozen", "end_to_end"] = field(
+        default="frozen", metadata={"help": "frozen encoder (official) or encoder + predictor under SIGReg"}
+    )
+    sigreg_weight: float = field(default=0.1, metadata={"help": "end_to_end: lambda of the SIGReg term"})
+    sigreg_directions: int = field(default=256, metadata={"help": "end_to_end: random projections per step"})
+    projector_hidden: int = field(default=512, metadata={"help": "end_to_end: projector hidden width"})
+    projector_dim: int = field(default=256, metadata={"help": "end_to_end: projector output width (SIGReg's space)"})
     encoder_checkpoint: Path | None = field(
         default=None, metadata={"help": "frozen encoder checkpoint (ours or Meta's); none = random init of the preset"}
     )
@@ -55,7 +71,9 @@ class PosttrainConfig(LoopConfig):
     frames_per_clip: int = field(default=8, metadata={"help": "frames per clip"})
     fps: float = field(default=4.0, metadata={"help": "clip frame rate; stride = ceil(row_hz / fps)"})
     auto_steps: int = field(default=2, metadata={"help": "rollout steps of the loss"})
-    feature_cache: bool = field(default=True, metadata={"help": "encode every frame once before training"})
+    feature_cache: bool = field(
+        default=True, metadata={"help": "convert every frame once before training (frozen: encode; end_to_end: pixels)"}
+    )
     lr: float = 4.25e-4
     weight_decay: float = 0.04
     run_dir: Path = Path("runs/posttrain")
@@ -75,29 +93,66 @@ class ACLossModel(nn.Module):
         return {"loss": out.loss, "jloss": out.jloss, "sloss": out.sloss}
 
 
-class PosttrainTask:
-    """Frozen encoder + trainable AC predictor, plugged into the shared loop."""
+class EndToEndLossModel(nn.Module):
+    """Encoder + AC predictor + projector: AC loss on the encoder's own tokens + weight * SIGReg(projector(tokens))."""
 
-    loss_names: ClassVar[list[str]] = ["loss", "jloss", "sloss"]
+    def __init__(
+        self, encoder: VisionTransformer, ac_model: ACLossModel, projector: Projector, config: PosttrainConfig
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.ac_model = ac_model
+        self.projector = projector
+        self.weight = config.sigreg_weight
+        self.sigreg_config = SIGRegConfig(directions=config.sigreg_directions)
+
+    def forward(self, frames: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> dict[str, torch.Tensor]:
+        """frames [B, T, 3, S, S], actions [B, T-1, 7], states [B, T, 7] -> {"loss", "jloss", "sloss", "sigreg"}."""
+        reps = encode_clip_frames(self.encoder, frames.transpose(1, 2))  # [B, T*N, D], with gradients
+        out = self.ac_model(reps, actions, states)
+        regulariser = sigreg(self.projector(reps), self.sigreg_config)  # over B*T*N token embeddings
+        return {**out, "loss": out["loss"] + self.weight * regulariser, "sigreg": regulariser}
+
+
+class PosttrainTask:
+    """AC predictor (and, end to end, the encoder) plugged into the shared loop."""
+
     checkpoint_prefix = AC_PREFIX
 
     def __init__(self, config: PosttrainConfig, ctx: DistContext, encoder, predictor):
         self.config = config
         self.ctx = ctx
-        self.encoder = encoder.to(ctx.device).eval().requires_grad_(False)
+        self.end_to_end = config.recipe == "end_to_end"
         if not predictor.use_extrinsics:  # in the checkpoint, never used: DDP requires every trained weight to be used
             predictor.extrinsics_encoder.requires_grad_(False)
-        self.model = wrap_ddp(ACLossModel(predictor, config.auto_steps).to(ctx.device), ctx)
+        ac_model = ACLossModel(predictor, config.auto_steps)
+        self.loss_names = ["loss", "jloss", "sloss"]
+        if self.end_to_end:
+            self.encoder = encoder.to(ctx.device).requires_grad_(True)
+            projector = Projector(encoder.embed_dim, config.projector_hidden, config.projector_dim)
+            self.model = wrap_ddp(EndToEndLossModel(self.encoder, ac_model, projector, config).to(ctx.device), ctx)
+            self.loss_names.append("sigreg")
+        else:
+            self.encoder = encoder.to(ctx.device).eval().requires_grad_(False)
+            self.model = wrap_ddp(ac_model.to(ctx.device), ctx)
 
     def trainable_modules(self) -> list[nn.Module]:
         return [self.model]
 
     def train_mode(self) -> None:
         self.model.train()
-        self.encoder.eval()
+        if not self.end_to_end:
+            self.encoder.eval()
 
     def compute_losses(self, batch) -> dict[str, torch.Tensor]:
         device = self.ctx.device
+        if self.end_to_end:
+            if self.config.feature_cache:
+                frames, actions, states = batch  # frames [B, T, 3, S, S]
+            else:
+                frames, actions, states = batch["frames"], batch["actions"], batch["states"]
+            frames, actions, states = (t.to(device, non_blocking=True) for t in (frames, actions, states))
+            return {name: value.float() for name, value in self.model(frames, actions, states).items()}
         if self.config.feature_cache:
             reps, actions, states = (t.to(device, non_blocking=True) for t in batch)
         else:
@@ -108,10 +163,16 @@ class PosttrainTask:
         return {name: value.float() for name, value in self.model(reps, actions, states).items()}
 
     def after_optimizer_step(self, step: int) -> None:
-        """Nothing: the encoder is frozen."""
+        """Nothing: no EMA in either recipe."""
 
     def checkpoint_models(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "target_encoder": self.encoder, "predictor": unwrap(self.model).predictor}
+        model = unwrap(self.model)
+        predictor = model.ac_model.predictor if self.end_to_end else model.predictor
+        return {"encoder": self.encoder, "target_encoder": self.encoder, "predictor": predictor}
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Training-only modules saved (as state dicts) for resuming: the SIGReg projector."""
+        return {"projector": unwrap(self.model).projector} if self.end_to_end else {}
 
 
 def build_encoder_for(config: PosttrainConfig) -> VisionTransformer:
@@ -141,11 +202,14 @@ def build_predictor_for(config: PosttrainConfig, encoder: VisionTransformer) -> 
 
 
 def build_dataset(config: PosttrainConfig, encoder: VisionTransformer, ctx: DistContext):
-    """Encoded clips (feature cache) or streamed pixel clips (DroidClipDataset) of frames_per_clip frames."""
-    if config.feature_cache:
-        episodes = encode_episodes(config.data, encoder, config.fps, ctx.device, show_progress=ctx.is_main)
-        return EncodedClipDataset(episodes, config.frames_per_clip)
+    """Clips of frames_per_clip frames: from memory (feature cache: encoded frames, or preprocessed pixels end to end)
+    or streamed pixel clips (DroidClipDataset)."""
     size = encoder.img_size[0]
+    if config.feature_cache:
+        end_to_end = config.recipe == "end_to_end"
+        frame_fn = pixel_fn(size) if end_to_end else frozen_encoder_fn(encoder, ctx.device)
+        episodes = encode_episodes(config.data, frame_fn, config.fps, show_progress=ctx.is_main)
+        return EncodedClipDataset(episodes, config.frames_per_clip, flatten_frames=not end_to_end)
     clip_config = ClipConfig(frames_per_clip=config.frames_per_clip, target_fps=config.fps)
     return DroidClipDataset(list(config.data), clip_config, transform=lambda f: planning_transform_batch(f, size=size))
 
@@ -160,7 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = build_dataset(config, encoder, ctx)
         if ctx.is_main:
             params = sum(p.numel() for p in predictor.parameters()) / 1e6
-            print(f"posttrain: {len(dataset)} clips; predictor {params:.2f} M parameters; {ctx.world_size} process(es)")
+            print(
+                f"posttrain ({config.recipe}): {len(dataset)} clips; predictor {params:.2f} M parameters; "
+                f"{ctx.world_size} process(es)"
+            )
         task = PosttrainTask(config, ctx, encoder, predictor)
         batches = endless(make_loader(dataset, config, ctx))
         extra = {"batch_size": config.batch_size, "lr": config.lr, "train_config": config_dict(config)}

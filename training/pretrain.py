@@ -124,6 +124,10 @@ class PretrainTask:
         model = unwrap(self.model)
         return {"encoder": model.encoder, "predictor": model.predictor, "target_encoder": self.target_encoder}
 
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """None: every pretraining module is in the official layout."""
+        return {}
+
 
 def build_models(config: PretrainConfig) -> tuple[VisionTransformer, VisionTransformerPredictor, VisionTransformer]:
     """(encoder, predictor, target encoder): from a checkpoint, or a preset at the configured image/clip size."""

@@ -3,10 +3,13 @@
     scripts/run.sh python -m training.sim_episodes --out data/sim_droid --episodes 200 --steps 40
 
 One row per control step (`--control-period`, 0.25 s = 4 Hz, recorded as the metadata `row_hz`), so clips at 4 fps
-use every row. The policy heads for random waypoints in the reach workspace with per-axis steps up to
-`--max-translation` (the planner's CEM bound) plus noise, and now and then sets a random gripper command, so the data
-covers the states and actions the planner asks the world model about. Files are written with `jepa_core.data`
-(`write_trajectory`, `write_mp4`); `training.collect_sim` is the full record -> bag -> DROID path of the same idea.
+use every row. `--policy play` (default) is `jepa_sim.scripted.PlayPolicy`: noisy approach / descend / close / lift /
+carry / lower-or-drop / open sequences on the cube and the cup (successful and failed grasps, drops, re-grasps), random
+waypoints and idle gripper toggles, per-axis steps up to `--max-translation` (the planner's CEM bound).
+`--policy waypoints` is the reach-only exploration `models/sim_reach.pt` was trained on: random waypoints plus random
+gripper commands. Each episode's metadata records the fraction of rows with an object in hand, lifted and moving; the
+summary reports them over the whole output folder. Files are written with `jepa_core.data` (`write_trajectory`,
+`write_mp4`); `training.collect_sim` is the full record -> bag -> DROID path of the same idea.
 """
 
 from __future__ import annotations
@@ -19,16 +22,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
 
 from jepa_core.data import droid_format as fmt
 from jepa_core.data.video import VideoEncoding, write_mp4
-from jepa_sim.env import FrankaSimEnv, SimConfig
+from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
+from jepa_sim.scene import OBJECTS
+from jepa_sim.scripted import PlayConfig, PlayPolicy, in_hand, lifted
 from training.common_config import parse_config
 
 SERIAL = "sim_exterior"
+MIX_KEYS = ("in_hand", "lifted", "moved")  # per-row flags of the manipulation mix
+MOVED_M = 0.005  # an object counts as moving when it shifted more than this since the previous row
 
 
 @dataclass(frozen=True)
@@ -40,11 +48,14 @@ class ExplorationConfig:
     steps: int = field(default=40, metadata={"help": "control steps per episode (rows = steps + 1)"})
     first_seed: int = field(default=100000, metadata={"help": "seed of the first episode (evaluation uses 0..)"})
     task: str = field(default="reach", metadata={"help": "task whose reset (start pose, objects) episodes start from"})
+    policy: Literal["play", "waypoints"] = field(
+        default="play", metadata={"help": "play = manipulation mix (PlayPolicy); waypoints = reach-only exploration"}
+    )
     image_size: int = field(default=256, metadata={"help": "rendered square image size (pixels)"})
     control_period: float = field(default=0.25, metadata={"help": "seconds per step = 1 / row rate"})
     max_translation: float = field(default=0.075, metadata={"help": "per-axis step bound, m"})
     noise: float = field(default=0.04, metadata={"help": "uniform per-axis noise added to the waypoint step, m"})
-    waypoint_gain: float = field(default=0.5, metadata={"help": "fraction of the waypoint offset moved per step"})
+    waypoint_gain: float = field(default=0.5, metadata={"help": "waypoints: fraction of the offset moved per step"})
     waypoint_steps: tuple[int, int] = field(default=(4, 10), metadata={"help": "steps between new waypoints"})
     waypoint_min: tuple[float, float, float] = field(default=(0.3, -0.3, 0.18), metadata={"help": "waypoint box min"})
     waypoint_max: tuple[float, float, float] = field(default=(0.7, 0.3, 0.6), metadata={"help": "waypoint box max"})
@@ -53,7 +64,7 @@ class ExplorationConfig:
 
 
 class ExplorationPolicy:
-    """Waypoint-seeking random steps: action = clip(gain * (waypoint - xyz) + noise), occasional gripper changes."""
+    """Reach-only waypoint-seeking random steps: clip(gain * (waypoint - xyz) + noise), occasional gripper changes."""
 
     def __init__(self, config: ExplorationConfig, rng: np.random.Generator):
         self.config = config
@@ -78,22 +89,51 @@ class ExplorationPolicy:
         return action
 
 
-def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> dict:
-    """Run one exploration episode; returns frames, states, joints, commanded targets per row and the camera pose."""
-    rng = np.random.default_rng(seed)
-    policy = ExplorationPolicy(config, rng)
-    obs = env.reset(config.task, seed)
-    frames, states, joints, commands = [obs.image], [obs.ee_state], [obs.joint_positions], []
-    for _ in range(config.steps):
-        action = policy.action(obs.ee_state)
-        target = obs.ee_state.copy()
+def mix_flags(obs: Observation, previous: Observation | None) -> tuple[bool, bool, bool]:
+    """(an object in hand, an object lifted, an object moved since the previous row) for one row."""
+    flange = obs.ee_state[:3]
+    held = any(in_hand(p, OBJECTS[name], flange) for name, p in obs.object_positions.items())
+    up = any(lifted(p, OBJECTS[name]) for name, p in obs.object_positions.items())
+    moved = previous is not None and any(
+        np.linalg.norm(p - previous.object_positions[name]) > MOVED_M for name, p in obs.object_positions.items()
+    )
+    return held, up, moved
+
+
+def make_policy(config: ExplorationConfig, obs: Observation, rng: np.random.Generator):
+    """Callable observation -> target state [7] of the configured exploration policy."""
+    if config.policy == "play":
+        play_config = PlayConfig(max_speed=config.max_translation / config.control_period)
+        play = PlayPolicy(obs.ee_state, obs.object_positions, config.control_period, rng, play_config)
+        return lambda o: play.act(o.ee_state, o.object_positions)
+    waypoints = ExplorationPolicy(config, rng)
+
+    def waypoint_target(o: Observation) -> np.ndarray:
+        action = waypoints.action(o.ee_state)
+        target = o.ee_state.copy()
         target[:3] += action[:3]
         target[6] = np.clip(target[6] + action[6], 0.0, 1.0)
+        return target
+
+    return waypoint_target
+
+
+def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> dict:
+    """Run one exploration episode; returns frames, states, joints, commanded targets, mix flags per row and the
+    camera pose."""
+    rng = np.random.default_rng(seed)
+    obs = env.reset(config.task, seed)
+    policy = make_policy(config, obs, rng)
+    frames, states, joints, commands = [obs.image], [obs.ee_state], [obs.joint_positions], []
+    flags = [mix_flags(obs, None)]
+    for _ in range(config.steps):
+        target = policy(obs)
         commands.append(target)
-        obs = env.step(target)
+        previous, obs = obs, env.step(target)
         frames.append(obs.image)
         states.append(obs.ee_state)
         joints.append(obs.joint_positions)
+        flags.append(mix_flags(obs, previous))
     commands.append(states[-1].copy())  # no command after the last row: hold
     return {
         "frames": frames,
@@ -101,6 +141,7 @@ def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> d
         "joints": np.stack(joints),
         "commands": np.stack(commands),
         "extrinsics": env.camera_extrinsics(),  # [6] DROID-style optical-frame pose in the base frame
+        "mix": dict(zip(MIX_KEYS, np.asarray(flags, dtype=bool).T, strict=True)),  # key -> [rows] bool
     }
 
 
@@ -146,13 +187,30 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
         "timestamp_unit": "ns",
         "extrinsics_known": True,
         "action_semantics": "commanded target pose executed between this row and the next",
-        "current_task": f"exploration ({config.task} reset)",
+        "current_task": f"{config.policy} exploration ({config.task} reset)",
         "seed": seed,
+        "mix_fractions": {key: float(np.mean(flags)) for key, flags in episode["mix"].items()},
     }
     (tmp / f"metadata_{episode_uuid}.json").write_text(json.dumps(metadata, indent=2))
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
+
+
+def mix_summary(root: Path) -> dict[str, float]:
+    """Row-weighted fractions of the manipulation mix over every episode under `root` (from their metadata)."""
+    totals = dict.fromkeys(MIX_KEYS, 0.0)
+    rows = 0
+    for path in sorted(root.glob("*/metadata_*.json")):
+        metadata = json.loads(path.read_text())
+        fractions = metadata.get("mix_fractions")
+        if fractions is None:
+            continue
+        length = int(metadata["trajectory_length"])
+        rows += length
+        for key in MIX_KEYS:
+            totals[key] += fractions[key] * length
+    return {key: value / rows for key, value in totals.items()} if rows else {}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"sim_episodes: wrote {written} episode(s) of {config.steps + 1} rows to {config.out} "
         f"({skipped} existing skipped) in {time.perf_counter() - start:.1f} s"
     )
+    mix = mix_summary(config.out)
+    if mix:
+        print("  data mix (fraction of rows): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in mix.items()))
     return 0
 
 

@@ -1,0 +1,87 @@
+"""Play data: PlayPolicy manipulates (grasps, lifts, carries, releases, fails sometimes) within the planner's step
+bound, at 4 Hz and 15 Hz; sim_episodes records the manipulation mix per row and in the episode metadata."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jepa_sim.env import FrankaSimEnv, SimConfig
+from jepa_sim.scene import OBJECTS
+from jepa_sim.scripted import PlayPolicy, in_hand, lifted
+from training import sim_episodes
+
+
+@pytest.fixture(scope="module")
+def env():
+    environment = FrankaSimEnv(SimConfig(render_observations=False))
+    yield environment
+    environment.close()
+
+
+def play(env: FrankaSimEnv, seed: int, steps: int, period: float = 0.25):
+    """Run PlayPolicy with observed object positions; returns targets [steps, 7] and per-step (held, lifted) flags."""
+    obs = env.reset("reach", seed)
+    policy = PlayPolicy(obs.ee_state, obs.object_positions, period, np.random.default_rng(seed))
+    targets, flags = [], []
+    for _ in range(steps):
+        target = policy.act(obs.ee_state, obs.object_positions)
+        steps_xyz = target[:3] - obs.ee_state[:3]
+        targets.append(np.concatenate([steps_xyz, target[3:]]))
+        obs = env.step(target)
+        flange = obs.ee_state[:3]
+        flags.append(
+            (
+                any(in_hand(p, OBJECTS[n], flange) for n, p in obs.object_positions.items()),
+                any(lifted(p, OBJECTS[n]) for n, p in obs.object_positions.items()),
+            )
+        )
+    return np.stack(targets), np.asarray(flags), policy
+
+
+def test_play_grasps_lifts_and_releases_within_the_step_bound(env):
+    held_rows, segments, releases = 0, set(), 0
+    for seed in range(3):
+        targets, flags, policy = play(env, 100 + seed, 60)
+        assert np.abs(targets[:, :3]).max() <= 0.075 + 1e-9  # the planner's per-axis bound
+        assert np.all(targets[:, 3:6] == targets[0, 3:6])  # orientation fixed
+        assert set(np.unique(targets[:, 6])) == {0.0, 1.0}  # opens and closes
+        held_rows += flags[:, 0].sum()
+        releases += int(np.any(flags[:-1, 0] & ~flags[1:, 0]))  # held, then not: placed or dropped
+        segments |= set(policy.segments)
+    assert held_rows >= 15  # objects really get picked up
+    assert releases >= 1
+    assert segments >= {"manipulate", "wander"}
+
+
+def test_play_step_bound_scales_with_the_period():
+    env = FrankaSimEnv(SimConfig(render_observations=False, control_period=1 / 15))
+    try:
+        targets, _, _ = play(env, 7, 45, period=1 / 15)
+    finally:
+        env.close()
+    assert np.abs(targets[:, :3]).max() <= 0.3 / 15 + 1e-9
+    assert np.abs(targets[:, :3]).max() > 0.01
+
+
+def test_play_keeps_a_belief_without_observed_objects(env):
+    obs = env.reset("reach", 3)
+    policy = PlayPolicy(obs.ee_state, obs.object_positions, 0.25, np.random.default_rng(0))
+    for _ in range(40):
+        obs = env.step(policy.act(obs.ee_state))  # no object positions: start positions + own releases
+    assert set(policy.objects) == set(OBJECTS)
+
+
+def test_invalid_period_is_rejected():
+    with pytest.raises(ValueError, match="period"):
+        PlayPolicy(np.zeros(7), {}, 0.0, np.random.default_rng(0))
+
+
+def test_sim_episodes_record_the_mix(tmp_path):
+    argv = ["--out", str(tmp_path), "--episodes", "1", "--steps", "30", "--image-size", "32", "--first-seed", "5"]
+    assert sim_episodes.main(argv) == 0
+    (metadata_path,) = tmp_path.glob("*/metadata_*.json")
+    fractions = json.loads(metadata_path.read_text())["mix_fractions"]
+    assert set(fractions) == set(sim_episodes.MIX_KEYS)
+    assert all(0.0 <= v <= 1.0 for v in fractions.values())
+    assert sim_episodes.mix_summary(tmp_path) == pytest.approx(fractions)

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -45,7 +46,7 @@ def test_enumerated_clips_states_actions_and_frames(droid_root):
     dataset = DroidClipDataset(droid_root, ClipConfig(frames_per_clip=4, random_start=False, start_step=3))
     rows_per_episode = 45  # 15 Hz grid over [0, 89/30 s]
     span = 4 * 4
-    assert len(dataset) == 2 * len(range(0, rows_per_episode - span + 1, 3))
+    assert len(dataset) == 2 * len(range(0, rows_per_episode - span, 3))  # official: start rows - span never drawn
     item = dataset[3]
     assert item["frames"].shape == (4, 64, 64, 3) and item["frames"].dtype == torch.uint8
     assert item["states"].shape == (4, 7) and item["actions"].shape == (3, 7)
@@ -132,3 +133,45 @@ def test_bad_h5_is_rejected_with_its_path(droid_root, tmp_path):
     (broken / fmt.TRAJECTORY_FILE).write_bytes(b"junk")
     with pytest.raises(ValueError, match=r"broken/trajectory.h5: cannot read"):
         DroidClipDataset(broken)
+
+
+def _one_episode(root, rows):
+    """A minimal episode of `rows` rows at 15 Hz whose x position (and extrinsics x) is the row index."""
+    episode = root / f"rows{rows}"
+    if episode.exists():
+        return episode
+    (episode / fmt.MP4_DIR).mkdir(parents=True)
+    write_mp4(episode / fmt.MP4_DIR / "cam.mp4", [np.zeros((16, 16, 3), np.uint8)] * rows)
+    (episode / "metadata_x.json").write_text(json.dumps({"left_mp4_path": "recordings/MP4/cam.mp4", "row_hz": 15}))
+    position = np.zeros((rows, 6))
+    position[:, 0] = np.arange(rows)
+    fmt.write_trajectory(
+        episode / fmt.TRAJECTORY_FILE,
+        {fmt.CARTESIAN_POSITION: position, fmt.GRIPPER_POSITION: np.zeros(rows), fmt.extrinsics_key("cam"): position},
+    )
+    return episode
+
+
+def test_official_sampler_one_clip_episode_and_last_start(tmp_path):
+    # official: nframes = fpc * ceil(fps_source / fps); start = randint(rows - nframes) if rows > nframes else 0
+    config = ClipConfig(frames_per_clip=2, target_fps=7.5, random_start=False, start_step=1)  # stride 2, span 4
+    exact = DroidClipDataset(_one_episode(tmp_path, 4), config)
+    assert [int(exact[i]["rows"][0]) for i in range(len(exact))] == [0]  # exactly one clip long: start 0
+    longer = DroidClipDataset(_one_episode(tmp_path, 7), config)
+    assert [int(longer[i]["rows"][0]) for i in range(len(longer))] == [0, 1, 2]  # 3 = rows - span never drawn
+    inclusive = DroidClipDataset(_one_episode(tmp_path, 7), replace(config, last_start="inclusive"))
+    assert [int(inclusive[i]["rows"][0]) for i in range(len(inclusive))] == [0, 1, 2, 3]
+    drawn = DroidClipDataset(_one_episode(tmp_path, 7), replace(config, random_start=True))
+    assert {int(drawn[0]["rows"][0]) for _ in range(60)} == {0, 1, 2}
+    one_clip = DroidClipDataset(_one_episode(tmp_path, 4), replace(config, random_start=True))
+    assert {int(one_clip[0]["rows"][0]) for _ in range(5)} == {0}
+    with pytest.raises(ValueError, match="shorter than one clip"):
+        DroidClipDataset(_one_episode(tmp_path, 3), config)  # the official loader rejects rows < nframes
+
+
+def test_frameskip_thins_states_not_frames(tmp_path):
+    config = ClipConfig(frames_per_clip=8, target_fps=15, random_start=False, frameskip=2)
+    item = DroidClipDataset(_one_episode(tmp_path, 10), config)[0]
+    assert item["frames"].shape[0] == 8 and item["rows"].tolist() == list(range(8))
+    assert item["states"][:, 0].tolist() == [0, 2, 4, 6] and item["extrinsics"][:, 0].tolist() == [0, 2, 4, 6]
+    np.testing.assert_allclose(item["actions"][:, 0].numpy(), [2, 2, 2])

@@ -1,9 +1,13 @@
 """Torch dataset of clips from raw DROID episode folders (ours and real DROID downloads) for AC post-training.
 
 A clip is N frames taken every `stride = ceil(source_fps / target_fps)` rows (the official loader's rule), with the
-states [N, 7] of those rows and actions [N-1, 7] = poses_to_diffs(states) computed in float64. `source_fps` is the
-physical row rate (metadata `row_hz`, else DROID's 15 Hz) or, to reproduce the official loader on real DROID MP4s
-(which declare 60 fps for 15 Hz content), the video container's declared rate.
+states [N, 7] of those rows and actions [N-1, 7] = poses_to_diffs(states) computed in float64. Start rows follow the
+official sampler by default: an episode needs N * stride rows, one exactly that long gives the single start 0, and a
+longer one draws starts from [0, rows - N * stride) (the last start is never drawn); `last_start="inclusive"` also
+allows it. `frameskip` keeps every frameskip-th state (and extrinsics) of the clip, as the official option: the
+official class defaults to 2 (its tubelet size); ours to 1 because our trainer encodes each frame on its own.
+`source_fps` is the physical row rate (metadata `row_hz`, else DROID's 15 Hz) or, to reproduce the official loader on
+real DROID MP4s (which declare 60 fps for 15 Hz content), the video container's declared rate.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class ClipConfig:
     source_fps: Literal["rows", "container"] = "rows"
     random_start: bool = True  # one random clip per episode per access (as the official loader); else every start
     start_step: int = 0  # with random_start=False: rows between clip starts (0 = one clip span, no overlap)
+    last_start: Literal["official", "inclusive"] = "official"  # whether start rows - span may be drawn (see above)
+    frameskip: int = 1  # states/extrinsics kept: every frameskip-th of the N frames (official option)
     frame_cache_dir: Path | None = None  # pre-decode each video once to a memory-mapped .npy here
     dtype: torch.dtype = torch.float32  # of states/actions/extrinsics (computed in float64, then cast)
 
@@ -76,6 +82,8 @@ class DroidClipDataset(Dataset):
         transform: Callable[[np.ndarray], object] | None = None,
     ) -> None:
         self.config = config or ClipConfig()
+        if self.config.frameskip < 1 or self.config.frames_per_clip < 1:
+            raise ValueError(f"frameskip and frames_per_clip must be >= 1, got {self.config}")
         self.transform = transform
         paths = fmt.find_episodes([roots] if isinstance(roots, str | Path) else list(roots))
         if not paths:
@@ -109,37 +117,43 @@ class DroidClipDataset(Dataset):
         """Rows covered by one clip: frames_per_clip * stride (the official `nframes`)."""
         return self.config.frames_per_clip * self._stride(episode)
 
+    def _start_count(self, episode: _Episode) -> int:
+        """How many start rows the sampler may draw (official: the last one only for a one-clip episode)."""
+        starts = episode.rows - self._span(episode.path) + 1
+        return starts - 1 if self.config.last_start == "official" and starts > 1 else starts
+
     def _enumerate_starts(self) -> list[tuple[int, int]]:
         """(episode index, start row) per item; start -1 = drawn at random on access."""
         if self.config.random_start:
             return [(i, -1) for i in range(len(self.episodes))]
         items = []
         for i, episode in enumerate(self.episodes):
-            span = self._span(episode.path)
-            step = self.config.start_step or span
-            items.extend((i, start) for start in range(0, episode.rows - span + 1, step))
+            step = self.config.start_step or self._span(episode.path)
+            items.extend((i, start) for start in range(0, self._start_count(episode), step))
         return items
 
     def __len__(self) -> int:
         return len(self._index)
 
     def __getitem__(self, index: int) -> dict:
-        """frames uint8 [N, H, W, 3] (or transform output), states [N, 7], actions [N-1, 7], extrinsics [N, 6]."""
+        """frames uint8 [N, H, W, 3] (or transform output), states [S, 7], actions [S-1, 7], extrinsics [S, 6]
+        with S = ceil(N / frameskip) (S = N by default), rows [N] (the frames' rows)."""
         episode_index, start = self._index[index]
         episode = self.episodes[episode_index]
         stride, span = self._stride(episode.path), self._span(episode.path)
-        if start < 0:  # official rule: start uniform in [0, rows - span), 0 when the episode is exactly one span
-            start = int(torch.randint(episode.rows - span, ()).item()) if episode.rows > span else 0
+        if start < 0:  # uniform over the allowed starts (official: [0, rows - span), 0 for a one-clip episode)
+            start = int(torch.randint(self._start_count(episode), ()).item())
         rows = np.arange(start, start + span, stride)  # [N]
+        state_rows = rows[:: self.config.frameskip]  # [S = ceil(N / frameskip)]
         trajectory = self._trajectory(episode.path)
-        states = trajectory.states[rows]  # [N, 7] f64
-        actions = geometry.poses_to_diffs(states)  # [N-1, 7] f64
+        states = trajectory.states[state_rows]  # [S, 7] f64
+        actions = geometry.poses_to_diffs(states)  # [S-1, 7] f64
         frames = self._frames(trajectory.video, rows)  # [N, H, W, 3] uint8
         return {
             "frames": self.transform(frames) if self.transform else torch.from_numpy(frames),
             "states": torch.from_numpy(states).to(self.config.dtype),
             "actions": torch.from_numpy(actions).to(self.config.dtype),
-            "extrinsics": torch.from_numpy(trajectory.extrinsics[rows]).to(self.config.dtype),
+            "extrinsics": torch.from_numpy(trajectory.extrinsics[state_rows]).to(self.config.dtype),
             "rows": torch.from_numpy(rows),
             "episode": str(episode.path),
         }

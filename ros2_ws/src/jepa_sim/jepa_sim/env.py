@@ -6,6 +6,7 @@ Quick start (planner + env in one process, no ROS)::
     env = FrankaSimEnv(SimConfig(control_period=0.25))     # 4 Hz planning; 1/15 for recording
     obs = env.reset(task="reach", seed=0)                  # Observation
     goal = env.goal_image()                                # [H, W, 3] uint8, arm/objects at the goal
+    images = env.subgoal_images()                          # the episode's sub-goal scenes (grasp, carry, place)
     obs = env.step(target_state)                           # target [x, y, z, euler_xyz, gripper] (base frame)
     obs = env.step_action(action)                          # DROID action [dxyz, d_euler_xyz, dgripper]
     status = env.task_status()                             # TaskStatus(success, distance, tolerance, goal_point)
@@ -17,7 +18,8 @@ Conventions (DESIGN.md): base frame = `panda_link0` = the MuJoCo world frame; st
 [x, y, z, extrinsic Euler 'xyz' (SciPy, rad), gripper in [0, 1], 1 = closed] of the flange (link8); quaternions are
 (x, y, z, w) (`jepa_core.geometry`). `Observation.joint_positions` follow franka_description's joint zeros (the MJCF's
 joint6/joint7 offsets are added). Each `step` runs `control_period` of physics at `physics_rate_hz`: a min-jerk
-flange reference tracked by differential IK (`jepa_sim.controller`), the gripper position servo set from the command;
+flange reference tracked by differential IK (`jepa_sim.controller`), the finger servos set from the gripper command
+as a Franka hand would take it (closing grasps and squeezes, opening moves, small changes are ignored);
 the target position is clipped to the workspace box first (`Observation.target_clipped` reports it). Resets with the
 same task and seed are bit-identical; `render_at_pose`/`goal_image` use a private MjData and never touch the state.
 Set MUJOCO_GL=egl (scripts/env.sh does) for headless rendering; it is the default here when unset.
@@ -54,6 +56,7 @@ class SimConfig:
     workspace_min: tuple[float, float, float] = (0.25, -0.4, 0.16)  # m, commanded flange positions are clipped
     workspace_max: tuple[float, float, float] = (0.8, 0.4, 0.7)
     render_observations: bool = True  # False: step/reset return image=None (fast scripted rollouts)
+    gripper_deadband: float = 0.1  # gripper commands closer than this to the last applied one are ignored
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     tasks: TaskConfig = field(default_factory=TaskConfig)
 
@@ -66,6 +69,7 @@ class SimConfig:
             "image_height": (16 <= self.image_height <= 4096, "an int in [16, 4096]"),
             "physics_rate_hz": (50.0 <= self.physics_rate_hz <= 10000.0, "in [50, 10000] Hz"),
             "control_period": (self.control_period * self.physics_rate_hz >= 1.0, ">= one physics step"),
+            "gripper_deadband": (0.0 <= self.gripper_deadband < 1.0, "in [0, 1)"),
             "workspace_min": (np.all(np.less(self.workspace_min, self.workspace_max)), "< workspace_max per axis"),
             "camera.fovy_deg": (0.0 < self.camera.fovy_deg < 180.0, "in (0, 180) degrees"),
         }
@@ -119,9 +123,10 @@ class FrankaSimEnv:
         self.home_state = np.concatenate([position, _euler_of_wxyz(quat), [0.0]])
         self._q_cmd = self._q_home.copy()
         self._gripper_cmd = 0.0
+        self._gripper_grasping = False  # the last applied gripper command closed: fingers squeeze until contact
         self._target_clipped = False
         self._episode: Episode | None = None
-        self._goal_image: np.ndarray | None = None
+        self._subgoal_images: dict[int, np.ndarray] = {}
 
     # ----------------------------------------------------------------------------------------------------- episode
     @property
@@ -140,6 +145,7 @@ class FrankaSimEnv:
         self._set_scene(self.data, q_start, scene.FINGER_OPEN_M, episode.object_positions)
         self._q_cmd = q_start.copy()
         self._gripper_cmd = 0.0
+        self._gripper_grasping = False
         self.data.ctrl[self._ids.arm_act] = q_start
         self.data.ctrl[self._ids.finger_act] = scene.FINGER_OPEN_M
         mujoco.mj_forward(self.model, self.data)
@@ -148,16 +154,27 @@ class FrankaSimEnv:
         self.data.time = 0.0
         self._episode = episode
         self._target_clipped = False
-        self._goal_image = None
+        self._subgoal_images = {}
         return self._observe()
 
     def goal_image(self) -> np.ndarray:
         """[H, W, 3] uint8 image of the episode's goal scene (arm at the goal pose, objects at their goals)."""
-        if self._goal_image is None:
-            episode = self.episode
-            q_goal, _ = self._solve_ik(episode.goal_state)
-            self._goal_image = self._render_scene(q_goal, episode.goal_finger_opening, episode.goal_object_positions)
-        return self._goal_image
+        return self.subgoal_image(len(self.episode.subgoals) - 1)
+
+    def subgoal_image(self, index: int) -> np.ndarray:
+        """[H, W, 3] uint8 image of sub-goal `index` of the episode (`episode.subgoals`; the last is the goal)."""
+        subgoals = self.episode.subgoals
+        if not 0 <= index < len(subgoals):
+            raise IndexError(f"subgoal_image: index {index} out of range for {len(subgoals)} sub-goal(s)")
+        if index not in self._subgoal_images:
+            subgoal = subgoals[index]
+            q, _ = self._solve_ik(subgoal.flange_state)
+            self._subgoal_images[index] = self._render_scene(q, subgoal.finger_opening, subgoal.object_positions)
+        return self._subgoal_images[index]
+
+    def subgoal_images(self) -> list[np.ndarray]:
+        """Images [H, W, 3] uint8 of every sub-goal of the episode, in order."""
+        return [self.subgoal_image(i) for i in range(len(self.episode.subgoals))]
 
     def task_status(self) -> TaskStatus:
         """Success and distance of the current state against the episode goal."""
@@ -181,12 +198,21 @@ class FrankaSimEnv:
                 raise ValueError(f"target_state must be {geometry.STATE_DIM} finite numbers, got {target_state!r}")
             position = np.clip(target[:3], self.config.workspace_min, self.config.workspace_max)
             self._target_clipped = bool(np.any(position != target[:3]))
-            self._gripper_cmd = float(np.clip(target[6], 0.0, 1.0))
+            self._command_gripper(float(np.clip(target[6], 0.0, 1.0)))
             quat = _wxyz_of_state(target)
         else:
             position, quat = self._ik.kinematics.forward(self._q_cmd)
         self._advance(position, quat)
         return self._observe()
+
+    def _command_gripper(self, command: float) -> None:
+        """Apply a gripper command as franka_gripper (and jepa_franka's adapter) would: a change smaller than
+        `gripper_deadband` is ignored; closing grasps (fingers close until they meet an object, or fully, and keep
+        squeezing, like the Grasp action); opening moves the fingers to the commanded width."""
+        if abs(command - self._gripper_cmd) < self.config.gripper_deadband:
+            return
+        self._gripper_grasping = command > self._gripper_cmd
+        self._gripper_cmd = command
 
     def step_action(self, action: np.ndarray) -> Observation:
         """Apply a DROID-style action [dxyz, d_euler_xyz, dgripper] to the current flange state, then step."""
@@ -201,7 +227,8 @@ class FrankaSimEnv:
         start_position, start_quat = self._ik.kinematics.forward(self._q_cmd)
         move_time = self.config.controller.move_fraction * period
         trajectory = CartesianTrajectory(start_position, start_quat, position, quat, move_time)
-        self.data.ctrl[self._ids.finger_act] = scene.FINGER_OPEN_M * (1.0 - self._gripper_cmd)
+        opening = 0.0 if self._gripper_grasping else scene.FINGER_OPEN_M * (1.0 - self._gripper_cmd)
+        self.data.ctrl[self._ids.finger_act] = opening
         for k in range(substeps):
             reference_position, reference_quat = trajectory.at((k + 1) * dt)
             q_next = self._ik.step(self._q_cmd, reference_position, reference_quat, dt)

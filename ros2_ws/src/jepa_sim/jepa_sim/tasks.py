@@ -6,6 +6,14 @@ flange is within 4 cm of the goal position (as in the V-JEPA 2 paper); grasp whe
 `object_tolerance` of a point `lift_height` above its start; pick_place when the object rests within
 `object_tolerance` of its goal on the table. Sampling is a pure function of (task, seed, config): resets are
 deterministic.
+
+Each episode also carries its sub-goal scenes (`Episode.subgoals`, the last one is the goal scene), the sequence a
+planner can be given instead of one goal image, as the V-JEPA 2 paper does for pick-and-place (grasp, carry, place
+goal images switched after 4, 10 and 4 steps): reach has one; grasp has approach (open fingers around the object),
+grasp (fingers closed on it) and lift; pick_place has approach, grasp, carry (object held `lift_height` above its
+goal) and place (object resting at its goal, fingers open). The approach scene comes first because a closed-gripper
+grasp image alone invites closing the fingers on the way down. Each sub-goal but the last has a step budget
+(`TaskConfig`); the last one keeps the planner busy for the rest of the episode.
 """
 
 from __future__ import annotations
@@ -33,22 +41,55 @@ class TaskConfig:
     object_tolerance: float = 0.05
     lift_height: float = 0.1  # m, grasp goal height of the object above its start
     hover_height: float = 0.08  # m, flange height above the grasp pose in the pick_place goal image
+    grasp_subgoal_steps: tuple[int, int] = (6, 2)  # control steps on approach and grasp before lift
+    pick_place_subgoal_steps: tuple[int, int, int] = (6, 2, 8)  # approach, grasp, carry before place
+
+    def __post_init__(self) -> None:
+        """Reject sub-goal budgets that would skip a sub-goal."""
+        for name, count in (("grasp_subgoal_steps", 2), ("pick_place_subgoal_steps", 3)):
+            steps = getattr(self, name)
+            if len(steps) != count or min(steps) < 1:
+                raise ValueError(f"TaskConfig.{name}: expected {count} step budgets >= 1, got {steps!r}")
+
+
+@dataclass(frozen=True)
+class SubGoal:
+    """One goal scene of an episode's sequence and how many control steps a planner gets for it."""
+
+    name: str  # "reach", "approach", "grasp", "lift", "carry" or "place"
+    flange_state: np.ndarray  # [7] flange state shown (xyz, euler xyz, gripper)
+    object_positions: dict[str, np.ndarray]  # name -> [3] object positions shown
+    finger_opening: float  # m, each finger's joint position shown
+    steps: int  # control steps before the next sub-goal; 0 = the last one (kept until the episode ends)
 
 
 @dataclass(frozen=True)
 class Episode:
-    """One seeded episode: start scene, goal scene (what the goal image shows) and the success rule."""
+    """One seeded episode: start scene, sub-goal scenes (the last is what the goal image shows), success rule."""
 
     task: str
     seed: int
     start_state: np.ndarray  # [7] flange state at reset (xyz, euler xyz, gripper)
     object_positions: dict[str, np.ndarray]  # name -> [3] resting start positions (upright, yaw 0)
-    goal_state: np.ndarray  # [7] flange state shown in the goal image (reach: the goal itself)
-    goal_object_positions: dict[str, np.ndarray]  # name -> [3] object positions shown in the goal image
-    goal_finger_opening: float  # m, each finger's joint position in the goal image
+    subgoals: tuple[SubGoal, ...]  # goal scenes in order; the last one is the task's goal
     tolerance: float  # m, success when distance < tolerance
     object_name: str | None = None  # the object the task is about (None for reach)
     object_goal: np.ndarray | None = field(default=None)  # [3] object goal position (grasp, pick_place)
+
+    @property
+    def goal_state(self) -> np.ndarray:
+        """[7] flange state shown in the goal image (reach: the goal itself)."""
+        return self.subgoals[-1].flange_state
+
+    @property
+    def goal_object_positions(self) -> dict[str, np.ndarray]:
+        """name -> [3] object positions shown in the goal image."""
+        return self.subgoals[-1].object_positions
+
+    @property
+    def goal_finger_opening(self) -> float:
+        """m, each finger's joint position in the goal image."""
+        return self.subgoals[-1].finger_opening
 
     @property
     def goal_point(self) -> np.ndarray:
@@ -98,40 +139,54 @@ def sample_episode(task: str, seed: int, task_object: str, home_state: np.ndarra
         object_positions[name] = np.array([xy[0], xy[1], spec.half_height])
     orientation = home_state[3:6]
     spec = OBJECTS[task_object]
-    held_gripper = 1.0 - spec.held_finger_opening / FINGER_OPEN_M
     if task == "reach":
         goal = np.concatenate([rng.uniform(config.reach_goal_min, config.reach_goal_max), orientation, [0.0]])
-        return Episode(
-            task,
-            seed,
-            start_state,
-            object_positions,
-            goal,
-            dict(object_positions),
-            FINGER_OPEN_M,
-            config.reach_tolerance,
-        )
+        subgoals = (SubGoal("reach", goal, dict(object_positions), FINGER_OPEN_M, 0),)
+        return Episode(task, seed, start_state, object_positions, subgoals, config.reach_tolerance)
     start = object_positions[task_object]
     if task == "grasp":
         object_goal = start + np.array([0.0, 0.0, config.lift_height])
-        goal_state = _grasp_state(spec, object_goal, orientation, held_gripper)
-        goal_opening = spec.held_finger_opening
+        subgoals = _grasp_subgoals(spec, object_positions, task_object, object_goal, orientation, config)
     else:
         others = [p for name, p in object_positions.items() if name != task_object] + [start]
         xy = _sample_apart(rng, config.object_area_min, config.object_area_max, others, config.min_object_separation)
         object_goal = np.array([xy[0], xy[1], spec.half_height])
-        goal_state = _grasp_state(spec, object_goal, orientation, 0.0, lift=config.hover_height)
-        goal_opening = FINGER_OPEN_M
-    goal_objects = {**object_positions, task_object: object_goal}
+        subgoals = _pick_place_subgoals(spec, object_positions, task_object, object_goal, orientation, config)
     return Episode(
-        task,
-        seed,
-        start_state,
-        object_positions,
-        goal_state,
-        goal_objects,
-        goal_opening,
-        config.object_tolerance,
-        task_object,
-        object_goal,
+        task, seed, start_state, object_positions, subgoals, config.object_tolerance, task_object, object_goal
+    )
+
+
+def _pick_subgoals(spec, objects, task_object, orientation, steps: tuple[int, int]) -> tuple[SubGoal, SubGoal]:
+    """approach (fingers open around the object at its start) and grasp (fingers closed on it)."""
+    start = objects[task_object]
+    held = 1.0 - spec.held_finger_opening / FINGER_OPEN_M
+    return (
+        SubGoal("approach", _grasp_state(spec, start, orientation, 0.0), dict(objects), FINGER_OPEN_M, steps[0]),
+        SubGoal(
+            "grasp", _grasp_state(spec, start, orientation, held), dict(objects), spec.held_finger_opening, steps[1]
+        ),
+    )
+
+
+def _grasp_subgoals(spec, objects, task_object, object_goal, orientation, config: TaskConfig) -> tuple[SubGoal, ...]:
+    """approach, grasp, lift (held at object_goal)."""
+    pick = _pick_subgoals(spec, objects, task_object, orientation, config.grasp_subgoal_steps)
+    lifted = {**objects, task_object: object_goal}
+    lift_state = _grasp_state(spec, object_goal, orientation, pick[1].flange_state[6])
+    return (*pick, SubGoal("lift", lift_state, lifted, spec.held_finger_opening, 0))
+
+
+def _pick_place_subgoals(spec, objects, task_object, object_goal, orientation, config) -> tuple[SubGoal, ...]:
+    """approach, grasp, carry (held lift_height above its goal), place (resting at the goal, fingers open, flange
+    hover_height above the grasp pose)."""
+    *pick_steps, carry_steps = config.pick_place_subgoal_steps
+    pick = _pick_subgoals(spec, objects, task_object, orientation, tuple(pick_steps))
+    carried = object_goal + np.array([0.0, 0.0, config.lift_height])
+    carry_state = _grasp_state(spec, carried, orientation, pick[1].flange_state[6])
+    place_state = _grasp_state(spec, object_goal, orientation, 0.0, lift=config.hover_height)
+    return (
+        *pick,
+        SubGoal("carry", carry_state, {**objects, task_object: carried}, spec.held_finger_opening, carry_steps),
+        SubGoal("place", place_state, {**objects, task_object: object_goal}, FINGER_OPEN_M, 0),
     )

@@ -122,3 +122,27 @@ def test_posttrain_streaming_clips_without_feature_cache(droid_root, tmp_path):
     assert posttrain.main([*args, "--no-feature-cache", *TINY_LOOP]) == 0
     assert read_checkpoint(tmp_path / "final.pt")["train_config"]["feature_cache"] is False
     assert _metric_steps(tmp_path) == [1, 2]
+
+
+def test_posttrain_end_to_end_trains_the_encoder_and_resumes(droid_root, tmp_path):
+    args = ["--data", str(droid_root), "--run-dir", str(tmp_path), "--encoder-preset", "parity_tiny", "--recipe"]
+    args += ["end_to_end", "--predictor-preset", "parity_tiny", "--predictor-depth", "1", "--frames-per-clip", "3"]
+    args += ["--sigreg-directions", "16", "--projector-hidden", "32", "--projector-dim", "16", *TINY_LOOP]
+    assert posttrain.main([*args, "--steps", "2", "--checkpoint-every", "1"]) == 0
+    first = read_checkpoint(tmp_path / "final.pt")
+    assert "projector" in first and first["train_config"]["recipe"] == "end_to_end"
+    assert posttrain.main([*args, "--steps", "3", "--checkpoint-every", "1"]) == 0
+    assert _metric_steps(tmp_path) == [1, 2, 3]
+    with (tmp_path / "metrics.csv").open() as handle:
+        assert all(float(row["sigreg"]) > 0 for row in csv.DictReader(handle))
+    initial = posttrain.build_encoder_for(
+        posttrain.PosttrainConfig(encoder_preset="parity_tiny", image_size=64)
+    )  # seeded
+    trained = load_encoder(tmp_path / "final.pt")
+    assert not torch.equal(initial.patch_embed.proj.weight, trained.patch_embed.proj.weight)  # the encoder learned
+    assert torch.equal(
+        trained.patch_embed.proj.weight, load_encoder(tmp_path / "final.pt", key="encoder").patch_embed.proj.weight
+    )
+    release = tmp_path / "release.pt"
+    export.release_checkpoint(tmp_path / "final.pt", tmp_path / "final.pt", "target_encoder", release)
+    assert "projector" not in read_checkpoint(release)  # training-only

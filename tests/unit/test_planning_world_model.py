@@ -73,10 +73,14 @@ def test_chunked_energies_equal_unchunked(models):
 
 def test_automatic_chunk_size(models):
     predictor, _ = models
-    assert WorldModel(predictor).candidate_chunk == 4096 // (N + 2)  # CPU: about 4096 tokens per predictor call
-    assert WorldModel(predictor, config=WorldModelConfig(candidate_chunk=7)).candidate_chunk == 7
+    frames, states, actions = make_history()
+    context = WorldModel(predictor).make_context(frames, states, actions)
+    assert WorldModel(predictor).chunk_size(context, 1) == 4096 // (N + 2)  # CPU: ~4096 tokens per predictor call
+    assert WorldModel(predictor, config=WorldModelConfig(candidate_chunk=7)).chunk_size(context, 1) == 7
     with pytest.raises(ValueError, match="candidate_chunk"):
-        WorldModel(predictor, config=WorldModelConfig(candidate_chunk=-2))
+        WorldModelConfig(candidate_chunk=-2)
+    with pytest.raises(ValueError, match="activation_budget_mb"):
+        WorldModelConfig(activation_budget_mb=0)
 
 
 def test_bf16_autocast_is_close_to_fp32(models):

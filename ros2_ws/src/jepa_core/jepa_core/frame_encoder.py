@@ -20,7 +20,7 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.precision import autocast
 from jepa_core.models.representations import normalize_reps
 from jepa_core.presets import AC_ENCODER_OF, ENCODER_PRESETS, build_encoder
-from jepa_core.transforms import DEFAULT_IMAGE_SIZE, planning_transform_batch
+from jepa_core.transforms import DEFAULT_IMAGE_SIZE, host_to_device, planning_transform_batch
 
 BACKENDS = ("torch", "onnxruntime")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -191,7 +191,7 @@ class FrameEncoder:
             raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {list(video.shape)}")
         with self._lock, torch.no_grad():
             with autocast(self.device, self._dtype):
-                tokens = self._run(video.to(self.device))  # [B, N, D]
+                tokens = self._run(host_to_device(video, self.device))  # [B, N, D]
             tokens = tokens.float()  # the extra layer_norm runs in fp32 also after bf16 autocast
             return normalize_reps(tokens) if self.config.normalize else tokens
 

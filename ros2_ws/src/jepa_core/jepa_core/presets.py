@@ -10,9 +10,11 @@ import contextlib
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import nn
 
 from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.models.encoder import VisionTransformer
+from jepa_core.models.modules import init_vit_weights, rescale_residual_projections
 from jepa_core.models.predictor import VisionTransformerPredictor
 
 
@@ -145,3 +147,23 @@ def build_ac_predictor(
 ) -> VisionTransformerPredictorAC:
     """Action-conditioned predictor of preset `name` (AC_PREDICTOR_PRESETS) with field overrides."""
     return _build(VisionTransformerPredictorAC, _lookup(AC_PREDICTOR_PRESETS, name, "AC predictor"), device, overrides)
+
+
+def materialize(
+    model: VisionTransformer | VisionTransformerPredictorAC,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    init_std: float = 0.02,
+) -> nn.Module:
+    """Allocate an encoder or AC predictor built on the meta device on `device` with the constructor's random
+    initialisation (seeded): full-size models get their memory once, where they run, without a CPU copy first."""
+    if not isinstance(model, VisionTransformer | VisionTransformerPredictorAC):
+        raise TypeError(f"materialize: expected a VisionTransformer or VisionTransformerPredictorAC, got {type(model)}")
+    model = model.to_empty(device=device)
+    blocks = model.blocks if isinstance(model, VisionTransformer) else model.predictor_blocks
+    generator_devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=generator_devices), torch.no_grad():
+        torch.manual_seed(seed)
+        init_vit_weights(model, init_std)
+        rescale_residual_projections(blocks)
+    return model.eval()

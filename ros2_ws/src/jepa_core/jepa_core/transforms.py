@@ -49,6 +49,14 @@ def _as_uint8_batch(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def host_to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move pixels to `device`; host-to-CUDA copies are staged in page-locked memory so they run asynchronously
+    (a copy from pageable memory blocks the host until the GPU has finished its queued work)."""
+    if device.type == "cuda" and batch.device.type == "cpu":
+        batch = batch.pin_memory()
+    return batch.to(device, non_blocking=True)
+
+
 @functools.cache
 def _pixel_normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """ImageNet mean and std on the 0-255 pixel scale, [1, 3, 1, 1] each, made once per device (no copy per frame)."""
@@ -67,7 +75,7 @@ def planning_transform_batch(
     """
     batch = _as_uint8_batch(images)
     if device is not None:
-        batch = batch.to(device, non_blocking=True)
+        batch = host_to_device(batch, torch.device(device))
     top, left, side = center_square_crop_box(batch.shape[1], batch.shape[2])
     crop = batch[:, top : top + side, left : left + side].permute(0, 3, 1, 2).to(torch.float32)  # [B, 3, s, s]
     if side != size:

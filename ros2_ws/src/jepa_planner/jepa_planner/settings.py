@@ -80,7 +80,7 @@ PARAMETERS: tuple[Param, ...] = (
     Param(
         "candidate_chunk",
         WorldModelConfig().candidate_chunk,
-        "candidates per predictor call; -1 = automatic (CPU: ~4096 tokens per call, cache-friendly; GPU: all), 0 = all",
+        "candidates per predictor call; -1 = automatic (CPU: ~4096 tokens per call; GPU: 4 GiB of activations), 0 = all",
     ),
     Param("context_steps", MPCConfig().context_steps, "observed frames K given to the predictor (1 = paper)"),
     Param("warm_start", MPCConfig().warm_start, "start each CEM from the previous plan shifted by one step"),

@@ -37,7 +37,10 @@ def attention_with_past(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past: KeyValue, attn_mask: torch.Tensor | None
 ) -> torch.Tensor:
     """Attention of new queries q [B,H,M,hd] over cached keys/values (all visible; batch B or 1) plus new k, v
-    under a bool mask [M, M] (True = may attend)."""
+    under a bool mask [M, M] (True = may attend). On CUDA one fused SDPA kernel (no score matrix in memory), else
+    explicit scores that share a batch-1 cache without copying it (the faster path on a CPU)."""
+    if q.device.type == "cuda":
+        return fused_attention_with_past(q, k, v, past, attn_mask)
     past_k, past_v = past
     scale = q.shape[-1] ** -0.5
     scores_past = _matmul_shared_batch(q * scale, past_k.transpose(-2, -1))  # [B, H, M, P]
@@ -47,6 +50,20 @@ def attention_with_past(
     probs = torch.cat([scores_past, scores_new], dim=-1).softmax(dim=-1, dtype=torch.float32).to(q.dtype)
     n_past = past_k.shape[-2]
     return _matmul_shared_batch(probs[..., :n_past], past_v) + probs[..., n_past:] @ v  # [B, H, M, hd]
+
+
+def fused_attention_with_past(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past: KeyValue, attn_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """`attention_with_past` as one SDPA call over [past | new] keys/values (a batch-1 cache is copied per row):
+    memory O(keys) per row instead of the O(queries x keys) score matrix, and a fused kernel on GPUs."""
+    B, _, M, _ = q.shape
+    past_k, past_v = past
+    keys = torch.cat([past_k.expand(B, -1, -1, -1), k], dim=2)  # [B, H, P+M, hd]
+    values = torch.cat([past_v.expand(B, -1, -1, -1), v], dim=2)
+    if attn_mask is not None:
+        attn_mask = torch.cat([attn_mask.new_ones(M, past_k.shape[-2]), attn_mask], dim=1)  # [M, P+M]
+    return F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
 
 
 class Attention(nn.Module):

@@ -22,6 +22,47 @@ from jepa_core.planning.poses import STATE_DIM, rollout_poses
 from jepa_core.transforms import planning_transform_batch
 
 CPU_TOKENS_PER_CALL = 4096
+GPU_ACTIVATION_BUDGET_MB = 4096
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
+
+
+def candidate_activation_bytes(
+    predictor: VisionTransformerPredictorAC, new_steps: int, past_steps: int, element_bytes: int, fused: bool
+) -> int:
+    """Upper estimate of one candidate's activation memory in one predictor call, bytes.
+
+    Only one block's activations live at a time (inference), so the estimate sums everything a block holds for
+    `new_steps` steps attending to `past_steps` cached steps: the fp32 residual stream in and out, the fp32 norm output,
+    q/k/v with their rotated copies, attention and MLP outputs in the compute dtype, and either the score matrix
+    (scores, fp32 probabilities and their cast: the CPU path) or the per-candidate copy of the cached keys/values that
+    fused attention needs (`fused`, the GPU path). Input frames and the output projection are counted too.
+    """
+    step_tokens = predictor.cond_tokens + predictor.tokens_per_frame
+    new, past = new_steps * step_tokens, past_steps * step_tokens
+    block = predictor.predictor_blocks[0]
+    width, hidden, heads = block.attn.qkv.in_features, block.mlp.fc1.out_features, block.attn.num_heads
+    per_token = width * (3 * 4 + 9 * element_bytes) + 2 * hidden * element_bytes
+    attention = (
+        2 * (past + new) * width * element_bytes if fused else heads * new * (past + new) * (4 + 2 * element_bytes)
+    )
+    frames = new_steps * predictor.tokens_per_frame * predictor.embed_dim * (4 + element_bytes) * 2
+    return new * per_token + attention + frames
+
+
+def automatic_chunk(
+    predictor: VisionTransformerPredictorAC,
+    device_type: str,
+    new_steps: int,
+    past_steps: int,
+    element_bytes: int,
+    budget_mb: int = GPU_ACTIVATION_BUDGET_MB,
+) -> int:
+    """Candidates per predictor call: on CPU about CPU_TOKENS_PER_CALL tokens; elsewhere as many as fit `budget_mb`
+    of activations (`candidate_activation_bytes`, fused attention on CUDA); at least 1."""
+    if device_type == "cpu":
+        return max(1, CPU_TOKENS_PER_CALL // (predictor.cond_tokens + predictor.tokens_per_frame))
+    per_candidate = candidate_activation_bytes(predictor, new_steps, past_steps, element_bytes, device_type == "cuda")
+    return max(1, budget_mb * 2**20 // per_candidate)
 
 
 @dataclass(frozen=True)
@@ -32,8 +73,26 @@ class WorldModelConfig:
     autocast_dtype: torch.dtype | None = None  # e.g. torch.bfloat16 for the predictor/encoder matmuls; None = fp32
     use_context_cache: bool = True  # prefill the K-1 observed history steps once per planning step
     # Candidates per predictor call: -1 = automatic (on CPU about CPU_TOKENS_PER_CALL tokens per call, which keeps
-    # activations cache-resident and is ~1.4x faster for small models; elsewhere all at once), 0 = all at once.
+    # activations cache-resident and is ~1.4x faster for small models; on a GPU as many as fit in
+    # `activation_budget_mb`), 0 = all at once, n > 0 = n.
     candidate_chunk: int = -1
+    activation_budget_mb: int = GPU_ACTIVATION_BUDGET_MB  # GPU automatic chunking: activations per predictor call
+    # torch.compile the predictor's candidate calls: "" = eager, "default", "reduce-overhead" (CUDA graphs on a GPU),
+    # "max-autotune"; each distinct call shape compiles once (a few per planning setup).
+    compile_mode: str = ""
+
+    def __post_init__(self) -> None:
+        """Reject chunk settings that cannot work, naming the field."""
+        if self.candidate_chunk < -1:
+            raise ValueError(
+                f"WorldModelConfig.candidate_chunk: expected -1, 0 or a positive count, got {self.candidate_chunk}"
+            )
+        if self.activation_budget_mb < 1:
+            raise ValueError(f"WorldModelConfig.activation_budget_mb: expected >= 1, got {self.activation_budget_mb}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(
+                f"WorldModelConfig.compile_mode: expected one of {COMPILE_MODES}, got {self.compile_mode!r}"
+            )
 
 
 @dataclass
@@ -68,16 +127,21 @@ class WorldModel:
         self.encoder = None if encoder is None else encoder.to(self.device).eval()
         self.tokens_per_frame = predictor.tokens_per_frame
         self.embed_dim = predictor.embed_dim
-        self.candidate_chunk = self._resolve_chunk(self.config.candidate_chunk)
+        mode = self.config.compile_mode
+        self._predict = torch.compile(self.predictor, mode=mode, dynamic=False) if mode else self.predictor
 
-    def _resolve_chunk(self, chunk: int) -> int:
-        """Candidates per predictor call (0 = all) from the configured value (-1 = automatic for the device)."""
-        if chunk < -1:
-            raise ValueError(f"WorldModelConfig.candidate_chunk: expected -1, 0 or a positive count, got {chunk}")
-        if chunk >= 0:
-            return chunk
-        tokens_per_step = self.tokens_per_frame + self.predictor.cond_tokens
-        return max(1, CPU_TOKENS_PER_CALL // tokens_per_step) if self.device.type == "cpu" else 0
+    def chunk_size(self, context: PlanningContext, horizon: int) -> int:
+        """Candidates per predictor call (0 = all) for rollouts of `horizon` steps from `context`: the configured
+        count, or automatic for the device, sized for the largest call (the last horizon step)."""
+        if self.config.candidate_chunk >= 0:
+            return self.config.candidate_chunk
+        cached = context.cache is not None
+        past = context.cache.steps if cached else 0
+        new = horizon + (0 if cached else context.steps - 1)
+        dtype = self.config.autocast_dtype or torch.float32
+        element_bytes = torch.empty((), dtype=dtype).element_size()
+        budget = self.config.activation_budget_mb
+        return automatic_chunk(self.predictor, self.device.type, new, past, element_bytes, budget)
 
     def _autocast(self):
         """Autocast context for model calls (a no-op in fp32)."""
@@ -146,7 +210,7 @@ class WorldModel:
             actions = torch.cat([context.actions[None].expand(S, -1, -1), actions], dim=1)
             states = torch.cat([context.states[None, :-1].expand(S, -1, -1), states], dim=1)
         with self._autocast():
-            out = self.predictor(frames.flatten(1, 2), actions, states, cache=context.cache)  # [S, T*N, D]
+            out = self._predict(frames.flatten(1, 2), actions, states, cache=context.cache)  # [S, T*N, D]
         return normalize_reps(out[:, -self.tokens_per_frame :].float())
 
     @torch.inference_mode()
@@ -175,9 +239,9 @@ class WorldModel:
         """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D]."""
         self.check_representation("goal", goal)
         goal = goal.reshape(self.tokens_per_frame, self.embed_dim).to(self.device, torch.float32)
-        chunk = self.candidate_chunk
 
         def energies(candidates: torch.Tensor) -> torch.Tensor:
+            chunk = self.chunk_size(context, candidates.shape[1])
             pieces = candidates.split(chunk) if chunk > 0 else (candidates,)
             return torch.cat([self.step_energies(self.rollout(context, piece)[0], goal) for piece in pieces])
 

@@ -64,11 +64,17 @@ class MPCController:
 
     def set_goal(self, goal: torch.Tensor) -> None:
         """Goal representation [N, D] (or [1, N, D]); forgets history and the previous plan, reseeds the draws."""
-        self.world_model.check_representation("goal", goal)
-        self._goal = goal.reshape(self.world_model.tokens_per_frame, -1).to(self.world_model.device, torch.float32)
+        self.switch_goal(goal)
         self.reset_history()
         if self.config.seed is not None:
             self._generator = torch.Generator(device=self.world_model.device).manual_seed(self.config.seed)
+
+    def switch_goal(self, goal: torch.Tensor) -> None:
+        """Plan towards another goal [N, D] within the same run (next sub-goal): keeps the observed history and the
+        draws, drops the previous plan (a warm start aimed at the old goal)."""
+        self.world_model.check_representation("goal", goal)
+        self._goal = goal.reshape(self.world_model.tokens_per_frame, -1).to(self.world_model.device, torch.float32)
+        self._previous = None
 
     def reset_history(self) -> None:
         """Forget observed frames and the previous plan (e.g. after the robot was moved by hand)."""

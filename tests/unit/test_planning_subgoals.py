@@ -1,0 +1,171 @@
+"""Sub-goal sequencing (budgets, early switches, success, validation) and the CEM's gripper dimension.
+
+The closed-loop checks use an oracle world model whose "representation" is the end-effector state itself, so the CEM,
+the sub-goal switching and the simulator's gripper are tested without a trained model: the plans must open and close
+the gripper as the sub-goals ask, and pick the cube up.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_core.planning.cem import CEMConfig, CEMPlanner
+from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.poses import rollout_poses
+from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController, SubGoalSequence
+from jepa_core.planning.world_model import PlanningContext, WorldModel
+from jepa_core.presets import build_ac_predictor
+
+
+def run(sequence: SubGoalSequence, energies) -> list[tuple[int, Advance]]:
+    return [(u.index, u.advance) for u in map(sequence.record, energies)]
+
+
+def test_paper_pick_place_budgets_switch_after_4_10_and_4_steps():
+    sequence = SubGoalSequence([SubGoal("grasp", 4), SubGoal("carry", 10), SubGoal("place", 4)])
+    updates = run(sequence, [1.0] * 18)
+    assert [index for index, _ in updates] == [0] * 4 + [1] * 10 + [2] * 4
+    assert [i for i, (_, advance) in enumerate(updates) if advance is Advance.SWITCH] == [3, 13]
+    assert updates[-1] == (2, Advance.EXHAUSTED) and sequence.reached == [False, False, False]
+
+
+def test_energy_thresholds_switch_early_and_the_last_one_means_success():
+    sequence = SubGoalSequence([SubGoal("a", 5, energy_threshold=0.5), SubGoal("b", 0, energy_threshold=0.2)])
+    assert run(sequence, [0.9, 0.4]) == [(0, Advance.STAY), (0, Advance.SWITCH)]
+    assert sequence.active.name == "b" and sequence.steps_on_active == 0
+    updates = run(sequence, [0.3] * 50 + [0.1])  # no budget on the last: it stays until its threshold
+    assert updates[:-1] == [(1, Advance.STAY)] * 50 and updates[-1] == (1, Advance.REACHED)
+    assert sequence.reached == [True, True]
+
+
+def test_switch_reason_names_the_subgoals():
+    sequence = SubGoalSequence([SubGoal("approach", 1), SubGoal("grasp", 2)])
+    update = sequence.record(0.7)
+    assert (
+        update.advance is Advance.SWITCH
+        and update.reason == "sub-goal 0 (approach): step budget of 1 used; next: grasp"
+    )
+
+
+@pytest.mark.parametrize(
+    ("subgoals", "match"),
+    [
+        ([], "at least one"),
+        ([SubGoal("a", 0), SubGoal("b", 3)], r"sub-goal 0 \('a'\): steps must be >= 1"),
+        ([SubGoal("a", -1)], r"sub-goal 0 \('a'\): steps must be >= 1"),
+        ([SubGoal("a", 2, float("nan"))], "energy_threshold must be finite"),
+    ],
+)
+def test_invalid_sequences_are_rejected(subgoals, match):
+    with pytest.raises(ValueError, match=match):
+        SubGoalSequence(subgoals)
+
+
+# ---- SubGoalController on a real (tiny, random) world model ------------------------------------------------------
+N, D = 16, 192
+
+
+def reps(seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.layer_norm(torch.randn(N, D, generator=generator), (D,))
+
+
+def test_controller_plans_towards_the_active_goal_and_keeps_history_across_a_switch():
+    torch.manual_seed(0)
+    world_model = WorldModel(build_ac_predictor("parity_tiny"))
+    config = MPCConfig(cem=CEMConfig(samples=16, top_k=4, iterations=2), context_steps=2, seed=0)
+    controller = MPCController(world_model, config)
+    runner = SubGoalController(controller, [reps(1), reps(2)], [SubGoal("first", 1), SubGoal("second", 0)])
+    state = torch.tensor([0.5, 0.0, 0.3, 3.0, 0.1, -1.0, 0.0], dtype=torch.float64)
+    first, update = runner.step(reps(10), state)
+    assert update.advance is Advance.SWITCH and runner.sequence.index == 1
+    second, update = runner.step(reps(11), first.target_state)
+    assert update == (update.__class__(Advance.STAY, 1, ""))
+    # the second plan is scored against goal 2 with both observed frames as context (history kept over the switch)
+    states = torch.stack([state, first.target_state]).float()
+    context = world_model.make_context(torch.stack([reps(10), reps(11)]), states, (states[1] - states[0])[None])
+    expected = world_model.energy_fn(context, reps(2))(second.plan[None].float())[0, -1]
+    assert second.energy == pytest.approx(float(expected), rel=1e-4)
+    with pytest.raises(ValueError, match="2 goal representation"):
+        SubGoalController(controller, [reps(1), reps(2)], [SubGoal("only", 0)])
+
+
+# ---- the gripper dimension ---------------------------------------------------------------------------------------
+class StateWorldModel:
+    """Oracle world model: a frame's representation is its end-effector state [1, 7] (rotation zeroed, gripper
+    weighted), predictions integrate the actions exactly; energies are WorldModel's mean L1."""
+
+    device = torch.device("cpu")
+    tokens_per_frame, embed_dim = 1, 7
+    step_energies = staticmethod(WorldModel.step_energies)
+
+    @staticmethod
+    def encode(states: torch.Tensor) -> torch.Tensor:
+        """States [..., 7] -> representations [..., 1, 7]: xyz and 0.2 x gripper."""
+        return (states * torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.2], dtype=states.dtype)).float()[..., None, :]
+
+    def check_representation(self, name, reps) -> None:
+        assert tuple(reps.shape[-2:]) == (1, 7), name
+
+    def make_context(self, frames, states, actions=None) -> PlanningContext:
+        return PlanningContext(frames, states, actions, None)
+
+    def rollout(self, context, candidates):
+        poses = rollout_poses(context.states[-1].double(), candidates.double())  # [S, H + 1, 7]
+        return self.encode(poses[:, 1:]), poses
+
+    def energy_fn(self, context, goal):
+        return lambda candidates: self.step_energies(self.rollout(context, candidates)[0], goal)
+
+
+def gripper_plan(current: float, goal: float, seed: int = 0) -> float:
+    """Planned gripper delta from closure `current` towards `goal` (same position), paper CEM settings."""
+    state = torch.tensor([0.5, 0.0, 0.3, 3.14, 0.0, 0.0, current], dtype=torch.float64)
+    goal_state = state.clone()
+    goal_state[6] = goal
+    world_model = StateWorldModel()
+    context = world_model.make_context(world_model.encode(state)[None], state[None], torch.zeros(0, 7))
+    energy = world_model.energy_fn(context, world_model.encode(goal_state))
+    result = CEMPlanner(CEMConfig()).plan(energy, generator=torch.Generator().manual_seed(seed))
+    return float(result.actions[0, 6])
+
+
+def test_cem_closes_and_opens_the_gripper_within_its_bounds_and_ignores_small_changes():
+    for seed in range(2):
+        assert gripper_plan(0.0, 1.0, seed) == pytest.approx(0.75, abs=0.05)  # close, clipped to +0.75
+        assert gripper_plan(1.0, 0.0, seed) == pytest.approx(-0.75, abs=0.05)  # open, clipped to -0.75
+        assert 0.25 <= gripper_plan(0.0, 0.35, seed) <= 0.45  # close on an object (held closure 0.35)
+        assert gripper_plan(0.35, 0.0, seed) <= -0.25  # release it
+        assert gripper_plan(0.3, 0.4, seed) == 0.0  # below the 0.25 deadband: no gripper motion
+
+
+@pytest.mark.parametrize(("task", "seed"), [("grasp", 0), ("pick_place", 1)])
+def test_planned_gripper_grasps_carries_and_releases_in_the_simulator(task, seed):
+    """Oracle energy + sub-goal sequence + CEM in the MuJoCo sim: the gripper closes on the cube (held closure),
+    keeps it while lifting/carrying, opens for the place sub-goal; the task succeeds."""
+    from jepa_sim.env import FrankaSimEnv, SimConfig
+
+    env = FrankaSimEnv(SimConfig(render_observations=False))
+    try:
+        obs = env.reset(task, seed)
+        subgoals = env.episode.subgoals
+        goals = [StateWorldModel.encode(torch.from_numpy(s.flange_state)) for s in subgoals]
+        config = MPCConfig(cem=CEMConfig(samples=100, iterations=5), seed=seed)
+        runner = SubGoalController(MPCController(StateWorldModel(), config), goals,
+                                   [SubGoal(s.name, s.steps) for s in subgoals])  # fmt: skip
+        closures: dict[str, list[float]] = {s.name: [] for s in subgoals}
+        for _ in range(sum(s.steps for s in subgoals) + 4):
+            state = torch.from_numpy(obs.ee_state)
+            decision, update = runner.step(StateWorldModel.encode(state), state)
+            obs = env.step(decision.target_state.numpy())
+            closures[subgoals[update.index].name].append(float(obs.ee_state[6]))
+        assert env.task_status().success, env.task_status()
+    finally:
+        env.close()
+    assert max(closures["approach"]) < 0.1  # open on the way down
+    assert 0.3 < closures["grasp"][-1] < 0.45  # closed on the cube (not fully closed: it is between the fingers)
+    carried = closures["lift" if task == "grasp" else "carry"]
+    assert min(carried) > 0.3
+    if task == "pick_place":
+        assert closures["place"][-1] < 0.05  # released
+    assert np.all(np.isfinite(obs.ee_state))

@@ -2,7 +2,8 @@
 
 Publishes camera/image_raw (rgb8, sensor-data QoS), camera/camera_info, joint_states, ee_state (flange in
 panda_link0) and task_status; subscribes to target_pose (PoseStamped, base frame) and gripper_command (Float64, 0..1);
-serves reset (jepa_msgs/srv/ResetSim) and render_goal (jepa_msgs/srv/RenderGoal). Every name is a parameter
+serves reset (jepa_msgs/srv/ResetSim: also the episode's sub-goal images and step budgets) and render_goal
+(jepa_msgs/srv/RenderGoal: a pose, or a sub-goal scene by name). Every name is a parameter
 (launch/config/sim.yaml documents them all).
 
 step_mode:
@@ -186,7 +187,8 @@ class SimNode(Node):
 
     def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
         try:
-            obs, goal_image = self._on_worker(lambda: self._reset(request.task, request.seed))
+            obs, subgoal_images = self._on_worker(lambda: self._reset(request.task, request.seed))
+            goal_image = subgoal_images[-1]
         except ValueError as error:
             response.success, response.message = False, str(error)
             return response
@@ -195,29 +197,48 @@ class SimNode(Node):
         self._publish(obs)
         episode = self.env.episode
         response.success = True
-        response.goal_image = messages.image_msg(goal_image, self._header(self.values["camera_frame"]))
+        header = self._header(self.values["camera_frame"])
+        response.goal_image = messages.image_msg(goal_image, header)
         response.goal_pose = messages.pose_msg(episode.goal_state)
         response.object_goal = messages.point_msg(episode.object_goal)
+        response.subgoal_names = [subgoal.name for subgoal in episode.subgoals]
+        response.subgoal_images = [messages.image_msg(image, header) for image in subgoal_images]
+        response.subgoal_steps = [subgoal.steps for subgoal in episode.subgoals]
         self.get_logger().info(f"reset: task {episode.task} seed {episode.seed}")
         return response
 
-    def _reset(self, task: str, seed: int) -> tuple[Observation, np.ndarray]:
+    def _reset(self, task: str, seed: int) -> tuple[Observation, list[np.ndarray]]:
+        """Reset and render the episode's sub-goal images (the last one is the goal image)."""
         obs = self.env.reset(task or None, seed)
-        return obs, self.env.goal_image()
+        return obs, self.env.subgoal_images()
 
     def _on_render_goal(self, request: RenderGoal.Request, response: RenderGoal.Response) -> RenderGoal.Response:
         try:
-            state = messages.state_of_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
+            if request.subgoal:
+                image, error = self._on_worker(lambda: self._render_subgoal(request.subgoal))
+            else:
+                state = messages.state_of_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
+                image, error = self._on_worker(lambda: self.env.render_at_pose(state))
         except ValueError as error:
             response.success, response.message = False, str(error)
             return response
-        image, error = self._on_worker(lambda: self.env.render_at_pose(state))
         response.image = messages.image_msg(image, self._header(self.values["camera_frame"]))
         response.position_error = error
         response.success = error <= self.values["render_goal_max_error"]
         if not response.success:
             response.message = f"pose unreachable: flange misses it by {error:.3f} m"
         return response
+
+    def _render_subgoal(self, name: str) -> tuple[np.ndarray, float]:
+        """Image of the current episode's sub-goal `name` and the flange position error of its IK posture."""
+        names = [subgoal.name for subgoal in self.env.episode.subgoals]
+        if name not in names:
+            raise ValueError(
+                f"render_goal: unknown sub-goal {name!r}; this {self.env.episode.task} episode has {names}"
+            )
+        index = names.index(name)
+        _, error = self.env.render_at_pose(self.env.episode.subgoals[index].flange_state)
+        return self.env.subgoal_image(index), error
 
     # ---------------------------------------------------------------------------------------------- publishing
     def _header(self, frame_id: str) -> Header:

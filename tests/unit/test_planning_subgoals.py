@@ -17,34 +17,36 @@ from jepa_core.planning.world_model import PlanningContext, WorldModel
 from jepa_core.presets import build_ac_predictor
 
 
-def run(sequence: SubGoalSequence, energies) -> list[tuple[int, Advance]]:
-    return [(u.index, u.advance) for u in map(sequence.record, energies)]
+def steps(sequence: SubGoalSequence, count: int) -> list[tuple[int, Advance]]:
+    return [(u.index, u.advance) for u in (sequence.record_step() for _ in range(count))]
 
 
 def test_paper_pick_place_budgets_switch_after_4_10_and_4_steps():
     sequence = SubGoalSequence([SubGoal("grasp", 4), SubGoal("carry", 10), SubGoal("place", 4)])
-    updates = run(sequence, [1.0] * 18)
+    updates = steps(sequence, 18)
     assert [index for index, _ in updates] == [0] * 4 + [1] * 10 + [2] * 4
     assert [i for i, (_, advance) in enumerate(updates) if advance is Advance.SWITCH] == [3, 13]
     assert updates[-1] == (2, Advance.EXHAUSTED) and sequence.reached == [False, False, False]
 
 
-def test_energy_thresholds_switch_early_and_the_last_one_means_success():
+def test_observed_energy_below_the_threshold_switches_early_and_on_the_last_means_success():
     sequence = SubGoalSequence([SubGoal("a", 5, energy_threshold=0.5), SubGoal("b", 0, energy_threshold=0.2)])
-    assert run(sequence, [0.9, 0.4]) == [(0, Advance.STAY), (0, Advance.SWITCH)]
+    assert sequence.observe(0.9).advance is Advance.STAY
+    assert steps(sequence, 1) == [(0, Advance.STAY)]
+    update = sequence.observe(0.4)
+    assert (update.index, update.advance) == (0, Advance.SWITCH) and "observed energy 0.4000 below 0.5" in update.reason
     assert sequence.active.name == "b" and sequence.steps_on_active == 0
-    updates = run(sequence, [0.3] * 50 + [0.1])  # no budget on the last: it stays until its threshold
-    assert updates[:-1] == [(1, Advance.STAY)] * 50 and updates[-1] == (1, Advance.REACHED)
+    assert steps(sequence, 50) == [(1, Advance.STAY)] * 50  # no budget on the last: it stays until its threshold
+    assert sequence.observe(0.3).advance is Advance.STAY and sequence.observe(0.1).advance is Advance.REACHED
     assert sequence.reached == [True, True]
 
 
-def test_switch_reason_names_the_subgoals():
+def test_no_threshold_means_budget_only_and_the_reason_names_the_subgoals():
     sequence = SubGoalSequence([SubGoal("approach", 1), SubGoal("grasp", 2)])
-    update = sequence.record(0.7)
-    assert (
-        update.advance is Advance.SWITCH
-        and update.reason == "sub-goal 0 (approach): step budget of 1 used; next: grasp"
-    )
+    assert sequence.observe(0.0).advance is Advance.STAY
+    update = sequence.record_step()
+    assert update.advance is Advance.SWITCH
+    assert update.reason == "sub-goal 0 (approach): step budget of 1 used; next: grasp"
 
 
 @pytest.mark.parametrize(
@@ -75,12 +77,16 @@ def test_controller_plans_towards_the_active_goal_and_keeps_history_across_a_swi
     world_model = WorldModel(build_ac_predictor("parity_tiny"))
     config = MPCConfig(cem=CEMConfig(samples=16, top_k=4, iterations=2), context_steps=2, seed=0)
     controller = MPCController(world_model, config)
-    runner = SubGoalController(controller, [reps(1), reps(2)], [SubGoal("first", 1), SubGoal("second", 0)])
+    runner = SubGoalController(controller, [reps(1), reps(2)], [SubGoal("first", 1), SubGoal("second", 0, 1e9)])
     state = torch.tensor([0.5, 0.0, 0.3, 3.0, 0.1, -1.0, 0.0], dtype=torch.float64)
+    energy, update = runner.observe(reps(10))
+    assert update.advance is Advance.STAY
+    assert energy == pytest.approx(float((reps(10) - reps(1)).abs().mean()))
     first, update = runner.step(reps(10), state)
     assert update.advance is Advance.SWITCH and runner.sequence.index == 1
-    second, update = runner.step(reps(11), first.target_state)
-    assert update == (update.__class__(Advance.STAY, 1, ""))
+    energy, update = runner.observe(reps(11))  # scored against the new goal
+    assert energy == pytest.approx(float((reps(11) - reps(2)).abs().mean())) and update.advance is Advance.REACHED
+    second, _ = runner.step(reps(11), first.target_state)
     # the second plan is scored against goal 2 with both observed frames as context (history kept over the switch)
     states = torch.stack([state, first.target_state]).float()
     context = world_model.make_context(torch.stack([reps(10), reps(11)]), states, (states[1] - states[0])[None])
@@ -156,6 +162,7 @@ def test_planned_gripper_grasps_carries_and_releases_in_the_simulator(task, seed
         closures: dict[str, list[float]] = {s.name: [] for s in subgoals}
         for _ in range(sum(s.steps for s in subgoals) + 4):
             state = torch.from_numpy(obs.ee_state)
+            runner.observe(StateWorldModel.encode(state))
             decision, update = runner.step(StateWorldModel.encode(state), state)
             obs = env.step(decision.target_state.numpy())
             closures[subgoals[update.index].name].append(float(obs.ee_state[6]))

@@ -2,9 +2,9 @@
 (grasp, carry and place goal images switched after 4, 10 and 4 steps).
 
 ROS-free, shared by the planner node, closed-loop evaluation and the demo. `SubGoalSequence` decides which sub-goal
-is active: the next one takes over once the active one has used its step budget or once a plan's energy falls below
-its threshold; the last one has no successor, so its threshold means success and its budget (if any) the end.
-`SubGoalController` runs an `MPCController` over the sequence, switching its goal as the sequence advances.
+is active: the next one takes over once the active one has used its step budget, or as soon as an observed frame's
+energy to it falls below its threshold; the last one has no successor, so its threshold means success and its budget
+(if any) the end. `SubGoalController` runs an `MPCController` over the sequence, switching its goal as it advances.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class SubGoal:
 
     name: str
     steps: int = 0  # control steps on this sub-goal before the next one; 0 = no budget (last sub-goal only)
-    energy_threshold: float = 0.0  # move on (last: succeed) once a plan's energy is below this; <= 0 = budget only
+    energy_threshold: float = 0.0  # move on (last: succeed) once an observed frame's energy to it is below
 
 
 def validate_subgoals(subgoals: Sequence[SubGoal]) -> None:
@@ -83,23 +83,27 @@ class SubGoalSequence:
         """True while the last sub-goal is active."""
         return self.index == len(self.subgoals) - 1
 
-    def record(self, energy: float) -> SubGoalUpdate:
-        """Account for one executed step whose plan had `energy` w.r.t. the active sub-goal; advance when due."""
+    def observe(self, energy: float) -> SubGoalUpdate:
+        """An observed frame's `energy` to the active sub-goal: below its threshold -> SWITCH (last: REACHED)."""
+        index, subgoal = self.index, self.active
+        if not (subgoal.energy_threshold > 0 and energy < subgoal.energy_threshold):
+            return SubGoalUpdate(Advance.STAY, index, "")
+        self.reached[index] = True
+        reason = f"sub-goal {index} ({subgoal.name}): observed energy {energy:.4f} below {subgoal.energy_threshold}"
+        if self.is_last:
+            return SubGoalUpdate(Advance.REACHED, index, reason)
+        return self._switch(reason)
+
+    def record_step(self) -> SubGoalUpdate:
+        """Account for one executed step on the active sub-goal: budget used -> SWITCH (last: EXHAUSTED)."""
         index, subgoal = self.index, self.active
         self.steps_on_active += 1
-        where = f"sub-goal {index} ({subgoal.name})"
-        if subgoal.energy_threshold > 0 and energy < subgoal.energy_threshold:
-            self.reached[index] = True
-            reason = f"{where}: energy {energy:.4f} below its threshold {subgoal.energy_threshold}"
-            if self.is_last:
-                return SubGoalUpdate(Advance.REACHED, index, reason)
-            return self._switch(reason)
-        if subgoal.steps and self.steps_on_active >= subgoal.steps:
-            reason = f"{where}: step budget of {subgoal.steps} used"
-            if self.is_last:
-                return SubGoalUpdate(Advance.EXHAUSTED, index, reason)
-            return self._switch(reason)
-        return SubGoalUpdate(Advance.STAY, index, "")
+        if not (subgoal.steps and self.steps_on_active >= subgoal.steps):
+            return SubGoalUpdate(Advance.STAY, index, "")
+        reason = f"sub-goal {index} ({subgoal.name}): step budget of {subgoal.steps} used"
+        if self.is_last:
+            return SubGoalUpdate(Advance.EXHAUSTED, index, reason)
+        return self._switch(reason)
 
     def _switch(self, reason: str) -> SubGoalUpdate:
         """Make the next sub-goal active."""
@@ -121,11 +125,23 @@ class SubGoalController:
         self.goals = list(goals)
         controller.set_goal(self.goals[0])
 
+    def observe(self, representation: torch.Tensor) -> tuple[float, SubGoalUpdate]:
+        """Score an observed frame [N, D] against the active sub-goal (the planning energy: mean L1 over tokens) and
+        switch when it is within that sub-goal's threshold; returns the energy and the update."""
+        goal = self.goals[self.sequence.index]
+        world_model = self.controller.world_model
+        observed = representation.reshape(goal.shape).to(world_model.device, torch.float32)
+        energy = float(world_model.step_energies(observed[None, None], goal.to(world_model.device))[0, 0])
+        return energy, self._follow(self.sequence.observe(energy))
+
     def step(self, representation: torch.Tensor, state: torch.Tensor) -> tuple[MPCStep, SubGoalUpdate]:
-        """Plan one action towards the active sub-goal from frame [N, D] and state [7]; then advance the sequence
-        (a switch keeps the observed history and drops the warm start, which aimed at the old goal)."""
+        """Plan one action towards the active sub-goal from frame [N, D] and state [7], then count the step against
+        its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal)."""
         decision = self.controller.step(representation, state)
-        update = self.sequence.record(decision.energy)
+        return decision, self._follow(self.sequence.record_step())
+
+    def _follow(self, update: SubGoalUpdate) -> SubGoalUpdate:
+        """Give the controller the new goal when the sequence switched."""
         if update.advance is Advance.SWITCH:
             self.controller.switch_goal(self.goals[self.sequence.index])
-        return decision, update
+        return update

@@ -101,7 +101,7 @@ def stream_image(index: int, rgb: np.ndarray) -> Image:
     kind = (index // EVERY_INVALID) % 3
     if index % EVERY_INVALID == EVERY_INVALID - 1:
         if kind == 0:
-            return Image(header=header(index), height=48, width=80, encoding="yuv422", step=160, data=bytes(48 * 160))
+            return Image(header=header(index), height=48, width=80, encoding="nv21", step=160, data=bytes(48 * 160))
         if kind == 1:
             broken = array_to_image_msg(rgb, "rgb8", header(index))
             broken.step -= 1
@@ -216,3 +216,51 @@ def test_node_without_checkpoint_refuses_to_start(ros_context):
         EncoderNode(context=ros_context)
     with pytest.raises(ValueError, match="parameter qos_depth must be >= 1"):
         EncoderNode(context=ros_context, parameter_overrides=node_parameters(qos_depth=0))
+
+
+def test_decompression_bomb_costs_one_frame_not_the_node(ros_context):
+    """Issue 13 item 9: a 70-byte PNG declaring 20000x20000 px is a counted invalid frame; the stream goes on."""
+    from tests.unit.test_perception_image_conversion import png_declaring
+
+    harness = Harness(ros_context, compressed=True)
+    try:
+        bomb = CompressedImage(header=header(0), format="png")
+        bomb.data = png_declaring(20000, 20000)
+        harness.images.publish(bomb)
+        wait_for(lambda: harness.node.stats.snapshot().frames_invalid == 1, 5.0, "the bomb counted invalid")
+        assert "DecompressionBombError" in harness.node.stats.snapshot().last_error
+        harness.images.publish(rgb8_to_compressed_msg(np.zeros((48, 64, 3), np.uint8), "png", header(1)))
+        wait_for(lambda: len(harness.embeddings) == 1, 5.0, "the next frame's embedding")
+        assert harness.thread.is_alive()
+    finally:
+        harness.close()
+
+
+def test_worker_never_publishes_after_the_context_is_shut_down():
+    """Issue 13 item 12: a frame being encoded when a signal shuts the context down is dropped quietly."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    harness = Harness(context)
+    try:
+        entered, release = threading.Event(), threading.Event()
+        encode = harness.node.encoder.encode
+
+        def slow_encode(images):
+            entered.set()
+            release.wait(5.0)
+            return encode(images)
+
+        harness.node.encoder.encode = slow_encode
+        harness.images.publish(stream_image(0, np.zeros((48, 80, 3), np.uint8)))
+        assert entered.wait(5.0), "the worker never started encoding"
+        harness.executor.shutdown(timeout_sec=5.0)  # in a process, spin ends with ExternalShutdownException instead
+        rclpy.shutdown(context=context)  # what SIGINT/SIGTERM do through rclpy's signal handler
+        release.set()
+        harness.node._worker.join(timeout=5.0)
+        assert not harness.node._worker.is_alive(), "the worker kept running after shutdown"
+        stats = harness.node.stats.snapshot()
+        assert (stats.frames_encoded, stats.frames_invalid, stats.last_error) == (0, 0, "")
+    finally:
+        harness.thread.join(timeout=5.0)
+        harness.node.destroy_node()
+        harness.peer.destroy_node()

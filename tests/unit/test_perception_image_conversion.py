@@ -1,7 +1,9 @@
 """Round trips and rejections of jepa_perception.image_conversion for every supported encoding."""
 
+import struct
 import sys
 import types
+import zlib
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from jepa_perception.image_conversion import (
     rgb8_to_compressed_msg,
 )
 
-HEIGHT, WIDTH = 5, 7
+HEIGHT, WIDTH = 5, 8  # even width: YUV 4:2:2 pixel pairs share chroma
 
 
 def random_pixels(encoding: str, rng: np.random.Generator) -> np.ndarray:
@@ -98,14 +100,14 @@ def make_msg(**fields) -> Image:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"encoding": "yuv422"}, "unsupported image encoding 'yuv422'"),
+        ({"encoding": "nv21"}, "unsupported image encoding 'nv21'"),
         ({"encoding": ""}, "unsupported image encoding ''"),
         ({"height": 0, "data": b""}, "zero size"),
         ({"width": 0}, "zero size"),
-        ({"step": WIDTH * 3 - 1}, "step 20 < width"),
-        ({"data": bytes(WIDTH * 3 * HEIGHT - 1)}, "data has 104 bytes, expected step\\*height = 105"),
-        ({"data": bytes(WIDTH * 3 * HEIGHT + 1)}, "data has 106 bytes"),
-        ({"step": WIDTH * 3 + 1}, "expected step\\*height = 110"),
+        ({"step": WIDTH * 3 - 1}, "step 23 < width"),
+        ({"data": bytes(WIDTH * 3 * HEIGHT - 1)}, "data has 119 bytes, expected step\\*height = 120"),
+        ({"data": bytes(WIDTH * 3 * HEIGHT + 1)}, "data has 121 bytes"),
+        ({"step": WIDTH * 3 + 1}, "expected step\\*height = 125"),
     ],
 )
 def test_inconsistent_messages_rejected(fields, message):
@@ -173,5 +175,110 @@ def test_other_encodings_go_to_cv_bridge_when_importable(monkeypatch):
             return np.ones((msg.height, msg.width, 3), np.uint8)
 
     monkeypatch.setitem(sys.modules, "cv_bridge", types.SimpleNamespace(CvBridge=FakeBridge))
-    rgb = image_msg_to_rgb8(make_msg(encoding="yuv422"))
-    assert calls == [("yuv422", "rgb8")] and rgb.shape == (HEIGHT, WIDTH, 3)
+    rgb = image_msg_to_rgb8(make_msg(encoding="nv21"))
+    assert calls == [("nv21", "rgb8")] and rgb.shape == (HEIGHT, WIDTH, 3)
+
+
+# ---- issue 13 item 9: decompression bombs and decoder errors -------------------------------------------------------
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height RGB pixels but whose data stream is empty."""
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bit, colour type 2 (RGB)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def compressed(data: bytes, image_format: str = "png") -> CompressedImage:
+    msg = CompressedImage(format=image_format)
+    msg.data = data
+    return msg
+
+
+def test_decompression_bomb_is_a_conversion_error():
+    bomb = png_declaring(20000, 20000)
+    assert len(bomb) < 80
+    with pytest.raises(ImageConversionError, match="DecompressionBombError"):
+        compressed_msg_to_rgb8(compressed(bomb))
+
+
+def test_oversized_images_are_refused_before_decoding():
+    with pytest.raises(ImageConversionError, match="4000x3000 = 12000000 px; at most max_image_pixels = 1000000"):
+        compressed_msg_to_rgb8(compressed(png_declaring(4000, 3000)), max_pixels=1_000_000)
+    raw = Image(height=3000, width=4000, encoding="rgb8", step=12000)  # data never looked at
+    with pytest.raises(ImageConversionError, match="image rgb8 is 4000x3000"):
+        image_msg_to_rgb8(raw, max_pixels=1_000_000)
+    small = rgb8_to_compressed_msg(np.zeros((10, 10, 3), np.uint8), "png")
+    assert compressed_msg_to_rgb8(small, max_pixels=100).shape == (10, 10, 3)
+    with pytest.raises(ImageConversionError, match="at most max_image_pixels = 99"):
+        compressed_msg_to_rgb8(small, max_pixels=99)
+
+
+@pytest.mark.parametrize("image_format", ["png", "jpeg"])
+def test_corrupt_bodies_are_conversion_errors(image_format):
+    data = bytes(rgb8_to_compressed_msg(np.full((32, 32, 3), 77, np.uint8), image_format).data)
+    for broken in (data[: len(data) // 2], data[:40] + bytes(len(data) - 40), png_declaring(64, 64)):
+        with pytest.raises(ImageConversionError):
+            compressed_msg_to_rgb8(compressed(broken, image_format))
+
+
+def test_compressed_decode_matches_pillow_for_every_mode():
+    import io
+
+    from PIL import Image as PILImage
+
+    rgb = np.random.default_rng(2).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    for mode in ("RGB", "RGBA", "L", "LA", "P", "1"):
+        buffer = io.BytesIO()
+        PILImage.fromarray(rgb).convert(mode).save(buffer, format="PNG")
+        with PILImage.open(io.BytesIO(buffer.getvalue())) as image:
+            expected = np.asarray(image.convert("RGB"))
+        np.testing.assert_array_equal(compressed_msg_to_rgb8(compressed(buffer.getvalue())), expected, err_msg=mode)
+
+
+# ---- issue 13 item 10: YUV 4:2:2 and Bayer without cv_bridge -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "order"), [("yuv422", "uyvy"), ("uyvy", "uyvy"), ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")]
+)
+def test_yuv422_encodings_convert_without_cv_bridge(monkeypatch, encoding, order):
+    monkeypatch.setitem(sys.modules, "cv_bridge", None)  # `import cv_bridge` fails
+    luma = np.array([[16, 235, 126, 126]], np.uint8)  # video range: black, white, mid grey
+    u = np.array([[128, 128]], np.uint8)
+    v = np.array([[128, 255]], np.uint8)  # second pair: strong red chroma
+    pairs = np.empty((1, 4, 2), np.uint8)
+    pairs[..., 1] = luma
+    pairs[0, 0::2, 0], pairs[0, 1::2, 0] = u[0], v[0]  # chroma of each pair: U with the first pixel, V the second
+    if order == "yuyv":  # bytes Y0 U Y1 V: luma first
+        pairs = pairs[..., ::-1]
+    msg = Image(height=1, width=4, encoding=encoding, is_bigendian=0, step=8)
+    msg.data = pairs.tobytes()
+    rgb = image_msg_to_rgb8(msg).astype(int)
+    np.testing.assert_array_equal(rgb[0, 0], [0, 0, 0])
+    np.testing.assert_array_equal(rgb[0, 1], [255, 255, 255])
+    red, green, blue = rgb[0, 2]
+    assert red > 200 and green < 90 and 110 < blue < 150, rgb[0, 2]  # V high, U neutral: red, never blue
+
+
+def test_yuv422_needs_even_width():
+    with pytest.raises(ImageConversionError, match="even width"):
+        array_to_rgb8(np.zeros((2, 3, 2), np.uint8), "yuyv")
+
+
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_bayer_mosaics_demosaic_to_their_colour(monkeypatch, pattern, bits):
+    monkeypatch.setitem(sys.modules, "cv_bridge", None)
+    colour = {"r": 200, "g": 100, "b": 30}
+    dtype, scale = (np.uint8, 1) if bits == 8 else (np.uint16, 257)
+    mosaic = np.zeros((6, 8), dtype)
+    for letter, (row, column) in zip(pattern, [(0, 0), (0, 1), (1, 0), (1, 1)], strict=True):
+        mosaic[row::2, column::2] = colour[letter] * scale
+    msg = array_to_image_msg(mosaic, f"bayer_{pattern}{bits}", bigendian=bits == 16)
+    rgb = image_msg_to_rgb8(msg)
+    assert rgb.dtype == np.uint8 and rgb.shape == (6, 8, 3)
+    np.testing.assert_array_equal(rgb[2:4, 2:6].reshape(-1, 3), [[200, 100, 30]] * 8)  # interior: exact colour

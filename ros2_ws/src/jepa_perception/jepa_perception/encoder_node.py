@@ -29,7 +29,12 @@ from jepa_msgs.msg import Embedding, PerceptionStatus
 from jepa_msgs.srv import EncodeImage
 from jepa_perception.embedding_msgs import tokens_to_embedding_msg
 from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
-from jepa_perception.image_conversion import ImageConversionError, compressed_msg_to_rgb8, image_msg_to_rgb8
+from jepa_perception.image_conversion import (
+    DEFAULT_MAX_PIXELS,
+    ImageConversionError,
+    compressed_msg_to_rgb8,
+    image_msg_to_rgb8,
+)
 
 NODE_NAME = "encoder_node"
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
@@ -62,6 +67,7 @@ class NodeSettings:
     encode_service: str = "encode_image"  # jepa_msgs/srv/EncodeImage
     qos_reliability: str = "best_effort"  # image subscription reliability: best_effort (sensor data) or reliable
     qos_depth: int = 1  # image subscription queue depth (only the newest frame is ever encoded)
+    max_image_pixels: int = DEFAULT_MAX_PIXELS  # larger images (width x height) are refused before decoding
     status_period_s: float = 1.0  # perception_status period, s
     log_throttle_s: float = 5.0  # at most one warning about rejected frames in this period, s
     stats_log_period_s: float = 30.0  # period of an info line with counts and latency, s; 0 = never
@@ -74,6 +80,8 @@ class NodeSettings:
             )
         if self.qos_depth < 1:
             raise ValueError(f"parameter qos_depth must be >= 1, got {self.qos_depth}")
+        if self.max_image_pixels < 1:
+            raise ValueError(f"parameter max_image_pixels must be >= 1, got {self.max_image_pixels}")
         if self.status_period_s <= 0:
             raise ValueError(f"parameter status_period_s must be > 0, got {self.status_period_s}")
 
@@ -86,6 +94,7 @@ NODE_DESCRIPTIONS = {
     "encode_service": "jepa_msgs/srv/EncodeImage service name",
     "qos_reliability": "image subscription reliability: 'best_effort' (sensor data) or 'reliable'",
     "qos_depth": "image subscription queue depth (only the newest frame is encoded)",
+    "max_image_pixels": "largest accepted image, width x height px; larger ones are refused before decoding",
     "status_period_s": "period of perception_status, s",
     "log_throttle_s": "minimum time between two warnings about rejected frames, s",
     "stats_log_period_s": "period of an info log line with frame counts and latency, s; 0 = never",
@@ -152,7 +161,7 @@ class EncoderNode(Node):
             durability=DurabilityPolicy.VOLATILE,
         )
         image_type = CompressedImage if self.settings.compressed else Image
-        self._to_rgb = compressed_msg_to_rgb8 if self.settings.compressed else image_msg_to_rgb8
+        self._to_rgb = compressed_msg_to_rgb8 if self.settings.compressed else image_msg_to_rgb8  # (msg, max_pixels)
         self.create_subscription(image_type, self.settings.image_topic, self._on_image, qos)
         self._embedding_pub = self.create_publisher(Embedding, self.settings.embedding_topic, 10)
         self._status_pub = self.create_publisher(PerceptionStatus, self.settings.status_topic, 10)
@@ -174,9 +183,12 @@ class EncoderNode(Node):
         received = time.monotonic()
         self.stats.received()
         try:
-            rgb = self._to_rgb(msg)
+            rgb = self._to_rgb(msg, self.settings.max_image_pixels)
         except ImageConversionError as error:
             self._reject(f"invalid image: {error}")
+            return
+        except Exception as error:  # whatever a decoder raises costs one frame, never the process
+            self._reject(f"invalid image: {type(error).__name__}: {error}")
             return
         if self._slot.put(PendingFrame(rgb, msg.header, received)):
             self.stats.dropped()
@@ -187,14 +199,17 @@ class EncoderNode(Node):
         self.get_logger().warning(reason, throttle_duration_sec=self.settings.log_throttle_s)
 
     def _encode_loop(self) -> None:
-        """Worker thread: encode the newest frame whenever there is one, until the node is destroyed."""
-        while self._running:
+        """Worker thread: encode the newest frame whenever there is one, until the node is destroyed or its context
+        shut down (a signal): from then on nothing is published and nothing counts as a failure."""
+        while self._running and self.context.ok():
             frame = self._slot.take(timeout=0.5)
             if frame is None:
                 continue
             try:
                 self._encode_and_publish(frame)
             except Exception as error:  # a failing frame must not stop the stream; it is counted and logged
+                if not self.context.ok():  # the context went away during this frame: stopping, not failing
+                    return
                 self._reject(f"encoding failed: {type(error).__name__}: {error}")
 
     def _encode_and_publish(self, frame: PendingFrame) -> None:
@@ -207,6 +222,8 @@ class EncoderNode(Node):
                 return
             tokens = self.encoder.encode_video(video)
         msg = self._embedding_msg(tokens[0], frame.header)
+        if not self.context.ok():  # shut down while encoding: the publisher is no longer valid
+            return
         self._embedding_pub.publish(msg)
         self.stats.encoded((time.monotonic() - frame.received) * 1000.0)
 
@@ -219,7 +236,7 @@ class EncoderNode(Node):
     def _on_encode_image(self, request: EncodeImage.Request, response: EncodeImage.Response) -> EncodeImage.Response:
         """Encode one image with the stream's preprocessing (frames_per_clip > 1: a static clip of that image)."""
         try:
-            rgb = image_msg_to_rgb8(request.image)
+            rgb = image_msg_to_rgb8(request.image, self.settings.max_image_pixels)
             response.embedding = self._embedding_msg(self.encoder.encode(rgb[None])[0], request.image.header)
         except ImageConversionError as error:
             response.success, response.message = False, f"invalid image: {error}"

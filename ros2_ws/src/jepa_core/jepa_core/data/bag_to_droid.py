@@ -108,7 +108,8 @@ def image_to_rgb(msg) -> np.ndarray:
     if msg.step < msg.width * channels or data.size < msg.step * msg.height:
         raise ValueError(f"image {msg.width}x{msg.height} {msg.encoding}: step {msg.step}, {data.size} bytes")
     rows = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * channels]
-    return np.ascontiguousarray(rows.reshape(msg.height, msg.width, channels)[:, :, order])
+    pixels = rows.reshape(msg.height, msg.width, channels)
+    return np.ascontiguousarray(pixels if msg.encoding == "rgb8" else pixels[:, :, order])  # rgb8: no copy
 
 
 def arm_joint_order(names: list[str], bag: Path) -> np.ndarray:
@@ -316,7 +317,7 @@ def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folde
     (folder / fmt.MP4_DIR).mkdir(parents=True)
     per_camera = builder.camera_indices(row_stamps, image_index)
     for topic, serial, messages in zip(config.image_topics, serials, per_camera, strict=True):
-        frames = _rows_of_frames(bag, reader, builder.connections[topic], messages)
+        frames = _rows_of_frames(bag, reader, builder.connections[topic], messages)  # read while encoding
         written = write_mp4(folder / fmt.mp4_relative_path(serial), frames, config.video)
         if written != len(row_stamps):
             raise BagConversionError(f"{bag}: {topic}: wrote {written} frames for {len(row_stamps)} rows")

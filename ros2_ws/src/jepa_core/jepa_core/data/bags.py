@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mcap.exceptions import McapError
 from mcap.records import Channel, Chunk, Footer, Message, MessageIndex, Schema
-from mcap.stream_reader import CRCValidationError, StreamReader, breakup_chunk
+from mcap.stream_reader import CRCValidationError, StreamReader, breakup_chunk, get_chunk_data_stream
 from mcap.writer import MCAP0_MAGIC as MCAP_MAGIC
 from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
@@ -186,14 +186,20 @@ class BagScan:
         )
 
 
-def _open_chunk(chunk: Chunk) -> tuple[str, list]:
-    """(problem, records): problem '' when the payload decompresses, matches its CRC (if it has one) and parses."""
+def _chunk_problem(chunk: Chunk) -> str:
+    """'' when the payload decompresses and matches its CRC (if it has one), else what is wrong in words."""
     try:
-        return "", breakup_chunk(chunk, validate_crc=True)
+        get_chunk_data_stream(chunk, validate_crc=True)  # decompresses and checks; records are not parsed
     except CRCValidationError:
-        return "fails its CRC check (payload bytes changed on disk)", []
-    except Exception as error:  # zstd/lz4/record parsing: any failure means the payload is unusable
-        return f"payload unreadable ({type(error).__name__}: {error})", []
+        return "fails its CRC check (payload bytes changed on disk)"
+    except Exception as error:  # zstd/lz4 errors on a damaged compressed payload
+        return f"payload does not decompress ({type(error).__name__}: {error})"
+    return ""
+
+
+def _chunk_channels(chunk: Chunk) -> list[Channel]:
+    """Channel records stored inside an intact chunk."""
+    return [record for record in breakup_chunk(chunk) if isinstance(record, Channel)]
 
 
 def _records(file, size: int) -> Iterator[tuple[int, object]]:
@@ -231,10 +237,11 @@ def scan_mcap(path: Path) -> BagScan:
                     break
                 scan.end_of_data = file.tell()
                 if isinstance(record, Chunk):
-                    problem, inner = _open_chunk(record)
+                    problem = _chunk_problem(record)
                     report = ChunkReport(offset, record.message_start_time, record.message_end_time, problem=problem)
                     report.checked = record.uncompressed_crc != 0
-                    scan.topics.update((r.id, r.topic) for r in inner if isinstance(r, Channel))
+                    if not problem and not scan.topics:  # a recorder defines its channels in the first chunk
+                        scan.topics.update((c.id, c.topic) for c in _chunk_channels(record))
                     scan.chunks.append(report)
                 elif isinstance(record, MessageIndex) and scan.chunks:
                     scan.chunks[-1].channel_ids.add(record.channel_id)

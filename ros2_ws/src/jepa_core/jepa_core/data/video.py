@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,21 +33,30 @@ def _check_frame(frame: np.ndarray, shape: tuple[int, ...] | None, index: int, p
         raise ValueError(f"{path}: frame {index}: expected shape {shape} like frame 0, got {frame.shape}")
 
 
+def _yuv_frames(frames: Iterable[np.ndarray], path: Path) -> Iterator[av.VideoFrame]:
+    """Checked uint8 RGB frames converted to the encoder's yuv420p (the conversion the encoder would do itself)."""
+    shape = None
+    for index, frame in enumerate(frames):
+        _check_frame(frame, shape, index, path)
+        if shape is None:
+            shape = frame.shape
+            if shape[0] % 2 or shape[1] % 2:
+                raise ValueError(f"{path}: frame size {shape[:2]} must be even for yuv420p")
+        yield av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+
+
 def write_mp4(path: Path, frames: Iterable[np.ndarray], encoding: VideoEncoding = VideoEncoding()) -> int:
-    """Encode uint8 RGB frames [H, W, 3] at a constant rate, frame i at pts i; returns the number written."""
+    """Encode uint8 RGB frames [H, W, 3] at a constant rate, frame i at pts i; returns the number written.
+    The frames are produced and colour-converted in a background thread while the encoder works."""
     if encoding.codec not in av.codecs_available:
         raise ValueError(f"video codec {encoding.codec!r} is not available in this PyAV build")
-    count, shape = 0, None
+    count = 0
     with av.open(str(path), mode="w") as container:
         stream = None
-        for frame in frames:
-            _check_frame(frame, shape, count, path)
+        for video_frame in prefetched(_yuv_frames(frames, path)):
             if stream is None:
-                shape = frame.shape
-                if shape[0] % 2 or shape[1] % 2:
-                    raise ValueError(f"{path}: frame size {shape[:2]} must be even for yuv420p")
                 stream = container.add_stream(encoding.codec, rate=encoding.fps)
-                stream.width, stream.height, stream.pix_fmt = shape[1], shape[0], "yuv420p"
+                stream.width, stream.height, stream.pix_fmt = video_frame.width, video_frame.height, "yuv420p"
                 stream.time_base = Fraction(1, encoding.fps)
                 stream.codec_context.gop_size = encoding.gop
                 if encoding.codec == "libx264":
@@ -52,13 +64,44 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], encoding: VideoEncoding 
                 else:
                     stream.codec_context.qscale = 2
                     stream.codec_context.flags |= av.codec.context.Flags.qscale
-            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
             video_frame.pts = count
             container.mux(stream.encode(video_frame))
             count += 1
         if stream is not None:
             container.mux(stream.encode())
     return count
+
+
+def prefetched(items: Iterable, depth: int = 16) -> Iterator:
+    """The items of `items`, produced by a background thread up to `depth` ahead, so that producing them (reading a
+    bag, converting colours) overlaps the consumer's work (encoding, which releases the GIL); the producer's
+    exception is re-raised in the consumer."""
+    buffer: queue.Queue = queue.Queue(depth)
+    done, stop = object(), threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put(item)
+            buffer.put(done)
+        except BaseException as error:  # handed to the consumer
+            buffer.put(error)
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full buffer
+            with contextlib.suppress(queue.Empty):
+                buffer.get(timeout=0.05)
+        thread.join()
 
 
 @dataclass(frozen=True)

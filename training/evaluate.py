@@ -2,11 +2,14 @@
 
     scripts/run.sh python -m training.evaluate --checkpoint models/sim_reach.pt --tasks reach --episodes 50
 
-Per task and seed (0..episodes-1): reset, encode the goal image, then each control step encode the camera frame, plan
+Per task and seed (0..episodes-1): reset, encode the goal images, then each control step encode the camera frame, plan
 with `jepa_core.planning.mpc.MPCController` (WorldModel + CEMPlanner, the code the planner node runs) and execute the
-target pose for one control period. An episode ends on success (the simulator's rule, e.g. reach within 4 cm) or after
-`--max-steps`. Writes episodes.csv, summary.csv/summary.md (success rate, final distance, steps), eval.png and one GIF
-per episode ([camera | goal] side by side).
+target pose for one control period. With `--subgoals` (default) the planner follows the task's sub-goal sequence
+(`jepa_core.planning.subgoals`: grasp = approach, grasp, lift; pick_place = approach, grasp, carry, place; each
+sub-goal for its step budget from the simulator, or until the observed energy is below `--subgoal-threshold`), as the
+V-JEPA 2 paper does for pick-and-place; `--no-subgoals` plans to the final goal image only. An episode ends on success
+(the simulator's rule, e.g. reach within 4 cm) or after `--max-steps`. Writes episodes.csv, summary.csv/summary.md
+(success rate, final distance, steps), eval.png and one GIF per episode ([camera | active goal] side by side).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tqdm import tqdm
 from jepa_core.checkpoints import load_ac_predictor, load_encoder
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from training.common_config import parse_config
@@ -46,6 +50,10 @@ class EvalConfig:
     seeds: tuple[int, ...] = field(default=(), metadata={"help": "explicit seeds (replace --episodes/--first-seed)"})
     max_steps: int = field(default=20, metadata={"help": "control steps per episode"})
     stop_on_success: bool = field(default=True, metadata={"help": "end an episode once the task succeeds"})
+    subgoals: bool = field(default=True, metadata={"help": "follow the task's sub-goal images (else the final goal)"})
+    subgoal_threshold: float = field(
+        default=0.0, metadata={"help": "leave a sub-goal once the observed energy is below this (0 = budgets only)"}
+    )
     image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
     control_period: float = field(default=0.25, metadata={"help": "seconds of simulation per control step"})
     samples: int = field(default=100, metadata={"help": "CEM samples per iteration"})
@@ -86,37 +94,53 @@ class EpisodeResult:
     min_distance: float
     final_energy: float
     mean_planning_s: float
+    final_subgoal: str  # the sub-goal active at the end ("" for a single goal)
     gif: str
 
 
-def write_gif(path: Path, frames: list[np.ndarray], goal: np.ndarray, size: int, period_s: float) -> Path:
-    """GIF of [camera | goal] panels, one frame per control step."""
-    goal_panel = Image.fromarray(goal).resize((size, size), Image.BILINEAR)
+def write_gif(path: Path, frames: list[np.ndarray], goals: list[np.ndarray], size: int, period_s: float) -> Path:
+    """GIF of [camera | goal] panels, one frame per control step; goals[i] is the goal active at frames[i]."""
     images = []
-    for frame in frames:
+    for frame, goal in zip(frames, goals, strict=True):
         canvas = Image.new("RGB", (2 * size, size))
         canvas.paste(Image.fromarray(frame).resize((size, size), Image.BILINEAR), (0, 0))
-        canvas.paste(goal_panel, (size, 0))
+        canvas.paste(Image.fromarray(goal).resize((size, size), Image.BILINEAR), (size, 0))
         images.append(canvas)
     path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(period_s * 1000), loop=0)
     return path
 
 
+def episode_subgoals(env: FrankaSimEnv, config: EvalConfig) -> tuple[list[np.ndarray], list[SubGoal]]:
+    """Goal images and sub-goals of the current episode: its sub-goal sequence, or only its final goal."""
+    count = len(env.episode.subgoals)
+    first = 0 if config.subgoals else count - 1
+    scenes = env.episode.subgoals[first:]
+    images = [env.subgoal_image(index) for index in range(first, count)]
+    last = len(scenes) - 1
+    threshold = config.subgoal_threshold
+    return images, [SubGoal(s.name, 0 if i == last else s.steps, threshold) for i, s in enumerate(scenes)]
+
+
 def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, task: str, seed: int):
     """Plan and act until success or max_steps; returns the result and the per-step distances."""
     obs = env.reset(task, seed)
-    goal_image = env.goal_image()
-    controller = MPCController(world_model, config.mpc_config(seed))
-    controller.set_goal(world_model.encode_images(goal_image[None])[0])
+    goal_images, subgoals = episode_subgoals(env, config)
+    goals = list(world_model.encode_images(np.stack(goal_images)))  # each [N, D]
+    runner = SubGoalController(MPCController(world_model, config.mpc_config(seed)), goals, subgoals)
     initial = env.task_status().distance
     frames, distances, energies, planning = [obs.image], [initial], [], []
+    shown = [goal_images[0]]  # the goal active at each frame
     status = env.task_status()
     for _ in range(config.max_steps):
-        decision = controller.step(world_model.encode_images(obs.image[None])[0], torch.from_numpy(obs.ee_state))
+        representation = world_model.encode_images(obs.image[None])[0]
+        if runner.observe(representation)[1].advance is Advance.REACHED:
+            break  # the last sub-goal's energy threshold: the planner node would stop here
+        decision, _ = runner.step(representation, torch.from_numpy(obs.ee_state))
         obs = env.step(decision.target_state.numpy())
         status = env.task_status()
         frames.append(obs.image)
+        shown.append(goal_images[runner.sequence.index])
         distances.append(status.distance)
         energies.append(decision.energy)
         planning.append(decision.planning_time)
@@ -124,7 +148,7 @@ def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, 
             break
     gif = ""
     if config.gifs:
-        gif = str(write_gif(config.out / "gifs" / f"{task}_{seed:03d}.gif", frames, goal_image, config.gif_size,
+        gif = str(write_gif(config.out / "gifs" / f"{task}_{seed:03d}.gif", frames, shown, config.gif_size,
                             config.control_period))  # fmt: skip
     result = EpisodeResult(
         task=task,
@@ -136,6 +160,7 @@ def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, 
         min_distance=float(min(distances)),
         final_energy=energies[-1] if energies else float("nan"),
         mean_planning_s=float(np.mean(planning)) if planning else 0.0,
+        final_subgoal=runner.sequence.active.name if len(subgoals) > 1 else "",
         gif=gif,
     )
     return result, distances
@@ -260,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, md_path = write_tables(config.out, results, summary)
     plot = plot_results(config.out, results, curves, tolerance)
     print(md_path.read_text(), end="")
-    print(f"evaluate: {len(results)} episodes in {time.perf_counter() - start:.1f} s; table {md_path}, plot {plot}")
+    goals = "sub-goal sequences" if config.subgoals else "final goal images only"
+    print(f"evaluate: {len(results)} episodes ({goals}) in {time.perf_counter() - start:.1f} s; table {md_path}, "
+          f"plot {plot}")  # fmt: skip
     return 0
 
 

@@ -5,6 +5,8 @@ The fake robot teleports to every commanded pose and, while "alive", publishes e
 feedback arrives every step, stale data stops the run holding the pose, cancel and invalid goals end cleanly.
 """
 
+import copy
+import math
 import threading
 import time
 
@@ -15,6 +17,7 @@ rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.duration import Duration  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -39,6 +42,13 @@ class FakeRobot(Node):
         super().__init__("fake_robot", context=context)
         group = ReentrantCallbackGroup()
         self.alive = True
+        self.ee_alive = True  # False: embeddings keep coming, ee_state stops
+        self.frame_id = "panda_link0"
+        self.stamp_offset = {"ee_state": 0.0, "embedding": 0.0}  # s added to the stamps (future stamps)
+        self.ee_position_override = None  # (x, y, z, gripper) published instead of the pose (e.g. NaN)
+        self.embedding_fill = None  # value every embedding element takes (e.g. NaN)
+        self.encode_release = threading.Event()  # encode_image answers once set (or at once when encode_delay is 0)
+        self.encode_delay = 0.0
         self.pose = PoseStamped().pose
         self.pose.position.x, self.pose.position.y, self.pose.position.z = 0.5, 0.0, 0.4
         self.pose.orientation.x, self.pose.orientation.w = 1.0, 0.0
@@ -63,6 +73,8 @@ class FakeRobot(Node):
 
     def embedding(self, stamp) -> Embedding:
         data = self.rng.standard_normal((N, D)).astype(np.float32)
+        if self.embedding_fill is not None:
+            data[:] = self.embedding_fill
         msg = Embedding(frames=1, height=GRID, width=GRID, dim=D, normalized=False, model="fake")
         msg.header.stamp = stamp
         msg.data = data.ravel().tolist()
@@ -74,6 +86,8 @@ class FakeRobot(Node):
 
     def encode(self, request, response):
         self.encode_calls += 1
+        if self.encode_delay:
+            self.encode_release.wait(self.encode_delay)
         response.success = True
         response.embedding = self.embedding(request.image.header.stamp)
         return response
@@ -85,16 +99,23 @@ class FakeRobot(Node):
         )
         return response
 
+    def stamp(self, topic: str):
+        return (self.get_clock().now() + Duration(seconds=self.stamp_offset[topic])).to_msg()
+
     def publish_observation(self) -> None:
         if not self.alive:
             return
         stamp = self.get_clock().now().to_msg()
-        state = EndEffectorState(pose=self.pose, gripper=self.gripper)
-        state.header.stamp, state.header.frame_id = stamp, "panda_link0"
-        self.ee_pub.publish(state)
-        self.published_pose = self.pose
-        self.published_poses.append(self.pose)
-        self.embedding_pub.publish(self.embedding(stamp))
+        if self.ee_alive:
+            state = EndEffectorState(pose=copy.deepcopy(self.pose), gripper=self.gripper)
+            state.header.stamp, state.header.frame_id = self.stamp("ee_state"), self.frame_id
+            if self.ee_position_override is not None:
+                p = state.pose.position
+                p.x, p.y, p.z, state.gripper = self.ee_position_override
+            self.ee_pub.publish(state)
+            self.published_pose = state.pose
+            self.published_poses.append(state.pose)
+        self.embedding_pub.publish(self.embedding(self.stamp("embedding")))
         image = Image(height=8, width=8, encoding="rgb8", step=24, data=bytes(range(192)))
         image.header.stamp = stamp
         self.image_pub.publish(image)
@@ -109,6 +130,7 @@ BASE_OVERRIDES = {
     "seed": 0,
     "stale_timeout_s": 2.0,  # generous: a loaded CI machine can starve the fake robot's 20 Hz timer for ~0.7 s
     "max_steps": 4,
+    "base_frame": "panda_link0",
 }
 
 
@@ -134,6 +156,7 @@ def make_system(ros_context, tmp_path):
 
     yield make
     for executor, spinner, planner, robot in executors:
+        robot.encode_release.set()
         wait_for(lambda planner=planner: not planner._run_lock.locked())  # let a running goal finish its hold
         executor.shutdown()
         spinner.join(timeout=5)
@@ -269,3 +292,112 @@ def test_local_goal_encoder(make_system):
     wait_for(result_future.done)
     assert result_future.result().result.outcome == PlanToGoal.Result.OUTCOME_MAX_STEPS
     assert len(feedback) == 2 and robot.encode_calls == 0  # encoded by the planner's own encoder
+
+
+# ---- issue 13: faults found by fault injection ---------------------------------------------------------------------
+def run_goal(client, goal: PlanToGoal.Goal, feedback: list | None = None):
+    """Send a goal and wait for its result message."""
+    _, result_future = send(client, goal, [] if feedback is None else feedback)
+    wait_for(result_future.done)
+    return result_future.result().result
+
+
+def finite_commands(robot) -> bool:
+    """Every target pose and gripper command published so far is finite."""
+    values = [g for g in robot.grippers]
+    for target in robot.targets:
+        p, q = target.pose.position, target.pose.orientation
+        values += [p.x, p.y, p.z, q.x, q.y, q.z, q.w]
+    return all(math.isfinite(v) for v in values)
+
+
+def test_results_complete_when_success_and_failure_alternate(system):
+    """Item 1: a goal's end logged at info then warning (or the reverse) from one call site broke the result."""
+    _, _, client = system
+    results = [
+        run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), energy_threshold=1e9)),
+        run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=2, energy_threshold=1e-9)),
+        run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), energy_threshold=1e9)),
+    ]
+    expected = [PlanToGoal.Result.OUTCOME_SUCCEEDED, PlanToGoal.Result.OUTCOME_MAX_STEPS] * 2
+    assert [r.outcome for r in results] == expected[:3]
+    assert [r.success for r in results] == [True, False, True]
+    assert all(r.reason for r in results) and results[1].steps == 2
+    assert "energy" in results[0].reason and "energy" in results[2].reason
+
+
+def test_non_finite_ee_state_never_reaches_the_commands(system):
+    """Item 2: a NaN/inf ee_state ended the goal but the hold copied it (target x = NaN, gripper = inf)."""
+    _, robot, client = system
+    feedback = []
+    _, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=1000), feedback)
+    wait_for(lambda: len(feedback) >= 2)
+    robot.ee_position_override = (math.nan, 0.0, 0.4, math.inf)
+    wait_for(result_future.done)
+    result = result_future.result().result
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION
+    assert "ee_state" in result.reason and "non-finite" in result.reason
+    time.sleep(0.2)
+    assert finite_commands(robot)
+    assert robot.targets[-1].pose == robot.targets[-2].pose  # holds the last commanded (finite) pose
+
+
+def test_frozen_ee_state_stops_within_the_observation_timeout(make_system):
+    """Item 3: with ee_state gone the planner kept commanding from the last one for ~2 x stale_timeout_s."""
+    _, robot, client = make_system(observation_timeout_s=0.5)
+    feedback = []
+    _, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=1000), feedback)
+    wait_for(lambda: len(feedback) >= 2)
+    robot.ee_alive = False
+    frozen_at, targets_before = time.monotonic(), len(robot.targets)
+    wait_for(result_future.done)
+    stopped_after = time.monotonic() - frozen_at
+    result = result_future.result().result
+    assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION and "ee_state" in result.reason
+    assert stopped_after < 0.5 + 0.5  # observation_timeout_s plus a margin, not 2 x stale_timeout_s (4 s)
+    assert len(robot.targets) <= targets_before + 2  # at most the command in flight, then the hold
+
+
+@pytest.mark.parametrize("topic", ["embedding", "ee_state"])
+def test_future_stamps_are_refused(system, topic):
+    """Item 4: a stamp +1000 s ahead was never stale; the planner planned on frozen data."""
+    _, robot, client = system
+    robot.stamp_offset[topic] = 1000.0
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION and result.steps == 0
+    assert topic in result.reason and "future" in result.reason
+
+
+def test_ee_state_in_a_foreign_frame_is_refused(system):
+    """Item 5: ee_state in another frame than base_frame was accepted and targets went out in that frame."""
+    _, robot, client = system
+    robot.frame_id = "world"
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=3))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION and result.steps == 0
+    assert "'world'" in result.reason and "panda_link0" in result.reason
+    assert all(t.header.frame_id == "panda_link0" for t in robot.targets)
+
+
+def test_cancel_while_the_goal_image_is_encoded(system):
+    """Item 6: a cancel during goal encoding waited for the service timeout and ended INVALID_GOAL."""
+    _, robot, client = system
+    robot.encode_delay = 20.0
+    handle, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image()), [])
+    wait_for(lambda: robot.encode_calls == 1)
+    canceled_at = time.monotonic()
+    wait_for(handle.cancel_goal_async().done)
+    wait_for(result_future.done, timeout=5.0)
+    assert time.monotonic() - canceled_at < 1.0
+    result = result_future.result().result
+    assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "encod" in result.reason
+    assert robot.targets == []
+
+
+def test_non_finite_embedding_reason_is_short(system):
+    """Item 7: a NaN embedding produced a 60,000-character reason (the whole tensor)."""
+    _, robot, client = system
+    robot.embedding_fill = math.nan
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=3))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION
+    assert len(result.reason) < 200, result.reason
+    assert "embedding" in result.reason and f"{N * D} of {N * D}" in result.reason and "index 0" in result.reason

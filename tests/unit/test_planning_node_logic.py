@@ -20,10 +20,10 @@ def test_run_waits_for_fresh_observations_newer_than_the_command():
     run = GoalRun(LIMITS, start=100.0)
     assert run.observation_status(100.2, None, 100.1) == WAIT
     assert run.observation_status(100.2, 100.15, 100.1) == READY
-    assert run.record_step(0.9, command_time=100.3) is None
+    run.record_step(0.9, command_time=100.3)
     assert run.observation_status(100.4, 100.15, 100.35) == WAIT  # embedding predates the command
     assert run.observation_status(100.5, 100.45, 100.45) == READY
-    stop = run.observation_status(101.5, 100.15, 101.45)  # nothing new for > stale_timeout_s after the command
+    stop = run.observation_status(101.4, 100.15, 101.35)  # nothing new for > observation_timeout_s after the command
     assert isinstance(stop, Stop) and stop.outcome == Outcome.STALE_OBSERVATION
     assert "embedding" in stop.reason
 
@@ -35,20 +35,53 @@ def test_run_stops_on_old_state_even_with_new_embedding():
     assert isinstance(stop, Stop) and stop.outcome == Outcome.STALE_OBSERVATION and "ee_state" in stop.reason
 
 
+def test_state_must_be_newer_than_the_command_and_stops_within_the_observation_timeout():
+    """Issue 13 item 3: a fresh embedding with a frozen ee_state (fresh by age) must not be planned from."""
+    limits = GoalLimits(100, 60.0, 0.0, stale_timeout_s=2.0, observation_timeout_s=0.3)
+    run = GoalRun(limits, start=0.0)
+    assert run.observation_status(0.1, 0.05, 0.05) == READY
+    run.record_step(0.5, command_time=0.1)
+    assert run.observation_status(0.2, 0.15, 0.05) == WAIT  # ee_state only 0.15 s old, but older than the command
+    stop = run.observation_status(0.45, 0.4, 0.05)
+    assert isinstance(stop, Stop) and stop.outcome == Outcome.STALE_OBSERVATION
+    assert "no ee_state newer than the last command" in stop.reason
+
+
+def test_future_stamps_stop_the_run():
+    """Issue 13 item 4: stamps further ahead than future_tolerance_s are refused, naming the field."""
+    run = GoalRun(GoalLimits(10, 60.0, 0.0, 1.0, future_tolerance_s=0.2), start=0.0)
+    assert run.observation_status(10.0, 10.15, 10.0) == READY  # within the tolerance
+    stop = run.observation_status(10.0, 10.0, 1010.0)
+    assert isinstance(stop, Stop) and stop.outcome == Outcome.INVALID_OBSERVATION
+    assert "ee_state" in stop.reason and "1000.000 s in the future" in stop.reason
+
+
+def test_observation_checks_success_and_surprise():
+    limits = GoalLimits(10, 60.0, 0.05, 1.0, surprise_stop_threshold=0.3)
+    run = GoalRun(limits, start=0.0)
+    assert run.check_observation(0.2, None) is None
+    assert run.check_observation(0.2, 0.29) is None and run.observed_energy == 0.2
+    stop = run.check_observation(0.01, 0.31)  # surprise wins over success
+    assert stop.outcome == Outcome.SURPRISE and "0.3100" in stop.reason
+    stop = run.check_observation(0.04, 0.1)
+    assert stop.outcome == Outcome.SUCCEEDED and "observed energy 0.0400" in stop.reason
+    monitor_only = GoalRun(GoalLimits(10, 60.0, 0.0, 1.0), start=0.0)
+    assert monitor_only.check_observation(0.0, 99.0) is None  # both rules off
+
+
 def test_run_interruptions_and_success():
     run = GoalRun(LIMITS, start=0.0)
     assert run.interruption(1.0, cancel_requested=True).outcome == Outcome.CANCELED
     assert run.interruption(10.5, cancel_requested=False).outcome == Outcome.TIMEOUT
     for step in range(3):
         assert run.interruption(1.0 + step, cancel_requested=False) is None
-        assert run.record_step(0.9 - 0.1 * step, command_time=1.0 + step) is None
+        run.record_step(0.9 - 0.1 * step, command_time=1.0 + step)
     assert run.interruption(5.0, cancel_requested=False).outcome == Outcome.MAX_STEPS
     assert run.initial_energy == pytest.approx(0.9) and run.final_energy == pytest.approx(0.7)
-    done = GoalRun(LIMITS, start=0.0).record_step(0.4, command_time=1.0)
-    assert done.outcome == Outcome.SUCCEEDED
-    assert GoalRun(GoalLimits(3, 10.0, 0.0, 1.0), 0.0).record_step(0.0, 1.0) is None  # threshold <= 0: disabled
-    with pytest.raises(ValueError, match="max_steps"):
+    with pytest.raises(ValueError, match="max_steps=0"):
         GoalLimits(0, 1.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="observation_timeout_s=0"):
+        GoalLimits(1, 1.0, 0.0, 1.0, observation_timeout_s=0.0)
 
 
 def test_outcomes_equal_the_action_constants():
@@ -72,7 +105,11 @@ def test_safety_checks():
     assert command_violation(STATE, turned, limits) is None
     turned[5] = 0.5
     assert "rotation" in command_violation(STATE, turned, limits)
-    assert non_finite_reason(energy=1.0, action=np.array([0.0, math.nan])).startswith("non-finite action")
+    assert non_finite_reason(energy=1.0, action=np.array([0.0, math.nan])) == (
+        "non-finite action: 1 of 2 values, first at index 1"
+    )
+    huge = np.full((256, 1408), math.nan)  # issue 13 item 7: a ViT-g embedding must not be printed whole
+    assert len(non_finite_reason(embedding=huge)) < 80
     assert non_finite_reason(energy=1.0) is None
     with pytest.raises(ValueError, match="workspace"):
         SafetyLimits(workspace_min=(1, 0, 0), workspace_max=(0, 1, 1))

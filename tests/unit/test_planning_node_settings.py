@@ -36,13 +36,20 @@ def test_defaults_build_the_paper_planner():
     assert (settings.mpc.cem.samples, settings.mpc.cem.top_k, settings.mpc.cem.iterations) == (800, 10, 10)
     assert settings.mpc.seed is None and settings.world_model.autocast_dtype is None
     limits = settings.goal_limits(max_steps=0, timeout_s=0.0, energy_threshold=0.0)
-    assert (limits.max_steps, limits.timeout_s, limits.energy_threshold) == (100, 600.0, 0.0)
+    assert (limits.max_steps, limits.timeout_s, limits.energy_threshold) == (100, 600.0, 0.05)
+    assert (limits.observation_timeout_s, limits.future_tolerance_s, limits.surprise_stop_threshold) == (1.0, 0.5, 0.0)
     assert settings.goal_limits(5, 3.0, 0.2).max_steps == 5
 
 
 @pytest.mark.parametrize(
     ("name", "value", "match"),
-    [("goal_encoder", "gpu", "goal_encoder"), ("autocast_dtype", "fp8", "autocast_dtype"), ("cem.top_k", 1, "top_k")],
+    [
+        ("goal_encoder", "gpu", "goal_encoder"),
+        ("autocast_dtype", "fp8", "autocast_dtype"),
+        ("cem.top_k", 1, "top_k"),
+        ("observation_timeout_s", 0.0, "observation_timeout_s"),
+        ("future_tolerance_s", -1.0, "future_tolerance_s"),
+    ],
 )
 def test_bad_values_name_the_parameter(name, value, match):
     with pytest.raises(ValueError, match=match):

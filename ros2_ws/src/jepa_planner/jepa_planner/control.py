@@ -22,6 +22,8 @@ class Outcome(IntEnum):
     SAFETY_LIMIT = 5
     INVALID_GOAL = 6
     INTERNAL_ERROR = 7
+    INVALID_OBSERVATION = 8
+    SURPRISE = 9
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,25 @@ class GoalLimits:
 
     max_steps: int  # control steps before giving up
     timeout_s: float  # wall-clock limit for the whole goal
-    energy_threshold: float  # success once a plan's energy is below this; <= 0 disables energy success
-    stale_timeout_s: float  # max age of the embedding and ee_state, and max wait for an observation after a command
+    energy_threshold: float  # success once the observed frame's energy to the goal is below this; <= 0 = off
+    stale_timeout_s: float  # max age of the embedding and ee_state (header stamp vs the node clock)
+    observation_timeout_s: float = 1.0  # max wait for an embedding and ee_state newer than the last command (or, at
+    # the start, for fresh ones): the robot's control period plus a margin
+    future_tolerance_s: float = 0.5  # max lead of an observation stamp over the node clock (clock skew)
+    surprise_stop_threshold: float = 0.0  # stop once an action's surprise exceeds this; <= 0 = monitor only
 
     def __post_init__(self) -> None:
-        """Reject limits that would never let a run end or start."""
-        if self.max_steps < 1 or self.timeout_s <= 0 or self.stale_timeout_s <= 0:
+        """Reject limits that would never let a run end or start, naming the field."""
+        positive = ("timeout_s", "stale_timeout_s", "observation_timeout_s")
+        bad = [f"{name}={getattr(self, name)}" for name in positive if not getattr(self, name) > 0]
+        if self.max_steps < 1:
+            bad.append(f"max_steps={self.max_steps}")
+        if not self.future_tolerance_s >= 0:
+            bad.append(f"future_tolerance_s={self.future_tolerance_s}")
+        if bad:
             raise ValueError(
-                f"GoalLimits: expected max_steps >= 1, timeout_s > 0, stale_timeout_s > 0, got {self.max_steps}, "
-                f"{self.timeout_s}, {self.stale_timeout_s}"
+                f"GoalLimits: expected max_steps >= 1, {' > 0, '.join(positive)} > 0 and future_tolerance_s >= 0, "
+                f"got {', '.join(bad)}"
             )
 
 
@@ -66,6 +78,7 @@ class GoalRun:
         self.final_energy = math.nan
         self.best_energy = math.inf
         self.last_command_time: float | None = None
+        self.observed_energy = math.nan  # energy of the latest observed frame to the goal
 
     def interruption(self, now: float, cancel_requested: bool) -> Stop | None:
         """Cancel, timeout or step limit, checked before every control step."""
@@ -78,37 +91,59 @@ class GoalRun:
         return None
 
     def observation_status(self, now: float, embedding_stamp: float | None, state_stamp: float | None) -> str | Stop:
-        """READY when both observations are fresh and the embedding is newer than the last command; WAIT while one
-        may still arrive; a STALE_OBSERVATION Stop once stale_timeout_s has passed since the run start/last command."""
-        stale = self.limits.stale_timeout_s
-        problems = []
-        if embedding_stamp is None:
-            problems.append("no embedding received")
-        elif now - embedding_stamp > stale:
-            problems.append(f"embedding is {now - embedding_stamp:.2f} s old")
-        elif self.last_command_time is not None and embedding_stamp <= self.last_command_time:
-            problems.append("no embedding newer than the last command")
-        if state_stamp is None:
-            problems.append("no ee_state received")
-        elif now - state_stamp > stale:
-            problems.append(f"ee_state is {now - state_stamp:.2f} s old")
+        """READY when the embedding and the ee_state are both fresh and, after a command, both newer than it; WAIT
+        while they may still arrive; a Stop for a stamp ahead of the clock (INVALID_OBSERVATION) or once
+        observation_timeout_s has passed since the run start / the last command (STALE_OBSERVATION)."""
+        limits = self.limits
+        stamps = {"embedding": embedding_stamp, "ee_state": state_stamp}
+        for name, stamp in stamps.items():
+            if stamp is not None and stamp - now > limits.future_tolerance_s:
+                reason = (f"{name} stamped {stamp - now:.3f} s in the future (future_tolerance_s "
+                          f"{limits.future_tolerance_s} s): clocks out of sync?; holding the pose")  # fmt: skip
+                return Stop(Outcome.INVALID_OBSERVATION, reason)
+        problems = [problem for name, stamp in stamps.items() if (problem := self._stamp_problem(name, stamp, now))]
         if not problems:
             return READY
         waited_since = self.start if self.last_command_time is None else self.last_command_time
-        if now - waited_since <= stale:
+        if now - waited_since <= limits.observation_timeout_s:
             return WAIT
-        return Stop(Outcome.STALE_OBSERVATION, f"{'; '.join(problems)} (stale_timeout_s {stale} s); holding pose")
+        reason = (
+            f"{'; '.join(problems)} after waiting {now - waited_since:.2f} s (observation_timeout_s "
+            f"{limits.observation_timeout_s} s, stale_timeout_s {limits.stale_timeout_s} s); holding the pose"
+        )
+        return Stop(Outcome.STALE_OBSERVATION, reason)
 
-    def record_step(self, energy: float, command_time: float) -> Stop | None:
-        """Account for a commanded step; SUCCEEDED once the plan's energy is below the threshold."""
+    def _stamp_problem(self, name: str, stamp: float | None, now: float) -> str | None:
+        """Why an observation stamped `stamp` cannot be planned from now (missing, too old, not after the command)."""
+        if stamp is None:
+            return f"no {name} received"
+        if now - stamp > self.limits.stale_timeout_s:
+            return f"{name} is {now - stamp:.2f} s old"
+        if self.last_command_time is not None and stamp <= self.last_command_time:
+            return f"no {name} newer than the last command"
+        return None
+
+    def check_observation(self, observed_energy: float, surprise: float | None) -> Stop | None:
+        """Before planning from a new observation: SURPRISE when the last action's surprise exceeds
+        surprise_stop_threshold (checked first: a world that misbehaves is no success), SUCCEEDED when the observed
+        frame's energy to the goal is below energy_threshold."""
+        self.observed_energy = observed_energy
+        limit = self.limits.surprise_stop_threshold
+        if surprise is not None and limit > 0 and surprise > limit:
+            reason = (f"surprise {surprise:.4f} above surprise_stop_threshold {limit} after step {self.steps - 1}: "
+                      "the world did not behave as predicted; holding the pose")  # fmt: skip
+            return Stop(Outcome.SURPRISE, reason)
+        threshold = self.limits.energy_threshold
+        if threshold > 0 and observed_energy < threshold:
+            reason = f"observed energy {observed_energy:.4f} below the threshold {threshold} after {self.steps} steps"
+            return Stop(Outcome.SUCCEEDED, reason)
+        return None
+
+    def record_step(self, energy: float, command_time: float) -> None:
+        """Account for a commanded step with plan energy `energy` sent at clock time `command_time`."""
         self.steps += 1
         self.last_command_time = command_time
         if self.steps == 1:
             self.initial_energy = energy
         self.final_energy = energy
         self.best_energy = min(self.best_energy, energy)
-        threshold = self.limits.energy_threshold
-        if threshold > 0 and energy < threshold:
-            reason = f"energy {energy:.4f} below the threshold {threshold} after {self.steps} steps"
-            return Stop(Outcome.SUCCEEDED, reason)
-        return None

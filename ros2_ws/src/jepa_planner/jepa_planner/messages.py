@@ -13,6 +13,7 @@ from jepa_core.models.representations import normalize_reps
 from jepa_core.planning.mpc import MPCStep
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction
 from jepa_perception.embedding_msgs import embedding_msg_to_tokens
+from jepa_planner.safety import non_finite_reason
 
 
 def stamp_seconds(stamp: Time) -> float:
@@ -24,10 +25,14 @@ def state_from_ee_state(msg: EndEffectorState) -> np.ndarray:
     """EndEffectorState -> state [x, y, z, roll, pitch, yaw, gripper] (float64, extrinsic 'xyz' Euler)."""
     position = msg.pose.position
     orientation = msg.pose.orientation
+    xyz = np.array([position.x, position.y, position.z])
     quaternion = np.array([orientation.x, orientation.y, orientation.z, orientation.w])
+    reason = non_finite_reason(**{"ee_state.pose.position": xyz, "ee_state.gripper": msg.gripper})
+    if reason:
+        raise ValueError(reason)
     if not np.isfinite(quaternion).all() or abs(np.linalg.norm(quaternion) - 1.0) > 1e-3:
         raise ValueError(f"ee_state.pose.orientation: expected a unit quaternion (x, y, z, w), got {quaternion}")
-    return pose_to_state(np.array([position.x, position.y, position.z]), quaternion, msg.gripper)
+    return pose_to_state(xyz, quaternion, msg.gripper)
 
 
 def pose_from_state(state: np.ndarray) -> Pose:

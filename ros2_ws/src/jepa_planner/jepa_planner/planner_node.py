@@ -1,22 +1,25 @@
 """Planner node: the `plan_to_goal` action server driving the arm to a goal image with CEM MPC on the world model.
 
-Each control step pairs the latest embedding with the latest ee_state (both fresh), plans with
+Each control step pairs the latest embedding with the latest ee_state (both newer than the previous command, finite,
+in base_frame, not stamped in the future), scores the frame against the goal (success rule) and against the world
+model's prediction for the previous action (surprise, published on `surprise`), plans with
 `jepa_core.planning.mpc.MPCController`, checks the command (finite, workspace, step limits), publishes target_pose,
-gripper_command, planned_action and markers, sends feedback, then waits for an observation newer than the command.
-Any stop other than success holds the current pose. Goals: an image, a named goal of the library (`capture_goal`), or
-an RViz `/goal_pose` rendered into an image by the simulator's `render_goal` service.
+gripper_command, planned_action and markers, sends feedback, then waits for the next observation. Any stop other than
+success holds a finite pose (the measured one, else the last commanded one). Goals: an image, a named goal of the
+library (`capture_goal`), or an RViz `/goal_pose` rendered into an image by the simulator's `render_goal` service.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import rclpy
-import torch
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Pose, PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -29,7 +32,7 @@ from visualization_msgs.msg import MarkerArray
 
 from jepa_core.planning.mpc import MPCController, MPCStep
 from jepa_msgs.action import PlanToGoal
-from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction
+from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
 from jepa_perception.image_conversion import ImageConversionError, array_to_image_msg, image_msg_to_rgb8
 from jepa_planner.control import READY, WAIT, GoalRun, Outcome, Stop
@@ -46,19 +49,36 @@ from jepa_planner.safety import command_violation, non_finite_reason
 from jepa_planner.settings import PARAMETERS, PlannerSettings
 
 LATEST_ONLY = QoSProfile(depth=1)
-WAIT_POLL_S = 0.02  # how often a waiting control loop re-checks cancel and timeouts
+WAIT_POLL_S = 0.02  # how often a waiting control loop (or goal encoding) re-checks cancel and timeouts
+MAX_REASON_CHARS = 500  # result reasons longer than this are cut (with a note): they end up in logs and UIs
 
 
 class GoalError(ValueError):
     """A goal that cannot be turned into a goal representation (reported as OUTCOME_INVALID_GOAL)."""
 
 
+class GoalInterruptError(Exception):
+    """Cancel, preemption or timeout while the goal was still being prepared; carries the Stop to report."""
+
+    def __init__(self, stop: Stop) -> None:
+        super().__init__(stop.reason)
+        self.stop = stop
+
+
 @dataclass
 class Stamped:
-    """A received message value with its header stamp (s, node clock)."""
+    """A received message value with its header stamp (s, node clock) and, when it cannot be used, why."""
 
-    value: object
+    value: object  # None when refused
     stamp: float
+    problem: str = ""
+
+
+def short_reason(reason: str) -> str:
+    """`reason` cut to MAX_REASON_CHARS, saying how much was cut."""
+    if len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return f"{reason[:MAX_REASON_CHARS]}... ({len(reason) - MAX_REASON_CHARS} more characters)"
 
 
 class PlannerNode(Node):
@@ -81,6 +101,7 @@ class PlannerNode(Node):
         self._ee_state: Stamped | None = None  # value: (state [7], EndEffectorState)
         self._image: Image | None = None
         self._active_goal: object | None = None
+        self._last_command: tuple[Pose, float] | None = None  # last finite target pose and gripper command
         group = ReentrantCallbackGroup()
         self.create_subscription(Embedding, values["embedding_topic"], self._on_embedding, LATEST_ONLY,
                                  callback_group=group)  # fmt: skip
@@ -93,6 +114,7 @@ class PlannerNode(Node):
         self._gripper_pub = self.create_publisher(Float64, values["gripper_command_topic"], 10)
         self._plan_pub = self.create_publisher(PlannedAction, values["planned_action_topic"], 10)
         self._markers_pub = self.create_publisher(MarkerArray, values["markers_topic"], 10)
+        self._surprise_pub = self.create_publisher(Surprise, values["surprise_topic"], 10)
         self._encode_client = self.create_client(EncodeImage, values["encode_service"], callback_group=group)
         self._render_client = self.create_client(RenderGoal, values["render_goal_service"], callback_group=group)
         self.create_service(CaptureGoal, "capture_goal", self._capture_goal, callback_group=group)
@@ -120,15 +142,30 @@ class PlannerNode(Node):
         self._observed.set()
 
     def _on_ee_state(self, msg: EndEffectorState) -> None:
-        """Keep the latest end-effector state (as a state vector) and wake a waiting control loop."""
-        try:
-            state = state_from_ee_state(msg)
-        except ValueError as error:
-            self.get_logger().warning(f"ignoring ee_state: {error}", throttle_duration_sec=5.0)
-            return
+        """Keep the latest end-effector state (a state vector, or why it is refused) and wake a waiting control loop.
+
+        A refused message replaces the previous one, so a running goal stops on it instead of planning on old data.
+        """
+        base = self.settings.values["base_frame"]
+        value, problem = None, ""
+        if msg.header.frame_id != base:
+            problem = f"ee_state in frame '{msg.header.frame_id}', expected base_frame '{base}'"
+        else:
+            try:
+                value = (state_from_ee_state(msg), msg)
+            except ValueError as error:
+                problem = str(error)
+        if problem:
+            self.get_logger().warning(f"refusing ee_state: {problem}", throttle_duration_sec=5.0)
         with self._lock:
-            self._ee_state = Stamped((state, msg), stamp_seconds(msg.header.stamp))
+            self._ee_state = Stamped(value, stamp_seconds(msg.header.stamp), problem)
         self._observed.set()
+
+    def _measured_state(self) -> np.ndarray | None:
+        """The latest usable measured state [7], or None."""
+        with self._lock:
+            ee_state = self._ee_state
+        return None if ee_state is None or ee_state.problem else ee_state.value[0]
 
     def _on_image(self, msg: Image) -> None:
         """Keep the latest camera image for capture_goal (converted only when captured)."""
@@ -142,9 +179,8 @@ class PlannerNode(Node):
         if image is None:
             response.success, response.message = False, f"no image received on {self.settings.values['image_topic']}"
             return response
-        with self._lock:
-            ee_state = self._ee_state
-        extra = {} if ee_state is None else {"state": ee_state.value[0].tolist()}
+        state = self._measured_state()
+        extra = {} if state is None else {"state": state.tolist()}
         try:
             path = self.library.save(name, image_msg_to_rgb8(image), overwrite=request.overwrite, **extra)
         except (GoalLibraryError, ImageConversionError) as error:
@@ -161,13 +197,12 @@ class PlannerNode(Node):
                 "service (RViz goals need a simulator that renders goal images)"
             )
             return
-        with self._lock:
-            ee_state = self._ee_state
-        base = self.settings.values["base_frame"] if ee_state is None else ee_state.value[1].header.frame_id
-        if msg.header.frame_id and base and msg.header.frame_id != base:
+        base = self.settings.values["base_frame"]
+        if msg.header.frame_id and msg.header.frame_id != base:
             self.get_logger().warning(f"ignoring goal pose in frame '{msg.header.frame_id}': expected '{base}'")
             return
-        gripper = 0.0 if ee_state is None else float(ee_state.value[0][6])
+        state = self._measured_state()
+        gripper = 0.0 if state is None else float(state[6])
         future = self._render_client.call_async(RenderGoal.Request(pose=msg.pose, gripper=gripper))
         future.add_done_callback(lambda done: self._on_goal_rendered(done.result(), msg))
 
@@ -187,8 +222,12 @@ class PlannerNode(Node):
             return
         self._self_client.send_goal_async(PlanToGoal.Goal(goal_name=name))
 
-    def _encode_goal_image(self, image: Image, rgb: np.ndarray | None) -> torch.Tensor:
-        """Goal representation [N, D] from the perception node's encode_image service or the local encoder."""
+    def _encode_goal_image(self, image: Image, rgb: np.ndarray | None, interrupted: Callable[[], Stop | None]):
+        """Goal representation [N, D] from the perception node's encode_image service or the local encoder.
+
+        While waiting for the service, `interrupted` is polled every WAIT_POLL_S; a Stop it returns (cancel,
+        preemption, timeout) raises GoalInterruptError.
+        """
         values = self.settings.values
         if values["goal_encoder"] == "local":
             try:
@@ -196,14 +235,15 @@ class PlannerNode(Node):
             except ImageConversionError as error:
                 raise GoalError(f"goal image: {error}") from None
             return self.world_model.encode_images(rgb[None])[0]
-        timeout = values["encode_timeout_s"]
-        if not self._encode_client.wait_for_service(timeout_sec=timeout):
-            raise GoalError(f"service {values['encode_service']} not available within {timeout} s")
+        timeout, service = values["encode_timeout_s"], values["encode_service"]
+        if not self._poll(self._encode_client.service_is_ready, timeout, interrupted, "waiting for " + service):
+            raise GoalError(f"service {service} not available within {timeout} s")
         done = threading.Event()
         future = self._encode_client.call_async(EncodeImage.Request(image=image))
         future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise GoalError(f"{values['encode_service']} did not answer within {timeout} s")
+        if not self._poll(done.is_set, timeout, interrupted, "encoding the goal image"):
+            future.cancel()
+            raise GoalError(f"{service} did not answer within {timeout} s")
         response = future.result()
         if not response.success:
             raise GoalError(f"{values['encode_service']} failed: {response.message}")
@@ -214,7 +254,20 @@ class PlannerNode(Node):
         except ValueError as error:
             raise GoalError(str(error)) from None
 
-    def _goal_representation(self, goal: PlanToGoal.Goal) -> tuple[torch.Tensor, np.ndarray | None]:
+    @staticmethod
+    def _poll(ready: Callable[[], bool], timeout: float, interrupted: Callable[[], Stop | None], doing: str) -> bool:
+        """Wait until `ready()` (True) or `timeout` s (False), checking `interrupted` every WAIT_POLL_S."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            stop = interrupted()
+            if stop is not None:
+                raise GoalInterruptError(Stop(stop.outcome, f"{stop.reason} (while {doing})"))
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(WAIT_POLL_S)
+        return True
+
+    def _goal_representation(self, goal: PlanToGoal.Goal, interrupted: Callable[[], Stop | None]):
         """Goal representation [N, D] and, when known, the goal flange position [3] (for markers)."""
         if goal.goal_name:
             try:
@@ -223,10 +276,10 @@ class PlannerNode(Node):
                 raise GoalError(str(error)) from None
             position = metadata.get("position", metadata.get("state", [None] * 3)[:3])
             known = None if position[0] is None else np.asarray(position, dtype=np.float64)
-            return self._encode_goal_image(array_to_image_msg(rgb, "rgb8"), rgb), known
+            return self._encode_goal_image(array_to_image_msg(rgb, "rgb8"), rgb, interrupted), known
         if goal.goal_image.width == 0 or goal.goal_image.height == 0:
             raise GoalError("goal has neither goal_name nor a goal_image")
-        return self._encode_goal_image(goal.goal_image, None), None
+        return self._encode_goal_image(goal.goal_image, None, interrupted), None
 
     # ---- control loop --------------------------------------------------------------------------------------------
     def _execute(self, goal_handle) -> PlanToGoal.Result:
@@ -237,7 +290,7 @@ class PlannerNode(Node):
         with self._run_lock:
             run, stop = self._run(goal_handle, token)
         result = PlanToGoal.Result(
-            success=stop.outcome == Outcome.SUCCEEDED, outcome=int(stop.outcome), reason=stop.reason,
+            success=stop.outcome == Outcome.SUCCEEDED, outcome=int(stop.outcome), reason=short_reason(stop.reason),
             steps=0 if run is None else run.steps, elapsed=time.perf_counter() - start_wall,
             initial_energy=float("nan") if run is None else run.initial_energy,
             final_energy=float("nan") if run is None else run.final_energy,
@@ -248,26 +301,41 @@ class PlannerNode(Node):
             goal_handle.canceled()
         else:
             goal_handle.abort()
-        level = self.get_logger().info if result.success else self.get_logger().warning
-        level(f"goal finished: {stop.outcome.name}: {stop.reason}")
+        # One call site per severity: rclpy refuses a logging call site whose severity changes between calls.
+        if result.success:
+            self.get_logger().info(f"goal finished: {stop.outcome.name}: {result.reason}")
+        else:
+            self.get_logger().warning(f"goal finished: {stop.outcome.name}: {result.reason}")
         return result
 
+    def _interruption(self, goal_handle, token: object, run: GoalRun) -> Stop | None:
+        """Cancel, preemption by a newer goal, timeout or step limit of the goal `token`, else None."""
+        preempted = self._active_goal is not token
+        stop = run.interruption(self._now(), goal_handle.is_cancel_requested or preempted)
+        if stop is not None and preempted and not goal_handle.is_cancel_requested:
+            stop = Stop(Outcome.CANCELED, "preempted by a newer goal; holding the current pose")
+        return stop
+
     def _run(self, goal_handle, token: object) -> tuple[GoalRun | None, Stop]:
-        """The control loop of one goal; every non-success stop holds the current pose."""
+        """The control loop of one goal; every non-success stop holds a finite pose."""
         goal = goal_handle.request
         try:
-            goal_rep, goal_position = self._goal_representation(goal)
-            self.controller.set_goal(goal_rep)
-        except (GoalError, ValueError) as error:
+            limits = self.settings.goal_limits(goal.max_steps, goal.timeout, goal.energy_threshold)
+        except ValueError as error:
             return None, Stop(Outcome.INVALID_GOAL, str(error))
-        limits = self.settings.goal_limits(goal.max_steps, goal.timeout, goal.energy_threshold)
         run = GoalRun(limits, self._now())
+        try:
+            goal_rep, goal_position = self._goal_representation(
+                goal, lambda: self._interruption(goal_handle, token, run)
+            )
+            self.controller.set_goal(goal_rep)
+        except GoalInterruptError as interrupted:
+            return run, interrupted.stop
+        except (GoalError, ValueError) as error:
+            return run, Stop(Outcome.INVALID_GOAL, str(error))
         while True:
             self._observed.clear()
-            preempted = self._active_goal is not token
-            stop = run.interruption(self._now(), goal_handle.is_cancel_requested or preempted)
-            if stop is not None and preempted and not goal_handle.is_cancel_requested:
-                stop = Stop(Outcome.CANCELED, "preempted by a newer goal; holding the current pose")
+            stop = self._interruption(goal_handle, token, run)
             if stop is None:
                 stop = self._control_step(goal_handle, run, goal_position)
             if stop is WAIT:
@@ -288,56 +356,77 @@ class PlannerNode(Node):
         )
         if status != READY:
             return status
-        state, ee_msg = ee_state.value
+        if ee_state.problem:
+            return Stop(Outcome.INVALID_OBSERVATION, f"{ee_state.problem}; holding the last finite pose")
+        state = ee_state.value[0]
         try:
             rep = embedding_to_tensor(embedding.value, self.world_model.tokens_per_frame, self.world_model.embed_dim)
-            reason = non_finite_reason(embedding=rep.numpy(), state=state)
-            decision = None if reason else self.controller.step(rep, state)
+        except ValueError as error:
+            return Stop(Outcome.INVALID_OBSERVATION, str(error))
+        reason = non_finite_reason(embedding=rep.numpy())
+        if reason:
+            return Stop(Outcome.INVALID_OBSERVATION, f"{reason}; holding the pose")
+        observation = Header(stamp=embedding.value.header.stamp, frame_id=self.settings.values["base_frame"])
+        observed_energy, surprise = self.controller.goal_energy(rep), self.controller.surprise(rep)
+        if surprise is not None:
+            self._surprise_pub.publish(Surprise(header=observation, step=run.steps - 1, surprise=surprise,
+                                                stop_threshold=run.limits.surprise_stop_threshold))  # fmt: skip
+        stop = run.check_observation(observed_energy, surprise)
+        if stop is not None:
+            return stop
+        try:
+            decision = self.controller.step(rep, state)
         except (ValueError, RuntimeError) as error:
             return Stop(Outcome.INTERNAL_ERROR, f"planning failed: {error}")
-        if decision is not None:
-            reason = non_finite_reason(energy=decision.energy, action=decision.action.numpy())
+        reason = non_finite_reason(energy=decision.energy, target=decision.target_state.numpy())
         if reason:
             return Stop(Outcome.INTERNAL_ERROR, reason)
         violation = command_violation(state, decision.target_state.numpy(), self.settings.safety)
         if violation:
             return Stop(Outcome.SAFETY_LIMIT, violation)
-        frame_id = ee_msg.header.frame_id or self.settings.values["base_frame"]
         command_time = self._now()  # before publishing: the next observation may be stamped right after the target
-        self._publish_step(run.steps, decision, Header(stamp=embedding.value.header.stamp, frame_id=frame_id),
-                           goal_position)  # fmt: skip
-        stop = run.record_step(decision.energy, command_time)
+        self._publish_step(run.steps, decision, observation, goal_position)
+        run.record_step(decision.energy, command_time)
         feedback = PlanToGoal.Feedback(
             step=run.steps - 1, energy=decision.energy, best_energy=run.best_energy,
             action=decision.action.tolist(), target_pose=pose_from_state(decision.target_state.numpy()),
-            planning_time=decision.planning_time,
+            planning_time=decision.planning_time, observed_energy=observed_energy,
+            surprise=math.nan if surprise is None else surprise,
         )  # fmt: skip
         goal_handle.publish_feedback(feedback)
-        return stop
+        return None
 
     def _publish_step(self, step: int, decision: MPCStep, observation: Header, goal_position) -> None:
         """Publish target pose, gripper command, the planned action and RViz markers of one step."""
-        now = self.get_clock().now().to_msg()
         target = decision.target_state.numpy()
-        command_header = Header(stamp=now, frame_id=observation.frame_id)
-        self._gripper_pub.publish(Float64(data=float(target[6])))  # first: a lockstep simulator steps on the target
-        self._target_pub.publish(PoseStamped(header=command_header, pose=pose_from_state(target)))
+        self._command(pose_from_state(target), float(target[6]))
         samples = self.settings.mpc.cem.samples
         self._plan_pub.publish(planned_action_msg(observation, step, decision, samples))
         path = decision.predicted_states.numpy()
+        now = self.get_clock().now().to_msg()
         self._markers_pub.publish(plan_markers(observation.frame_id, now, path, decision.energy, goal_position))
 
+    def _command(self, pose: Pose, gripper: float) -> None:
+        """Publish a finite flange target (base frame) and gripper command, gripper first (a lockstep simulator steps
+        on the target), and remember it as the pose to hold when the measured one is unusable."""
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.values["base_frame"])
+        self._gripper_pub.publish(Float64(data=gripper))
+        self._target_pub.publish(PoseStamped(header=header, pose=pose))
+        self._last_command = (pose, gripper)
+
     def _hold(self) -> None:
-        """Command the current pose and gripper (the arm holds still); nothing when no ee_state was ever received."""
+        """Command a finite pose to hold: the latest measured one when usable, else the last commanded one; nothing
+        (and a warning) when there is neither."""
         with self._lock:
             ee_state = self._ee_state
-        if ee_state is None:
-            return
-        state, msg = ee_state.value
-        frame_id = msg.header.frame_id or self.settings.values["base_frame"]
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id)
-        self._gripper_pub.publish(Float64(data=float(state[6])))
-        self._target_pub.publish(PoseStamped(header=header, pose=msg.pose))
+        if ee_state is not None and not ee_state.problem:
+            state, msg = ee_state.value
+            self._command(msg.pose, float(state[6]))
+        elif self._last_command is not None:
+            self._command(*self._last_command)
+        else:
+            problem = "no ee_state received" if ee_state is None else ee_state.problem
+            self.get_logger().warning(f"nothing commanded to hold the arm: {problem} and no earlier command")
 
 
 def main(args=None) -> None:

@@ -37,10 +37,15 @@ class SafetyLimits:
 
 
 def non_finite_reason(**values: object) -> str | None:
-    """Name of the first argument holding NaN or inf (arrays or scalars), else None."""
+    """Why the first argument holding NaN or inf (arrays or scalars) is unusable, else None.
+
+    The reason names the argument, how many values are non-finite and the first (flat) index; never the values, so it
+    stays short for a 16,384-value embedding.
+    """
     for name, value in values.items():
-        if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
-            return f"non-finite {name}: {np.asarray(value).tolist()}"
+        bad = ~np.isfinite(np.asarray(value, dtype=np.float64).ravel())
+        if bad.any():
+            return f"non-finite {name}: {int(bad.sum())} of {bad.size} values, first at index {int(np.argmax(bad))}"
     return None
 
 

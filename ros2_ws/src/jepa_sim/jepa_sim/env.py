@@ -12,6 +12,7 @@ Quick start (planner + env in one process, no ROS)::
     status = env.task_status()                             # TaskStatus(success, distance, tolerance, goal_point)
     image, error = env.render_at_pose(state)               # scene with the flange at `state`; sim state untouched
     fx, fy, cx, cy = env.camera_intrinsics(); extrinsics = env.camera_extrinsics()  # DROID-style [xyz, euler xyz]
+    env.move_object("cube", [0.6, 0.35, 0.025]); env.block_arm(True)   # disturbances (tests of the surprise monitor)
     env.close()
 
 Conventions (DESIGN.md): base frame = `panda_link0` = the MuJoCo world frame; states are
@@ -125,6 +126,7 @@ class FrankaSimEnv:
         self._gripper_cmd = 0.0
         self._gripper_grasping = False  # the last applied gripper command closed: fingers squeeze until contact
         self._target_clipped = False
+        self._arm_blocked = False
         self._episode: Episode | None = None
         self._subgoal_images: dict[int, np.ndarray] = {}
 
@@ -154,6 +156,7 @@ class FrankaSimEnv:
         self.data.time = 0.0
         self._episode = episode
         self._target_clipped = False
+        self._arm_blocked = False
         self._subgoal_images = {}
         return self._observe()
 
@@ -188,7 +191,8 @@ class FrankaSimEnv:
     def step(self, target_state: np.ndarray | None = None) -> Observation:
         """Track `target_state` [7] (flange xyz, euler xyz, gripper command) for one control period.
 
-        None holds the last command. The position is clipped to the workspace box (reported in the observation).
+        None (or a blocked arm, `block_arm`) holds the last command. The position is clipped to the workspace box
+        (reported in the observation).
         """
         if self._episode is None:
             raise RuntimeError("FrankaSimEnv.reset() must be called before step()")
@@ -200,7 +204,7 @@ class FrankaSimEnv:
             self._target_clipped = bool(np.any(position != target[:3]))
             self._command_gripper(float(np.clip(target[6], 0.0, 1.0)))
             quat = _wxyz_of_state(target)
-        else:
+        if target_state is None or self._arm_blocked:
             position, quat = self._ik.kinematics.forward(self._q_cmd)
         self._advance(position, quat)
         return self._observe()
@@ -217,6 +221,25 @@ class FrankaSimEnv:
     def step_action(self, action: np.ndarray) -> Observation:
         """Apply a DROID-style action [dxyz, d_euler_xyz, dgripper] to the current flange state, then step."""
         return self.step(geometry.compute_new_pose(self.ee_state(), np.asarray(action, dtype=np.float64)))
+
+    # ------------------------------------------------------------------------------------------------- disturbances
+    def move_object(self, name: str, position: np.ndarray) -> None:
+        """Teleport object `name` to `position` [3] (base frame), upright and at rest: e.g. a cube knocked away."""
+        if name not in self._ids.object_qpos:
+            raise ValueError(f"move_object: unknown object {name!r}; expected one of {tuple(self._ids.object_qpos)}")
+        position = np.asarray(position, dtype=np.float64)
+        if position.shape != (3,) or not np.all(np.isfinite(position)):
+            raise ValueError(f"move_object: position must be 3 finite numbers, got {position!r}")
+        adr = self._ids.object_qpos[name]
+        self.data.qpos[adr : adr + 7] = np.concatenate([position, [1.0, 0.0, 0.0, 0.0]])
+        dof = int(self.model.joint(name).dofadr[0])
+        self.data.qvel[dof : dof + 6] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
+    def block_arm(self, blocked: bool = True) -> None:
+        """While blocked (an obstacle, a collision), steps hold the arm where it is whatever the target; the gripper
+        still follows its command. reset() unblocks."""
+        self._arm_blocked = bool(blocked)
 
     def _advance(self, position: np.ndarray, quat: np.ndarray) -> None:
         """Run one control period of physics with the flange reference moving to (position, quat wxyz)."""

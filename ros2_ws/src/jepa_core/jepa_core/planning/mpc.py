@@ -2,7 +2,9 @@
 
 ROS-free, so the planner node, closed-loop evaluation in simulation and the demo share one implementation. It keeps the
 last K observations (the executed actions between them are their pose differences, the DROID convention) and the
-previous plan for warm starting.
+previous plan for warm starting. Each step also predicts the frame its executed action leads to, so the next
+observation can be scored against it: the *surprise* (the planning energy between prediction and observation), a live
+monitor of whether the world behaves as the model expects.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class MPCStep:
     stop_reason: str  # why the CEM stopped
     planning_time: float  # wall time of this step's planning, s
     cem: CEMResult  # full CEM result (device tensors)
+    predicted_next: torch.Tensor  # [N, D] predicted representation of the frame after `action` (float32, device)
 
 
 class MPCController:
@@ -61,6 +64,7 @@ class MPCController:
         self._states: list[torch.Tensor] = []  # each [7]
         self._previous: CEMResult | None = None
         self._generator: torch.Generator | None = None
+        self._predicted_next: torch.Tensor | None = None  # [N, D] prediction for the last executed action
 
     def set_goal(self, goal: torch.Tensor) -> None:
         """Goal representation [N, D] (or [1, N, D]); forgets history and the previous plan, reseeds the draws."""
@@ -78,7 +82,26 @@ class MPCController:
 
     def reset_history(self) -> None:
         """Forget observed frames and the previous plan (e.g. after the robot was moved by hand)."""
-        self._frames, self._states, self._previous = [], [], None
+        self._frames, self._states, self._previous, self._predicted_next = [], [], None, None
+
+    def goal_energy(self, representation: torch.Tensor) -> float:
+        """Energy of an observed frame's representation [N, D] to the goal (0 = looks exactly like the goal)."""
+        if self._goal is None:
+            raise RuntimeError("MPCController.goal_energy: no goal; call set_goal(goal_representation) first")
+        return self._energy(representation, self._goal)
+
+    def surprise(self, representation: torch.Tensor) -> float | None:
+        """Energy between the prediction for the last executed action and the frame observed after it [N, D]; None
+        before the first step (nothing predicted yet)."""
+        if self._predicted_next is None:
+            return None
+        return self._energy(representation, self._predicted_next)
+
+    def _energy(self, representation: torch.Tensor, target: torch.Tensor) -> float:
+        """The planning energy (WorldModel.step_energies) between a representation [N, D] and a target [N, D]."""
+        self.world_model.check_representation("representation", representation)
+        observed = representation.reshape(target.shape).to(target.device, torch.float32)
+        return float(self.world_model.step_energies(observed[None, None], target)[0, 0])
 
     def step(self, representation: torch.Tensor, state: torch.Tensor) -> MPCStep:
         """Plan from the current frame's representation [N, D] and end-effector state [7]; returns the decision."""
@@ -103,6 +126,8 @@ class MPCController:
         plan = result.actions.detach().to("cpu", torch.float64)  # [H, 7]
         path = rollout_poses(state, plan[None])[0]  # [H + 1, 7]
         energy = result.energy if result.energy is not None else result.elite_energy
+        first_action = result.actions[:1].to(device, torch.float32)  # [1, 7]
+        self._predicted_next = self.world_model.rollout(context, first_action[None])[0][0, 0]  # [N, D]
         return MPCStep(
             state=state,
             action=plan[0],
@@ -114,4 +139,5 @@ class MPCController:
             stop_reason=result.stop_reason,
             planning_time=time.perf_counter() - start,
             cem=result,
+            predicted_next=self._predicted_next,
         )

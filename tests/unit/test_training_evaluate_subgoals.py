@@ -1,0 +1,49 @@
+"""training.evaluate follows the simulator's sub-goal sequence (or, with --no-subgoals, the final goal only)."""
+
+import csv
+import itertools
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+from training import evaluate
+
+CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "sim_reach.pt"
+
+
+def run(tmp_path: Path, *extra: str) -> tuple[dict, list[np.ndarray]]:
+    """One pick_place episode of 9 steps (approach 6 + grasp 2 budgets, then carry); its row and GIF goal panels."""
+    args = ["--checkpoint", str(CHECKPOINT), "--out", str(tmp_path), "--tasks", "pick_place", "--seeds", "3"]
+    args += ["--max-steps", "9", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    args += ["--gif-size", "64", *extra]
+    assert evaluate.main(args) == 0
+    with (tmp_path / "episodes.csv").open() as handle:
+        (row,) = list(csv.DictReader(handle))
+    with Image.open(tmp_path / "gifs" / "pick_place_003.gif") as gif:
+        goals = [np.asarray(frame.convert("RGB"))[:, 64:].astype(int) for frame in ImageSequence.Iterator(gif)]
+    return row, goals
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> bool:
+    """The goal panel shows another image (approach and grasp differ only in a few finger pixels)."""
+    return int((np.abs(after - before).sum(-1) > 30).sum()) >= 4
+
+
+def test_pick_place_switches_goal_images_after_the_budgets(tmp_path):
+    row, goals = run(tmp_path / "sequence")
+    assert row["final_subgoal"] == "carry" and int(row["steps"]) == 9
+    assert len(goals) == 10  # start + 9 steps
+    assert [i for i in range(1, 10) if changed(goals[i - 1], goals[i])] == [6, 8]  # approach -> grasp, -> carry
+
+
+def test_no_subgoals_plans_to_the_final_goal_only(tmp_path):
+    row, goals = run(tmp_path / "single", "--no-subgoals")
+    assert row["final_subgoal"] == ""
+    assert not any(changed(goals[0], goal) for goal in goals)
+
+
+def test_each_observation_within_the_threshold_moves_on_and_the_last_one_ends_the_episode(tmp_path):
+    row, goals = run(tmp_path / "threshold", "--subgoal-threshold", "1e9")
+    assert int(row["steps"]) == 3 and row["final_subgoal"] == "place"  # one switch per observation, then done
+    assert [changed(a, b) for a, b in itertools.pairwise(goals)] == [True, True, True]

@@ -64,6 +64,7 @@ class PosttrainConfig(LoopConfig):
     encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder weights"})
     encoder_preset: str = field(default="vit_tiny_128", metadata={"help": "encoder preset for a random-init encoder"})
     image_size: int = field(default=64, metadata={"help": "image size of a random-init encoder"})
+    encoder_depth: int | None = field(default=None, metadata={"help": "override the preset's encoder depth"})
     predictor_preset: str = field(default="vit_tiny_128", metadata={"help": "AC predictor preset"})
     predictor_depth: int | None = field(default=None, metadata={"help": "override the preset's predictor depth"})
     predictor_width: int | None = field(default=None, metadata={"help": "override the preset's predictor width"})
@@ -181,7 +182,8 @@ def build_encoder_for(config: PosttrainConfig) -> VisionTransformer:
         return load_encoder(config.encoder_checkpoint, key=config.encoder_key)
     torch.manual_seed(config.seed)
     size = (config.image_size, config.image_size)
-    return build_encoder(config.encoder_preset, img_size=size, num_frames=2)
+    depth = {} if config.encoder_depth is None else {"depth": config.encoder_depth}
+    return build_encoder(config.encoder_preset, img_size=size, num_frames=2, **depth)
 
 
 def build_predictor_for(config: PosttrainConfig, encoder: VisionTransformer) -> VisionTransformerPredictorAC:

@@ -4,12 +4,15 @@ A real EncoderNode (rclpy, in this process) encodes 640x480 rgb8 frames with a s
 a peer node publishes one frame at a time and waits for its embedding (so no frame is dropped and each latency is
 the full path: DDS, conversion, planning transform, encoder, layer_norm, message, DDS). Both backends get the same
 thread count (--threads, default 1, as benchmarks/encoder.py: fair on a shared machine). The ONNX export on first
-use is timed separately. Usage: scripts/run.sh python -m benchmarks.perception [--preset vit_small_256] [--frames 30]
+use is timed separately. First, a table of compressed-image decoding: Pillow (decode + convert, what the node used
+before) against the node's path (Pillow header check, OpenCV decode), JPEG and PNG at two camera sizes.
+Usage: scripts/run.sh python -m benchmarks.perception [--preset vit_small_256] [--frames 30] [--decode-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import tempfile
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 import torch
+from PIL import Image as PILImage
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -29,7 +33,54 @@ from std_msgs.msg import Header
 
 from jepa_msgs.msg import Embedding
 from jepa_perception.encoder_node import EncoderNode
-from jepa_perception.image_conversion import array_to_image_msg
+from jepa_perception.image_conversion import array_to_image_msg, compressed_msg_to_rgb8, rgb8_to_compressed_msg
+
+DECODE_SIZES = ((480, 640), (720, 1280))  # camera frames, (height, width)
+
+
+def camera_like(height: int, width: int) -> np.ndarray:
+    """RGB uint8 [H, W, 3]: smooth gradients plus sensor noise, so JPEG/PNG sizes resemble real frames."""
+    rows, columns = np.mgrid[0:height, 0:width]
+    image = np.stack([columns * 255 / width, rows * 255 / height, (rows + columns) % 64 * 4], axis=-1)
+    noise = np.random.default_rng(0).normal(0.0, 8.0, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def pillow_decode(data: bytes) -> np.ndarray:
+    """The previous decoder: Pillow decode and RGB conversion."""
+    with PILImage.open(io.BytesIO(data)) as image:
+        image.load()
+        return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def median_ms(function, repeats: int) -> float:
+    """Median wall time of `function()` over `repeats` calls after one warm-up, ms."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))
+
+
+def decode_table(repeats: int) -> dict[str, tuple[float, float]]:
+    """Print Pillow vs node decode times per format and size; (pillow_ms, node_ms) by 'FORMAT HxW'."""
+    results = {}
+    print(f"{'image':<16} {'bytes':>8} {'pillow ms':>10} {'node ms':>8} {'speedup':>8} {'same pixels':>12}")
+    for height, width in DECODE_SIZES:
+        rgb = camera_like(height, width)
+        for image_format in ("jpeg", "png"):
+            msg = rgb8_to_compressed_msg(rgb, image_format, quality=90)
+            data = bytes(msg.data)
+            same = np.array_equal(pillow_decode(data), compressed_msg_to_rgb8(msg))
+            pillow_ms = median_ms(lambda d=data: pillow_decode(d), repeats)
+            node_ms = median_ms(lambda m=msg: compressed_msg_to_rgb8(m), repeats)
+            name = f"{image_format.upper()} {height}x{width}"
+            results[name] = (pillow_ms, node_ms)
+            speedup = pillow_ms / node_ms
+            print(f"{name:<16} {len(data):8d} {pillow_ms:10.2f} {node_ms:8.2f} {speedup:7.2f}x {same!s:>12}")
+    return results
 
 
 def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
@@ -100,11 +151,23 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30, help="timed frames per backend")
     parser.add_argument("--warmup", type=int, default=3, help="untimed frames per backend")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch and ONNX Runtime")
+    parser.add_argument("--decode-repeats", type=int, default=30, help="timed decodes per format and size")
+    parser.add_argument("--decode-only", action="store_true", help="only the decoding table, no node")
     args = parser.parse_args()
     os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))  # never meet other runs on this machine
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("torch").setLevel(logging.ERROR)
+    print(f"compressed image decoding, median of {args.decode_repeats}:")
+    decoded = decode_table(args.decode_repeats)
+    pillow_ms, node_ms = decoded["JPEG 480x640"]
+    png_pillow_ms, png_node_ms = decoded["PNG 480x640"]
+    print(
+        f"RESULT jpeg_640x480_decode_ms={node_ms:.2f} pillow_jpeg_ms={pillow_ms:.2f} "
+        f"png_640x480_decode_ms={png_node_ms:.2f} pillow_png_ms={png_pillow_ms:.2f}"
+    )
+    if args.decode_only:
+        return
     print(f"perception node latency: {args.preset} at {args.size} px, 640x480 rgb8 in, {args.threads} thread(s)")
     with tempfile.TemporaryDirectory() as tmp:
         results = {backend: measure(backend, args, Path(tmp)) for backend in ("torch", "onnxruntime")}

@@ -216,7 +216,7 @@ def compressed_msg_to_rgb8(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_P
         raise ImageConversionError(f"compressed image (format {msg.format!r}) has no data")
     try:
         with PILImage.open(io.BytesIO(data)) as image:  # reads the header only
-            image_format, (width, height) = image.format, image.size
+            image_format, mode, (width, height) = image.format, image.mode, image.size
     except Exception as error:  # Pillow: OSError, ValueError, SyntaxError, DecompressionBombError, ...
         raise ImageConversionError(
             f"cannot decode compressed image (format {msg.format!r}): {type(error).__name__}: {error}"
@@ -227,8 +227,11 @@ def compressed_msg_to_rgb8(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_P
             f"expected one of {COMPRESSED_FORMATS}"
         )
     check_size(width, height, max_pixels, f"compressed {image_format} image")
+    sixteen_bit = mode.startswith("I")  # 16-bit single-channel PNG: keep the values, map them like mono16
+    # Like Pillow, pixels are taken as stored: no EXIF rotation. OpenCV converts gray, palette and alpha to RGB.
+    flags = cv2.IMREAD_UNCHANGED if sixteen_bit else cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # BGR(A) or gray, 8 or 16 bit
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)  # [H, W] uint16 or [H, W, 3] RGB uint8
     except cv2.error as error:
         raise ImageConversionError(f"cannot decode compressed {image_format} image: {error}") from error
     if pixels is None or pixels.shape[:2] != (height, width):
@@ -236,23 +239,7 @@ def compressed_msg_to_rgb8(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_P
             f"cannot decode compressed {image_format} image of {len(data)} bytes (format {msg.format!r}): "
             "corrupt or truncated"
         )
-    return _decoded_to_rgb8(pixels)
-
-
-def _decoded_to_rgb8(pixels: np.ndarray) -> np.ndarray:
-    """What cv2.imdecode(IMREAD_UNCHANGED) returns ([H, W] gray or [H, W, 3|4] BGR(A), uint8 or uint16) -> RGB uint8."""
-    if pixels.dtype == np.uint16:
-        if pixels.ndim == 2:
-            return array_to_rgb8(pixels, "mono16")
-        pixels = _uint16_to_uint8(pixels)
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    encoding = {1: "mono8", 3: "bgr8", 4: "bgra8"}.get(channels)
-    if pixels.dtype != np.uint8 or encoding is None:
-        raise ImageConversionError(
-            f"compressed image decodes to {pixels.dtype} with {channels} channel(s); "
-            "expected 8 or 16 bit with 1, 3 or 4 channels"
-        )
-    return array_to_rgb8(pixels, encoding)
+    return array_to_rgb8(pixels.astype(np.uint16, copy=False), "mono16") if sixteen_bit else pixels
 
 
 def _header(header: Header | None) -> Header:

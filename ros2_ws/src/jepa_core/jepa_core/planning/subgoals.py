@@ -126,12 +126,10 @@ class SubGoalController:
         controller.set_goal(self.goals[0])
 
     def observe(self, representation: torch.Tensor) -> tuple[float, SubGoalUpdate]:
-        """Score an observed frame [N, D] against the active sub-goal (the planning energy: mean L1 over tokens) and
-        switch when it is within that sub-goal's threshold; returns the energy and the update."""
-        goal = self.goals[self.sequence.index]
-        world_model = self.controller.world_model
-        observed = representation.reshape(goal.shape).to(world_model.device, torch.float32)
-        energy = float(world_model.step_energies(observed[None, None], goal.to(world_model.device))[0, 0])
+        """Score an observed frame [N, D] against the active sub-goal (`MPCController.goal_energy`) and switch when it
+        is within that sub-goal's threshold; returns the energy (to the sub-goal it was scored against) and the
+        update. One switch per observation: the next sub-goal is judged on the next frame."""
+        energy = self.controller.goal_energy(representation)
         return energy, self._follow(self.sequence.observe(energy))
 
     def step(self, representation: torch.Tensor, state: torch.Tensor) -> tuple[MPCStep, SubGoalUpdate]:

@@ -154,6 +154,25 @@ def test_bad_requests_are_refused_with_a_reason(system):
     assert not rendered.success and "unreachable" in rendered.message
 
 
+@pytest.mark.parametrize("gripper", [float("nan"), float("inf"), -float("inf")])
+def test_render_goal_refuses_a_non_finite_gripper(system, gripper):
+    """Issue 13 item 11: a NaN gripper used to render undefined fingers and report success."""
+    _, probe, executor = system
+    reset = call(executor, probe.reset_client, ResetSim.Request(task="reach", seed=1))
+    request = RenderGoal.Request(pose=reset.goal_pose, gripper=gripper)
+    rendered = call(executor, probe.render_client, request)
+    assert not rendered.success and "render_goal: gripper" in rendered.message and "finite" in rendered.message
+
+
+def test_negative_seeds_are_refused_naming_the_field(system, ros_context):
+    """Issue 13 item 11: numpy's 'expected non-negative integer' did not say which value was wrong."""
+    _, probe, executor = system
+    response = call(executor, probe.reset_client, ResetSim.Request(task="reach", seed=-1))
+    assert not response.success and response.message == "reset: seed must be >= 0, got -1"
+    with pytest.raises(ValueError, match="parameter seed must be >= 0, got -2"):
+        SimNode(context=ros_context, parameter_overrides=[Parameter("seed", value=-2)])
+
+
 def test_realtime_mode_steps_on_a_timer(ros_context):
     sim = SimNode(
         context=ros_context,

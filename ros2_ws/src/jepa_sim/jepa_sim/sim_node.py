@@ -87,6 +87,8 @@ def sim_config(values: dict[str, Any]) -> SimConfig:
     """SimConfig from the node's parameter values (SimConfig.validate names a bad field)."""
     if values["step_mode"] not in STEP_MODES:
         raise ValueError(f"parameter step_mode: expected one of {STEP_MODES}, got {values['step_mode']!r}")
+    if values["seed"] < 0:
+        raise ValueError(f"parameter seed must be >= 0, got {values['seed']}")
     for name in ("camera_position", "camera_lookat", "workspace_min", "workspace_max"):
         if len(values[name]) != 3:
             raise ValueError(f"parameter {name}: expected 3 numbers [x, y, z], got {list(values[name])}")
@@ -186,6 +188,9 @@ class SimNode(Node):
             self._publish(self._last_obs)
 
     def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
+        if request.seed < 0:
+            response.success, response.message = False, f"reset: seed must be >= 0, got {request.seed}"
+            return response
         try:
             obs, subgoal_images = self._on_worker(lambda: self._reset(request.task, request.seed))
             goal_image = subgoal_images[-1]
@@ -217,6 +222,8 @@ class SimNode(Node):
             if request.subgoal:
                 image, error = self._on_worker(lambda: self._render_subgoal(request.subgoal))
             else:
+                if not np.isfinite(request.gripper):
+                    raise ValueError(f"render_goal: gripper must be a finite closure in [0, 1], got {request.gripper}")
                 state = messages.state_of_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
                 image, error = self._on_worker(lambda: self.env.render_at_pose(state))
         except ValueError as error:

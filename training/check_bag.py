@@ -38,11 +38,11 @@ from jepa_core.planning.model_check import (
     VARIANTS,
     CheckConfig,
     EpisodeCheck,
-    Verdict,
     VerdictThresholds,
     check_episode,
     judge,
     merge_checks,
+    moving_steps,
     planned_steps,
 )
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
@@ -130,7 +130,7 @@ def worst_steps(check: EpisodeCheck, count: int) -> np.ndarray:
     return np.sort(np.argsort(check.surprise["recorded"])[::-1][:count])
 
 
-def plot_check(path: Path, recording: Recording, check: EpisodeCheck, verdict: Verdict, worst: int) -> Path:
+def plot_check(path: Path, recording: Recording, check: EpisodeCheck, config: CheckConfig, worst: int) -> Path:
     """Surprise over time (recorded / shuffled / zero action, no-change baseline), planner agreement, and the worst
     steps: frame t, and frame t+1 with the per-patch surprise over it."""
     import matplotlib
@@ -138,6 +138,7 @@ def plot_check(path: Path, recording: Recording, check: EpisodeCheck, verdict: V
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    verdict = judge(check, config)
     chosen = worst_steps(check, worst)
     columns = max(len(chosen), 1)
     fig = plt.figure(figsize=(2.4 * max(columns, 4), 9), dpi=80)
@@ -148,12 +149,14 @@ def plot_check(path: Path, recording: Recording, check: EpisodeCheck, verdict: V
     for variant, (color, style) in styles.items():
         ax.plot(seconds, check.surprise[variant], style, color=color, label=f"{variant} action")
     ax.plot(seconds, check.no_change, color="grey", alpha=0.7, label="no-change baseline")
+    for t in np.flatnonzero(~moving_steps(check, config)):  # left out of the verdict
+        ax.axvspan(seconds[t] - recording.step_s / 2, seconds[t] + recording.step_s / 2, color="grey", alpha=0.15)
     ax.scatter(seconds[chosen], check.surprise["recorded"][chosen], color="black", zorder=3, label="worst steps")
     ax.set_ylabel("surprise (L1)")
     ax.set_ylim(bottom=0)
     ax.set_title(
-        f"{recording.name}: surprise {verdict.surprise_ratio:.2f}x the no-change baseline; shuffled action "
-        f"{verdict.action_gain['shuffled']:.2f}x, zero action {verdict.action_gain['zero']:.2f}x the recorded surprise",
+        f"{recording.name} {verdict.status}: surprise {verdict.surprise_ratio:.2f}x no-change, shuffled action "
+        f"{verdict.action_gain['shuffled']:.2f}x, zero action {verdict.action_gain['zero']:.2f}x (grey: still steps)",
         fontsize=10,
     )
     ax.legend(fontsize=7, ncol=5, loc="upper right")
@@ -182,18 +185,19 @@ def plot_check(path: Path, recording: Recording, check: EpisodeCheck, verdict: V
 
 
 def summary_table(rows: list[tuple[str, EpisodeCheck]], config: CheckConfig) -> str:
-    """Markdown table: one line per recording and one over all of them."""
+    """Markdown table: one line per recording and one over all of them (means over the moving steps, as the verdict)."""
     lines = [
-        "| recording | steps | surprise | shuffled | zero | no-change | surprise/no-change | plan-final cos "
-        "| plan-taken cos | planning s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| recording | steps | moving | surprise | shuffled | zero | no-change | surprise/no-change | plans "
+        "| plan-final cos | plan-taken cos | planning s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, check in rows:
         verdict = judge(check, config)
         lines.append(
-            f"| {name} | {check.steps} | {verdict.surprise['recorded']:.3f} | {verdict.surprise['shuffled']:.3f} "
-            f"| {verdict.surprise['zero']:.3f} | {verdict.no_change:.3f} | {verdict.surprise_ratio:.2f} "
-            f"| {verdict.cos_goal:.2f} | {verdict.cos_taken:.2f} | {check.planning_s:.1f} |"
+            f"| {name} | {check.steps} | {verdict.judged_steps} | {verdict.surprise['recorded']:.3f} "
+            f"| {verdict.surprise['shuffled']:.3f} | {verdict.surprise['zero']:.3f} | {verdict.no_change:.3f} "
+            f"| {verdict.surprise_ratio:.2f} | {verdict.judged_plans} | {verdict.cos_goal:.2f} "
+            f"| {verdict.cos_taken:.2f} | {check.planning_s:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -262,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check = check_episode(world_model, recording.frames, recording.states, config, progress=steps.update)
         steps.close()
         write_steps_csv(args.out / f"{recording.name}_steps.csv", recording, check)
-        plot_check(args.out / f"{recording.name}.png", recording, check, judge(check, config), args.worst)
+        plot_check(args.out / f"{recording.name}.png", recording, check, config, args.worst)
         results.append((recording.name, check))
     if len(results) > 1:
         results.append(("all", merge_checks([check for _, check in results])))

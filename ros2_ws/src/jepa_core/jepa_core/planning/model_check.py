@@ -7,8 +7,8 @@ Per step t of the recording (frames and states at the model's step rate):
   the action is clearly more surprised by them; and a no-change baseline |z_{t+1} - z_t| that a model must beat;
 - the planner (MPCController: WorldModel + CEM, as the planner node) plans toward the recorded final frame; its first
   action is compared with the action actually taken and with the direction to the final pose.
-The verdict needs all three: surprise below the no-change baseline, action shuffles/zeroing raising it, and plans
-that head for the final pose. `training.check_bag` is the command line around this module.
+The verdict, over the steps where the arm or gripper moves, needs all three: surprise below the no-change baseline,
+action shuffles/zeroing raising it, and plans that head for the final pose. `training.check_bag` is its command line.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class VerdictThresholds:
     max_surprise_ratio: float = 0.9  # mean surprise / mean no-change baseline must be below this
     min_action_gain: float = 1.1  # mean surprise of shuffled and of zero actions / recorded must reach this
     min_goal_cosine: float = 0.5  # mean cosine(planned dxyz, direction to the final pose) must reach this
-    min_moving_steps: int = 3  # steps with motion (and far enough from the final pose) needed to judge
+    min_moving_steps: int = 3  # moving steps (and plans far enough from the final pose) needed to judge
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class CheckConfig:
     plan_every: int = 1  # plan at every n-th step (planning dominates the run time); 0 = no planning
     encode_batch: int = 32  # frames per encoder call
     seed: int = 0  # seeds the action shuffle and the CEM draws
-    min_move_m: float = 0.005  # taken steps shorter than this have no direction to compare
+    min_move_m: float = 0.005  # arm steps shorter than this are "not moving" (no direction to compare)
+    min_gripper_move: float = 0.05  # gripper changes below this are "not moving"
     min_goal_distance_m: float = 0.04  # steps closer than this to the final pose (arrived) are not compared
     thresholds: VerdictThresholds = field(default_factory=VerdictThresholds)
 
@@ -88,6 +89,7 @@ class Verdict:
     action_gain: dict[str, float]  # shuffled / zero -> mean surprise over recorded surprise
     cos_taken: float  # mean over defined steps (NaN when none)
     cos_goal: float
+    judged_steps: int  # steps the surprise numbers are over (the moving ones, or all when too few move)
     judged_plans: int  # steps where cos_goal is defined
     status: str  # "PASS", "FAIL" or "INCONCLUSIVE"
     reasons: tuple[str, ...]  # failed criteria (or why the recording cannot judge)
@@ -235,37 +237,53 @@ def _mean(values: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else float("nan")
 
 
+def moving_steps(check: EpisodeCheck, config: CheckConfig) -> np.ndarray:
+    """[T-1] bool: steps where the arm moved at least min_move_m or the gripper at least min_gripper_move."""
+    arm = np.linalg.norm(check.taken[:, :3], axis=1) >= config.min_move_m
+    return arm | (np.abs(check.taken[:, 6]) >= config.min_gripper_move)
+
+
 def judge(check: EpisodeCheck, config: CheckConfig | None = None) -> Verdict:
-    """Pass/fail from the means: better than no-change, action-sensitive, and planning toward the final pose."""
+    """Pass/fail over the steps that move: better than no-change, action-sensitive, planning toward the final pose.
+
+    Steps where nothing moves say nothing about actions and make the no-change baseline perfect, so they are left out;
+    a recording with fewer than min_moving_steps moving steps (or judged plans) is INCONCLUSIVE, never a PASS.
+    """
     config = config or CheckConfig()
     limits = config.thresholds
-    surprise = {name: float(values.mean()) for name, values in check.surprise.items()}
-    no_change = float(check.no_change.mean())
+    moving = moving_steps(check, config)
+    enough = int(moving.sum()) >= limits.min_moving_steps
+    steps = moving if enough else np.ones_like(moving)
+    surprise = {name: float(values[steps].mean()) for name, values in check.surprise.items()}
+    no_change = float(check.no_change[steps].mean())
     ratio = surprise["recorded"] / max(no_change, 1e-12)
     gain = {name: surprise[name] / max(surprise["recorded"], 1e-12) for name in ("shuffled", "zero")}
     cos_taken, cos_goal = _mean(check.cos_taken), _mean(check.cos_goal)
     judged = int(np.sum(~np.isnan(check.cos_goal)))
-    moving = int(np.sum(np.linalg.norm(check.taken[:, :3], axis=1) >= config.min_move_m))
-    failed = []
-    if ratio >= limits.max_surprise_ratio:
-        failed.append(f"surprise/no-change {ratio:.2f} >= {limits.max_surprise_ratio}")
-    if min(gain.values()) < limits.min_action_gain:
-        failed.append(f"action gain {min(gain.values()):.2f} < {limits.min_action_gain}")
-    if judged >= limits.min_moving_steps and not cos_goal >= limits.min_goal_cosine:
-        failed.append(f"plan-to-final cosine {cos_goal:.2f} < {limits.min_goal_cosine}")
-    unjudgeable = []
-    if moving < limits.min_moving_steps:
-        unjudgeable.append(f"only {moving} steps move the arm")
     plans_expected = not np.all(np.isnan(check.planned[:, 0]))
+    failed, unjudgeable = [], []
+    if not enough:
+        unjudgeable.append(f"only {int(moving.sum())} of {check.steps} steps move the arm or gripper")
+    else:
+        if ratio >= limits.max_surprise_ratio:
+            failed.append(f"surprise/no-change {ratio:.2f} >= {limits.max_surprise_ratio}")
+        if min(gain.values()) < limits.min_action_gain:
+            failed.append(f"action gain {min(gain.values()):.2f} < {limits.min_action_gain}")
     if plans_expected and judged < limits.min_moving_steps:
-        unjudgeable.append(f"only {judged} planned steps are >= the goal distance from the final pose")
+        unjudgeable.append(f"only {judged} planned steps start >= {config.min_goal_distance_m} m from the final pose")
+    elif plans_expected and not cos_goal >= limits.min_goal_cosine:
+        failed.append(f"plan-to-final cosine {cos_goal:.2f} < {limits.min_goal_cosine}")
     status = "FAIL" if failed else ("INCONCLUSIVE" if unjudgeable else "PASS")
-    reasons = tuple(failed or unjudgeable)
+    reasons = tuple(failed + unjudgeable)
     numbers = (
-        f"surprise {surprise['recorded']:.3f} = {ratio:.2f}x the no-change baseline {no_change:.3f}; "
-        f"shuffled action {gain['shuffled']:.2f}x, zero action {gain['zero']:.2f}x the recorded surprise"
+        f"over {int(steps.sum())} of {check.steps} steps, surprise {surprise['recorded']:.3f} = {ratio:.2f}x the "
+        f"no-change baseline {no_change:.3f}; shuffled action {gain['shuffled']:.2f}x, zero action "
+        f"{gain['zero']:.2f}x the recorded surprise"
     )
     if plans_expected:
-        numbers += f"; plan vs final-pose direction cos {cos_goal:.2f}, vs taken action cos {cos_taken:.2f}"
+        numbers += f"; over {judged} plans, cos to the final-pose direction {cos_goal:.2f}"
+        numbers += f", to the taken action {cos_taken:.2f}"
     line = f"VERDICT {status}: {numbers}" + (f" ({'; '.join(reasons)})" if reasons else "")
-    return Verdict(surprise, no_change, ratio, gain, cos_taken, cos_goal, judged, status, reasons, line)
+    return Verdict(
+        surprise, no_change, ratio, gain, cos_taken, cos_goal, int(steps.sum()), judged, status, reasons, line
+    )

@@ -6,7 +6,10 @@ model's prediction for the previous action (surprise, published on `surprise`), 
 `jepa_core.planning.mpc.MPCController`, checks the command (finite, workspace, step limits), publishes target_pose,
 gripper_command, planned_action and markers, sends feedback, then waits for the next observation. Any stop other than
 success holds a finite pose (the measured one, else the last commanded one). Goals: an image, a named goal of the
-library (`capture_goal`), or an RViz `/goal_pose` rendered into an image by the simulator's `render_goal` service.
+library (`capture_goal`), or an RViz `/goal_pose` rendered into an image by the simulator's `render_goal` service;
+or a sequence of images/names (`subgoals`, run by `jepa_core.planning.subgoals`: each for its step budget or until an
+observed frame is within its energy threshold; the last one's threshold is success), as V-JEPA 2 does pick-and-place
+with grasp, carry and place images.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rclpy
@@ -31,6 +34,7 @@ from std_msgs.msg import Float64, Header
 from visualization_msgs.msg import MarkerArray
 
 from jepa_core.planning.mpc import MPCController, MPCStep
+from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
@@ -102,6 +106,7 @@ class PlannerNode(Node):
         self._image: Image | None = None
         self._active_goal: object | None = None
         self._last_command: tuple[Pose, float] | None = None  # last finite target pose and gripper command
+        self._subgoals: SubGoalController | None = None  # the running goal's sequence (one entry for a single goal)
         group = ReentrantCallbackGroup()
         self.create_subscription(Embedding, values["embedding_topic"], self._on_embedding, LATEST_ONLY,
                                  callback_group=group)  # fmt: skip
@@ -267,19 +272,40 @@ class PlannerNode(Node):
             time.sleep(WAIT_POLL_S)
         return True
 
-    def _goal_representation(self, goal: PlanToGoal.Goal, interrupted: Callable[[], Stop | None]):
+    def _goal_representation(self, goal_name: str, goal_image: Image, interrupted: Callable[[], Stop | None]):
         """Goal representation [N, D] and, when known, the goal flange position [3] (for markers)."""
-        if goal.goal_name:
+        if goal_name:
             try:
-                rgb, metadata = self.library.load(goal.goal_name)
+                rgb, metadata = self.library.load(goal_name)
             except GoalLibraryError as error:
                 raise GoalError(str(error)) from None
             position = metadata.get("position", metadata.get("state", [None] * 3)[:3])
             known = None if position[0] is None else np.asarray(position, dtype=np.float64)
             return self._encode_goal_image(array_to_image_msg(rgb, "rgb8"), rgb, interrupted), known
-        if goal.goal_image.width == 0 or goal.goal_image.height == 0:
+        if goal_image.width == 0 or goal_image.height == 0:
             raise GoalError("goal has neither goal_name nor a goal_image")
-        return self._encode_goal_image(goal.goal_image, None, interrupted), None
+        return self._encode_goal_image(goal_image, None, interrupted), None
+
+    def _goal_sequence(self, goal: PlanToGoal.Goal, threshold: float, interrupted: Callable[[], Stop | None]):
+        """The goal as a sequence: representations [N, D], flange positions (or None) and SubGoals. A goal without
+        `subgoals` is one entry (goal_name or goal_image); with them, the last one's energy threshold defaults to
+        `threshold` (the goal's, else the node's)."""
+        if not goal.subgoals:
+            rep, position = self._goal_representation(goal.goal_name, goal.goal_image, interrupted)
+            return [rep], [position], [SubGoal(goal.goal_name or "goal")]
+        reps, positions, subgoals = [], [], []
+        for index, entry in enumerate(goal.subgoals):
+            name = entry.name or entry.goal_name or f"subgoal_{index}"
+            try:
+                rep, position = self._goal_representation(entry.goal_name, entry.image, interrupted)
+            except GoalError as error:
+                raise GoalError(f"sub-goal {index} ({name}): {error}") from None
+            reps.append(rep)
+            positions.append(position)
+            subgoals.append(SubGoal(name, entry.steps, entry.energy_threshold))
+        if subgoals[-1].energy_threshold <= 0:
+            subgoals[-1] = replace(subgoals[-1], energy_threshold=threshold)
+        return reps, positions, subgoals
 
     # ---- control loop --------------------------------------------------------------------------------------------
     def _execute(self, goal_handle) -> PlanToGoal.Result:
@@ -288,13 +314,18 @@ class PlannerNode(Node):
         self._active_goal = token
         start_wall = time.perf_counter()
         with self._run_lock:
+            self._subgoals = None
             run, stop = self._run(goal_handle, token)
+            sequence = None if self._subgoals is None else self._subgoals.sequence
         result = PlanToGoal.Result(
             success=stop.outcome == Outcome.SUCCEEDED, outcome=int(stop.outcome), reason=short_reason(stop.reason),
             steps=0 if run is None else run.steps, elapsed=time.perf_counter() - start_wall,
             initial_energy=float("nan") if run is None else run.initial_energy,
             final_energy=float("nan") if run is None else run.final_energy,
         )  # fmt: skip
+        if sequence is not None:
+            result.subgoal_index, result.subgoal_name = sequence.index, sequence.active.name
+            result.subgoals_reached = list(sequence.reached)
         if stop.outcome == Outcome.SUCCEEDED:
             goal_handle.succeed()
         elif stop.outcome == Outcome.CANCELED and goal_handle.is_cancel_requested:
@@ -323,12 +354,13 @@ class PlannerNode(Node):
             limits = self.settings.goal_limits(goal.max_steps, goal.timeout, goal.energy_threshold)
         except ValueError as error:
             return None, Stop(Outcome.INVALID_GOAL, str(error))
-        run = GoalRun(limits, self._now())
+        # with sub-goals the sequence judges success (the last one's threshold), not the run
+        run = GoalRun(replace(limits, energy_threshold=0.0) if goal.subgoals else limits, self._now())
         try:
-            goal_rep, goal_position = self._goal_representation(
-                goal, lambda: self._interruption(goal_handle, token, run)
+            reps, goal_positions, subgoals = self._goal_sequence(
+                goal, limits.energy_threshold, lambda: self._interruption(goal_handle, token, run)
             )
-            self.controller.set_goal(goal_rep)
+            self._subgoals = SubGoalController(self.controller, reps, subgoals)
         except GoalInterruptError as interrupted:
             return run, interrupted.stop
         except (GoalError, ValueError) as error:
@@ -337,7 +369,7 @@ class PlannerNode(Node):
             self._observed.clear()
             stop = self._interruption(goal_handle, token, run)
             if stop is None:
-                stop = self._control_step(goal_handle, run, goal_position)
+                stop = self._control_step(goal_handle, run, goal_positions)
             if stop is WAIT:
                 self._observed.wait(WAIT_POLL_S)
                 continue
@@ -347,7 +379,7 @@ class PlannerNode(Node):
             self._hold()
         return run, stop
 
-    def _control_step(self, goal_handle, run: GoalRun, goal_position: np.ndarray | None) -> Stop | str | None:
+    def _control_step(self, goal_handle, run: GoalRun, goal_positions: list) -> Stop | str | None:
         """Plan and command one step when a new paired observation is there; WAIT, a Stop, or None (step done)."""
         with self._lock:
             embedding, ee_state = self._embedding, self._ee_state
@@ -367,15 +399,19 @@ class PlannerNode(Node):
         if reason:
             return Stop(Outcome.INVALID_OBSERVATION, f"{reason}; holding the pose")
         observation = Header(stamp=embedding.value.header.stamp, frame_id=self.settings.values["base_frame"])
-        observed_energy, surprise = self.controller.goal_energy(rep), self.controller.surprise(rep)
+        observed_energy, update = self._subgoals.observe(rep)  # may move on to the next sub-goal
+        if update.advance is Advance.REACHED:
+            return Stop(Outcome.SUCCEEDED, f"{update.reason} after {run.steps} steps")
+        surprise = self.controller.surprise(rep)
         if surprise is not None:
             self._surprise_pub.publish(Surprise(header=observation, step=run.steps - 1, surprise=surprise,
                                                 stop_threshold=run.limits.surprise_stop_threshold))  # fmt: skip
         stop = run.check_observation(observed_energy, surprise)
         if stop is not None:
             return stop
+        active = self._subgoals.sequence.index
         try:
-            decision = self.controller.step(rep, state)
+            decision, update = self._subgoals.step(rep, state)
         except (ValueError, RuntimeError) as error:
             return Stop(Outcome.INTERNAL_ERROR, f"planning failed: {error}")
         reason = non_finite_reason(energy=decision.energy, target=decision.target_state.numpy())
@@ -385,15 +421,18 @@ class PlannerNode(Node):
         if violation:
             return Stop(Outcome.SAFETY_LIMIT, violation)
         command_time = self._now()  # before publishing: the next observation may be stamped right after the target
-        self._publish_step(run.steps, decision, observation, goal_position)
+        self._publish_step(run.steps, decision, observation, goal_positions[active])
         run.record_step(decision.energy, command_time)
         feedback = PlanToGoal.Feedback(
             step=run.steps - 1, energy=decision.energy, best_energy=run.best_energy,
             action=decision.action.tolist(), target_pose=pose_from_state(decision.target_state.numpy()),
             planning_time=decision.planning_time, observed_energy=observed_energy,
             surprise=math.nan if surprise is None else surprise,
+            subgoal_index=active, subgoal_name=self._subgoals.sequence.subgoals[active].name,
         )  # fmt: skip
         goal_handle.publish_feedback(feedback)
+        if update.advance is Advance.EXHAUSTED:
+            return Stop(Outcome.MAX_STEPS, f"{update.reason} without reaching its energy threshold")
         return None
 
     def _publish_step(self, step: int, decision: MPCStep, observation: Header, goal_position) -> None:

@@ -1,0 +1,95 @@
+"""Planner node over real rclpy with goal sequences (PlanToGoal.subgoals): budgets, early switches by energy
+threshold, success on the last sub-goal, library names, feedback and result naming the active sub-goal.
+
+Reuses the fake robot/perception and the tiny random-weight planner of test_planner_node.
+"""
+
+import pytest
+
+pytest.importorskip("rclpy")
+from jepa_msgs.action import PlanToGoal
+from jepa_msgs.msg import SubGoal
+from jepa_msgs.srv import CaptureGoal
+from tests.integration.test_planner_node import (  # noqa: F401 (make_system is a fixture)
+    TIMEOUT,
+    goal_image,
+    make_system,
+    run_goal,
+    wait_for,
+)
+
+pytestmark = pytest.mark.ros
+RESULT = PlanToGoal.Result
+
+
+@pytest.fixture
+def system(make_system):  # noqa: F811
+    return make_system()
+
+
+def test_budgets_switch_subgoals_and_feedback_names_the_active_one(system):
+    _, robot, client = system
+    subgoals = [SubGoal(name="grasp", image=goal_image(), steps=2), SubGoal(name="carry", image=goal_image(), steps=1),
+                SubGoal(name="place", image=goal_image())]  # fmt: skip
+    feedback = []
+    result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=5), feedback)
+    assert [(f.subgoal_index, f.subgoal_name) for f in feedback] == [
+        (0, "grasp"), (0, "grasp"), (1, "carry"), (2, "place"), (2, "place")
+    ]  # fmt: skip
+    assert result.outcome == RESULT.OUTCOME_MAX_STEPS and result.steps == 5
+    assert (result.subgoal_index, result.subgoal_name) == (2, "place")
+    assert list(result.subgoals_reached) == [False, False, False]
+    assert robot.encode_calls == 3  # each sub-goal image encoded once, before the first step
+
+
+def test_thresholds_switch_early_and_the_last_one_succeeds(system):
+    """A huge threshold is met by any frame: the first observation leaves sub-goal 0, sub-goal 1 runs its budget,
+    the next observation meets the last one's threshold (the goal's energy_threshold, as its own is 0)."""
+    _, _, client = system
+    subgoals = [SubGoal(image=goal_image(), steps=5, energy_threshold=1e9), SubGoal(image=goal_image(), steps=2),
+                SubGoal(image=goal_image())]  # fmt: skip
+    feedback = []
+    result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, energy_threshold=1e9, max_steps=20), feedback)
+    assert result.outcome == RESULT.OUTCOME_SUCCEEDED and result.success, result.reason
+    assert [f.subgoal_index for f in feedback] == [1, 1] and result.steps == 2
+    assert [f.subgoal_name for f in feedback] == ["subgoal_1", "subgoal_1"]
+    assert (result.subgoal_index, list(result.subgoals_reached)) == (2, [True, False, True])
+    assert "sub-goal 2 (subgoal_2)" in result.reason
+
+
+def test_last_subgoal_budget_ends_the_sequence(system):
+    _, _, client = system
+    subgoals = [SubGoal(image=goal_image(), steps=1), SubGoal(image=goal_image(), steps=1, energy_threshold=1e-12)]
+    result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=50))
+    assert result.outcome == RESULT.OUTCOME_MAX_STEPS and result.steps == 2
+    assert "step budget of 1 used" in result.reason and result.subgoal_index == 1
+
+
+def test_library_names_in_a_sequence_and_invalid_sequences(system):
+    planner, robot, client = system
+    capture = robot.create_client(CaptureGoal, "capture_goal")
+    assert capture.wait_for_service(timeout_sec=TIMEOUT)
+    wait_for(lambda: planner._image is not None)
+    future = capture.call_async(CaptureGoal.Request(name="home"))
+    wait_for(future.done)
+    assert future.result().success
+    named = [SubGoal(goal_name="home", steps=1), SubGoal(image=goal_image())]
+    feedback = []
+    result = run_goal(client, PlanToGoal.Goal(subgoals=named, max_steps=2), feedback)
+    assert result.outcome == RESULT.OUTCOME_MAX_STEPS and [f.subgoal_name for f in feedback] == ["home", "subgoal_1"]
+    unknown = [SubGoal(goal_name="home", steps=1), SubGoal(name="away", goal_name="nowhere")]
+    result = run_goal(client, PlanToGoal.Goal(subgoals=unknown))
+    assert result.outcome == RESULT.OUTCOME_INVALID_GOAL and "sub-goal 1 (away)" in result.reason
+    no_budget = [SubGoal(image=goal_image()), SubGoal(image=goal_image())]  # only the last may have no budget
+    result = run_goal(client, PlanToGoal.Goal(subgoals=no_budget))
+    assert result.outcome == RESULT.OUTCOME_INVALID_GOAL and "steps must be >= 1" in result.reason
+    assert result.steps == 0
+
+
+def test_a_single_goal_reports_subgoal_zero(system):
+    _, _, client = system
+    feedback = []
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=2), feedback)
+    assert result.outcome == RESULT.OUTCOME_MAX_STEPS and list(result.subgoals_reached) == [False]
+    assert (result.subgoal_index, result.subgoal_name) == (0, "goal")
+    assert [(f.subgoal_index, f.subgoal_name) for f in feedback] == [(0, "goal")] * 2

@@ -135,3 +135,59 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"target_encoder": {}, "args": argparse.Namespace(lr=1.0)}, path)
     with pytest.raises(CheckpointError, match="weights_only=True refuses"):
         load_encoder(path)
+
+
+# ---- issue 13 item 11: malformed jepa_config and non-finite weights --------------------------------------------------
+
+
+def tiny_checkpoint(tmp_path, name="tiny.pt", config=None, nan=False):
+    """parity_tiny encoder + AC predictor saved with `config` as jepa_config (None: the default one)."""
+    encoder, predictor = build_encoder("parity_tiny"), build_ac_predictor("parity_tiny")
+    if nan:
+        with torch.no_grad():
+            for parameter in [*encoder.parameters(), *predictor.parameters()]:
+                parameter.fill_(float("nan"))
+    return save_checkpoint(tmp_path / name, encoder=encoder, target_encoder=encoder, predictor=predictor,
+                           prefix=AC_PREFIX, config=config)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        (["encoder"], "jepa_config: expected a dict"),
+        ({"encoder": "parity_tiny"}, r"jepa_config\['encoder'\]: expected a dict"),
+        (
+            {"encoder": {"embed_dim": 192, "colour": "red"}},
+            r"jepa_config\['encoder'\]: unknown field\(s\) \['colour'\]",
+        ),
+        (
+            {"encoder": {"embed_dim": "wide", "depth": 2}},
+            r"jepa_config\['encoder'\] does not build a VisionTransformer",
+        ),
+        ({"predictor": {"depth": 1}, "predictor_class": 7}, r"jepa_config\['predictor_class'\]: expected a class name"),
+    ],
+)
+def test_malformed_jepa_config_names_file_and_field(tmp_path, config, field):
+    path = tiny_checkpoint(tmp_path, config=config)
+    with pytest.raises(CheckpointError, match=field) as caught:
+        if "predictor" in config:
+            load_ac_predictor(path)
+        else:
+            load_encoder(path, key="encoder")
+    assert str(path) in str(caught.value)
+
+
+def test_non_finite_weights_are_refused_unless_asked_to_warn(tmp_path):
+    from jepa_core.checkpoints import CheckpointWarning
+
+    path = tiny_checkpoint(tmp_path, nan=True)
+    with pytest.raises(CheckpointError, match=r"tiny.pt \[encoder\]: .* tensor\(s\) hold NaN/inf values"):
+        load_encoder(path, key="encoder")
+    with pytest.raises(CheckpointError, match=r"\[predictor\]: .*NaN/inf.*nonfinite='warn'"):
+        load_ac_predictor(path)
+    with pytest.warns(CheckpointWarning, match="NaN/inf"):
+        encoder = load_encoder(path, key="encoder", nonfinite="warn")
+    assert torch.isnan(encoder.norm.weight).all()
+    with pytest.raises(ValueError, match="nonfinite must be one of"):
+        load_encoder(path, key="encoder", nonfinite="ignore")
+    assert load_encoder(tiny_checkpoint(tmp_path, "finite.pt"), key="encoder").hparams["embed_dim"] == 192

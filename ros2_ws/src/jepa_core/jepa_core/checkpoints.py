@@ -7,9 +7,11 @@ hyper-parameters, so they load without naming a preset; official files are match
 
 from __future__ import annotations
 
+import inspect
 import os
 import pickle
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +28,8 @@ PRETRAIN_PREFIX = "module.backbone."
 AC_PREFIX = "module."
 CONFIG_KEY = "jepa_config"
 MAX_LISTED = 5  # mismatches named in one error message
+AUTO_PRESET = "auto"  # preset word (as "" or None): the stored jepa_config, else the preset inferred from key shapes
+NONFINITE_POLICIES = ("refuse", "warn")  # what loading does with NaN/inf weights
 
 # Keys present in official files that the RoPE models do not have (the hub loader drops them with strict=False).
 STRAY_KEYS = {
@@ -37,6 +41,10 @@ STRAY_KEYS = {
 
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be used: unreadable, missing a key, or with tensors of the wrong shape."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint loaded although it looks unusable (NaN/inf weights with nonfinite='warn')."""
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -101,21 +109,45 @@ def _mismatch_error(path: Path, key: str, what: str, problems: list[str]) -> Che
     return CheckpointError(f"{path} [{key}]: does not match {what}: {listed}{more}")
 
 
+def _stored_hparams(model_cls, ckpt: dict, path: Path, key: str, config_key: str) -> dict | None:
+    """Constructor kwargs from our jepa_config entry (None when it has none for `config_key`), checked per field."""
+    stored_config = ckpt.get(CONFIG_KEY)
+    if stored_config is None:
+        return None
+    if not isinstance(stored_config, Mapping):
+        raise CheckpointError(f"{path}: {CONFIG_KEY}: expected a dict, got {type(stored_config).__name__}")
+    stored = stored_config.get(config_key)
+    if stored is None:
+        return None
+    field = f"{CONFIG_KEY}[{config_key!r}]"
+    if not isinstance(stored, Mapping):
+        raise CheckpointError(f"{path}: {field}: expected a dict of constructor arguments, got {stored!r}")
+    class_field = f"{config_key}_class"
+    stored_class = stored_config.get(class_field, model_cls.__name__)
+    if not isinstance(stored_class, str):
+        raise CheckpointError(f"{path}: {CONFIG_KEY}[{class_field!r}]: expected a class name, got {stored_class!r}")
+    if stored_class != model_cls.__name__:
+        raise CheckpointError(f"{path} [{key}]: holds a {stored_class}, not a {model_cls.__name__}")
+    accepted = set(inspect.signature(model_cls).parameters)
+    unknown = sorted(str(name) for name in stored if name not in accepted)
+    if unknown:
+        raise CheckpointError(
+            f"{path}: {field}: unknown field(s) {unknown}; {model_cls.__name__} accepts {sorted(accepted)}"
+        )
+    return dict(stored)
+
+
 def _resolve_hparams(
     model_cls, presets: dict, preset: str | None, ckpt: dict, path: Path, key: str, config_key: str, state
 ):
     """Constructor kwargs: the named preset, else our stored jepa_config, else the unique preset whose shapes match."""
-    if preset is not None:
+    if preset not in (None, "", AUTO_PRESET):
         if preset not in presets:
-            raise CheckpointError(f"{path}: unknown preset {preset!r}; known: {sorted(presets)}")
+            raise CheckpointError(f"{path}: unknown preset {preset!r}; known: {sorted(presets)} (or {AUTO_PRESET!r})")
         return asdict(presets[preset]), f"preset {preset!r}"
-    stored_config = ckpt.get(CONFIG_KEY) or {}
-    stored = stored_config.get(config_key)
+    stored = _stored_hparams(model_cls, ckpt, path, key, config_key)
     if stored is not None:
-        stored_class = stored_config.get(f"{config_key}_class", model_cls.__name__)
-        if stored_class != model_cls.__name__:
-            raise CheckpointError(f"{path} [{key}]: holds a {stored_class}, not a {model_cls.__name__}")
-        return dict(stored), f"stored {CONFIG_KEY}[{config_key!r}]"
+        return stored, f"{CONFIG_KEY}[{config_key!r}]"
     ignore = STRAY_KEYS[model_cls]
     matches = []
     for name, config in presets.items():
@@ -132,14 +164,36 @@ def _resolve_hparams(
     return asdict(presets[matches[0]]), f"preset {matches[0]!r} (inferred from shapes)"
 
 
-def _load_model(model_cls, presets, path, preset, key, config_key, device, dtype):
-    """Build on the meta device, check keys/shapes, then adopt the (memory-mapped) tensors with assign=True."""
+def _check_finite(tensors: Mapping[str, torch.Tensor], path: Path, key: str, nonfinite: str) -> None:
+    """Refuse (or, with nonfinite='warn', warn about) floating tensors holding NaN/inf: such a model plans garbage."""
+    bad = {}
+    for name, value in tensors.items():
+        if value.is_floating_point() and value.device.type != "meta":
+            count = int(value.numel() - torch.isfinite(value).sum())
+            if count:
+                bad[name] = (count, value.numel())
+    if not bad:
+        return
+    listed = "; ".join(f"{name}: {count} of {total}" for name, (count, total) in list(bad.items())[:MAX_LISTED])
+    message = f"{path} [{key}]: {len(bad)} tensor(s) hold NaN/inf values ({listed})"
+    if nonfinite == "refuse":
+        raise CheckpointError(f"{message}; pass nonfinite='warn' (parameter nonfinite_weights: warn) to load anyway")
+    warnings.warn(message, CheckpointWarning, stacklevel=4)
+
+
+def _load_model(model_cls, presets, path, preset, key, config_key, device, dtype, nonfinite):
+    """Build on the meta device, check keys/shapes and values, then adopt the (memory-mapped) tensors (assign=True)."""
+    if nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
     path = Path(path)
     ckpt = read_checkpoint(path)
     state = _state_for(ckpt, path, key)
     hparams, source = _resolve_hparams(model_cls, presets, preset, ckpt, path, key, config_key, state)
-    with torch.device("meta"):
-        model = model_cls(**hparams)
+    try:
+        with torch.device("meta"):
+            model = model_cls(**hparams)
+    except Exception as exc:  # a stored config with values of the wrong type or range
+        raise CheckpointError(f"{path}: {source} does not build a {model_cls.__name__}: {exc!r}") from exc
     ignore = STRAY_KEYS[model_cls]
     problems = _mismatches(model, state, ignore)
     if problems:
@@ -149,6 +203,7 @@ def _load_model(model_cls, presets, path, preset, key, config_key, device, dtype
         for name, value in state.items()
         if name not in ignore
     }
+    _check_finite(tensors, path, key, nonfinite)
     model.load_state_dict(tensors, strict=True, assign=True)
     return model.eval()
 
@@ -159,10 +214,11 @@ def load_encoder(
     key: str = "target_encoder",
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    nonfinite: str = "refuse",
 ) -> VisionTransformer:
     """Encoder from an official or our checkpoint (`target_encoder` = EMA weights by default; a stray pos_embed is
-    ignored). For AC planning with vjepa2-ac-vitg.pt use key="encoder"."""
-    return _load_model(VisionTransformer, ENCODER_PRESETS, path, preset, key, "encoder", device, dtype)
+    ignored). For AC planning with vjepa2-ac-vitg.pt use key="encoder". NaN/inf weights: `nonfinite` refuse|warn."""
+    return _load_model(VisionTransformer, ENCODER_PRESETS, path, preset, key, "encoder", device, dtype, nonfinite)
 
 
 def load_predictor(
@@ -171,9 +227,12 @@ def load_predictor(
     key: str = "predictor",
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    nonfinite: str = "refuse",
 ) -> VisionTransformerPredictor:
     """Pretraining (mask-token) predictor; a stray predictor_pos_embed is ignored."""
-    return _load_model(VisionTransformerPredictor, PREDICTOR_PRESETS, path, preset, key, "predictor", device, dtype)
+    return _load_model(
+        VisionTransformerPredictor, PREDICTOR_PRESETS, path, preset, key, "predictor", device, dtype, nonfinite
+    )
 
 
 def load_ac_predictor(
@@ -182,10 +241,11 @@ def load_ac_predictor(
     key: str = "predictor",
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    nonfinite: str = "refuse",
 ) -> VisionTransformerPredictorAC:
-    """Action-conditioned predictor, loaded strictly (every key, every shape)."""
+    """Action-conditioned predictor, loaded strictly (every key, every shape; NaN/inf weights per `nonfinite`)."""
     return _load_model(
-        VisionTransformerPredictorAC, AC_PREDICTOR_PRESETS, path, preset, key, "predictor", device, dtype
+        VisionTransformerPredictorAC, AC_PREDICTOR_PRESETS, path, preset, key, "predictor", device, dtype, nonfinite
     )
 
 

@@ -1,0 +1,316 @@
+"""The bag player over real rclpy: topics, remaps, recorded QoS, timing at a rate, window options, /clock, pause/step
+services, loops, unknown types, both storage plugins; and a recorded sim episode replayed into the perception node."""
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.serialization import serialize_message  # noqa: E402
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime  # noqa: E402
+from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from jepa_core.data.playback import NS, BagSource, PlaybackClock, PlaybackError  # noqa: E402
+from jepa_core.data.typestore import stack_typestore  # noqa: E402
+from jepa_msgs.msg import EndEffectorState  # noqa: E402
+from jepa_msgs.srv import ReplayControl  # noqa: E402
+from training.replay import BagPlayer, ReplayOptions, main, parse_remap, qos_for  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+T0 = 1_700_000_000 * NS
+CAMERA_HZ, STATE_HZ, SECONDS = 20, 10, 1.0
+THING_MSG = "float64 value\n"
+
+
+def best_effort_qos() -> Qos:
+    zero = QosTime(0, 0)
+    return Qos(
+        QosHistory.KEEP_LAST, 5, QosReliability.BEST_EFFORT, QosDurability.VOLATILE, zero, zero,
+        QosLiveliness.AUTOMATIC, zero, False,
+    )  # fmt: skip
+
+
+def image(t_ns: int) -> Image:
+    msg = Image(height=8, width=8, encoding="rgb8", step=24, data=bytes([t_ns // 10**6 % 256]) * 192)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t_ns, NS)
+    return msg
+
+
+def write_bag(path: Path, storage: StoragePlugin) -> dict[str, list[int]]:
+    """1 s: camera 20 Hz (best effort), ee_state 10 Hz (QoS not recorded), and a type no Python package provides."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    store.register(get_types_from_msg(THING_MSG, "unknown_pkg/msg/Thing"))
+    times = {
+        "/camera/image_raw": [T0 + i * NS // CAMERA_HZ for i in range(int(SECONDS * CAMERA_HZ))],
+        "/ee_state": [T0 + 3 * NS // 1000 + i * NS // STATE_HZ for i in range(int(SECONDS * STATE_HZ))],
+        "/thing": [T0 + NS // 2],
+    }
+    with Writer(path, version=9, storage_plugin=storage) as writer:
+        camera = writer.add_connection(
+            "/camera/image_raw",
+            "sensor_msgs/msg/Image",
+            typestore=stack_typestore(),
+            offered_qos_profiles=[best_effort_qos()],
+        )
+        state = writer.add_connection("/ee_state", "jepa_msgs/msg/EndEffectorState", typestore=stack_typestore())
+        thing = writer.add_connection("/thing", "unknown_pkg/msg/Thing", typestore=store)
+        for t in times["/camera/image_raw"]:
+            writer.write(camera, t, serialize_message(image(t)))
+        for i, t in enumerate(times["/ee_state"]):
+            writer.write(state, t, serialize_message(EndEffectorState(gripper=i / 10)))
+        thing_class = store.types["unknown_pkg/msg/Thing"]
+        writer.write(thing, times["/thing"][0], store.serialize_cdr(thing_class(value=1.0), "unknown_pkg/msg/Thing"))
+    return times
+
+
+@pytest.fixture(scope="module")
+def bags(tmp_path_factory):
+    root = tmp_path_factory.mktemp("replay")
+    times = write_bag(root / "mcap", StoragePlugin.MCAP)
+    write_bag(root / "sqlite", StoragePlugin.SQLITE3)
+    return root, times
+
+
+class Listener:
+    """A peer node recording receive times of the replayed topics (best-effort camera, reliable state, /clock)."""
+
+    def __init__(self, context, state_topic: str = "/ee_state") -> None:
+        self.node = rclpy.create_node("replay_listener", context=context)
+        self.received: dict[str, list[float]] = {"camera": [], "state": [], "clock": []}
+        self.clock_ns: list[int] = []
+        self.states: list[float] = []
+        best_effort = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.node.create_subscription(Image, "/camera/image_raw", lambda m: self._got("camera"), best_effort)
+        self.node.create_subscription(EndEffectorState, state_topic, self._state, 100)
+        self.node.create_subscription(Clock, "/clock", self._clock, 100)
+
+    def _got(self, name: str) -> None:
+        self.received[name].append(time.monotonic())
+
+    def _state(self, msg: EndEffectorState) -> None:
+        self.states.append(msg.gripper)
+        self._got("state")
+
+    def _clock(self, msg: Clock) -> None:
+        self.clock_ns.append(msg.clock.sec * NS + msg.clock.nanosec)
+        self._got("clock")
+
+
+class Session:
+    """Player + listener spinning in one executor thread; `play()` runs the player in another thread."""
+
+    def __init__(self, context, paths, options: ReplayOptions, state_topic: str = "/ee_state") -> None:
+        self.source = BagSource(paths)
+        self.player = BagPlayer(self.source, options, context=context)
+        self.listener = Listener(context, state_topic)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.player)
+        self.executor.add_node(self.listener.node)
+        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self.spinner.start()
+        deadline = time.monotonic() + 5.0
+        topics = self.player.output_topics
+        while not all(self.listener.node.count_publishers(t) for t in topics) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.thread = threading.Thread(target=self.player.play, daemon=True)
+
+    def play(self, timeout_s: float = 10.0) -> None:
+        """Start playing (unless started) and wait for the end."""
+        if not self.thread.is_alive() and self.thread.ident is None:
+            self.thread.start()
+        self.thread.join(timeout_s)
+        assert not self.thread.is_alive(), "replay did not finish"
+        time.sleep(0.1)  # last deliveries
+
+    def call(self, service: str) -> ReplayControl.Response:
+        client = self.listener.node.create_client(ReplayControl, f"/replay/{service}")
+        assert client.wait_for_service(timeout_sec=5.0)
+        future = client.call_async(ReplayControl.Request())
+        deadline = time.monotonic() + 5.0
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return future.result()
+
+    def close(self) -> None:
+        self.player.stop()
+        self.thread.join(5.0) if self.thread.is_alive() else None
+        self.executor.shutdown(timeout_sec=5.0)
+        self.spinner.join(5.0)
+        self.player.destroy_node()
+        self.listener.node.destroy_node()
+        self.source.close()
+
+
+@pytest.fixture
+def session(ros_context, bags):
+    made = []
+
+    def make(options: ReplayOptions, storage: str = "mcap", state_topic: str = "/ee_state") -> Session:
+        made.append(Session(ros_context, [bags[0] / storage], options, state_topic))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def test_plays_every_topic_at_rate_2_with_recorded_qos_remap_and_timing(session, bags):
+    _, times = bags
+    options = ReplayOptions(rate=2.0, remaps=(("/ee_state", "/robot/ee_state"),), delay=0.2, progress=False)
+    run = session(options, state_topic="/robot/ee_state")
+    (camera_pub,) = run.listener.node.get_publishers_info_by_topic("/camera/image_raw")
+    assert camera_pub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT  # as recorded
+    (state_pub,) = run.listener.node.get_publishers_info_by_topic("/robot/ee_state")
+    assert state_pub.qos_profile.reliability == ReliabilityPolicy.RELIABLE  # no QoS in the bag: the default
+    assert run.listener.node.count_publishers("/ee_state") == 0  # remapped away
+    run.play()
+    stats = run.player.stats.summary()
+    assert stats["per_topic"] == {"/camera/image_raw": 20, "/robot/ee_state": 10}
+    assert "/thing" in stats["skipped"] and "unknown_pkg/msg/Thing" in stats["skipped"]["/thing"]
+    assert len(run.listener.received["camera"]) == 20 and run.listener.states == pytest.approx(np.arange(10) / 10)
+    recorded = (times["/camera/image_raw"][-1] - times["/camera/image_raw"][0]) / NS
+    received = np.diff(run.listener.received["camera"])
+    assert received.sum() == pytest.approx(recorded / 2, abs=0.05)  # half the recorded spacing at rate 2
+    assert np.median(received) == pytest.approx(1 / CAMERA_HZ / 2, abs=0.01)
+    assert stats["lateness"]["p50_ms"] < 5.0 and stats["lateness"]["max_ms"] < 50.0
+    assert stats["speed"] == pytest.approx(2.0, rel=0.1) and stats["loops"] == 1
+
+
+def test_window_topics_and_sqlite(session, bags):
+    _, times = bags
+    options = ReplayOptions(rate=0.0, start_offset=0.25, duration=0.5, topics=("ee_state",), progress=False)
+    run = session(options, storage="sqlite")
+    run.play()
+    window = [t for t in times["/ee_state"] if T0 + NS // 4 <= t < T0 + 3 * NS // 4]
+    assert run.player.stats.published == {"/ee_state": len(window)} and len(window) == 5
+    assert run.listener.states == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7])
+    assert run.listener.received["camera"] == []
+
+
+def test_clock_carries_the_recorded_time(session):
+    run = session(ReplayOptions(rate=1.0, clock_hz=100.0, topics=("/ee_state",), progress=False))
+    run.play()
+    clock = np.array(run.listener.clock_ns)
+    assert len(clock) >= 50  # ~1 s at 100 Hz
+    assert np.all(np.diff(clock) >= 0) and clock[0] >= T0 and clock[-1] <= T0 + NS + NS // 10
+
+
+def test_pause_step_and_resume_services(session):
+    run = session(ReplayOptions(rate=1.0, start_paused=True, topics=("/ee_state",), progress=False))
+    run.thread.start()
+    time.sleep(0.3)
+    assert run.listener.states == []  # paused before the first message
+    for expected in (1, 2, 3):
+        response = run.call("step")
+        assert response.success and response.paused and response.published == expected
+    time.sleep(0.3)
+    assert len(run.listener.states) == 3  # stepping stays paused
+    response = run.call("resume")
+    assert response.success and not response.paused
+    run.play()
+    assert run.listener.states == pytest.approx(np.arange(10) / 10)
+    assert run.call("pause").paused
+
+
+def test_loop_plays_again_until_stopped(session):
+    run = session(ReplayOptions(rate=0.0, loop=True, topics=("/ee_state",), progress=False))
+    run.thread.start()
+    deadline = time.monotonic() + 10.0
+    while len(run.listener.states) < 25 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.player.stop()
+    run.thread.join(5.0)
+    assert run.player.stats.loops >= 2 and run.listener.states[:20] == pytest.approx([*np.arange(10) / 10] * 2)
+
+
+def test_bad_options_and_bags_are_named(tmp_path, bags, ros_context):
+    root, _ = bags
+    with pytest.raises(PlaybackError, match="OLD:=NEW"):
+        parse_remap("/a=/b")
+    assert parse_remap("a:=/b") == ("/a", "/b")
+    with pytest.raises(PlaybackError, match="--rate"):
+        PlaybackClock(-1.0)
+    with pytest.raises(PlaybackError, match="not a readable rosbag2 bag"):
+        BagSource([tmp_path / "missing"])
+    source = BagSource([root / "mcap"])
+    try:
+        with pytest.raises(PlaybackError, match="--topics"):
+            BagPlayer(source, ReplayOptions(topics=("/nope",)), context=ros_context)
+        with pytest.raises(PlaybackError, match="--remap"):
+            BagPlayer(source, ReplayOptions(remaps=(("/nope", "/x"),)), context=ros_context)
+        assert qos_for(source.topics["/camera/image_raw"]).reliability == ReliabilityPolicy.BEST_EFFORT
+    finally:
+        source.close()
+    with pytest.raises(SystemExit, match="not a readable rosbag2 bag"):
+        main(["replay", str(tmp_path / "missing")])
+
+
+def test_clock_schedule_pause_and_step():
+    clock = PlaybackClock(rate=2.0)
+    clock.start(T0, now=100.0)
+    assert clock.deadline(T0 + NS) == pytest.approx(100.5)
+    clock.pause(100.2)
+    assert clock.position_ns(105.0) == T0 + round(0.4 * NS)  # frozen while paused
+    clock.resume(101.2)  # one second paused: the schedule moves by one second
+    assert clock.deadline(T0 + NS) == pytest.approx(101.5)
+    clock.stepped(T0 + 2 * NS, now=102.0)
+    assert clock.paused
+    clock.resume(103.0)
+    assert clock.deadline(T0 + 3 * NS) == pytest.approx(103.5)
+
+
+def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings(ros_context, tmp_path):
+    from rclpy.parameter import Parameter
+    from rclpy.serialization import deserialize_message
+
+    from jepa_msgs.msg import Embedding
+    from jepa_perception.encoder_node import EncoderNode
+    from training.collect_sim import CollectionConfig, collect
+
+    collect(CollectionConfig(output=tmp_path, episodes=1, seconds=1.0, image_size=64, workers=1))
+    (bag,) = [path.parent for path in (tmp_path / "bags").glob("*/metadata.yaml")]
+    source = BagSource([bag])
+    recorded = [
+        deserialize_message(m.data, Image).header.stamp
+        for m in source.messages(["/camera/image_raw"], source.start_ns, source.end_ns + 1)
+    ]
+    assert len(recorded) >= 10
+    parameters = {"preset": "parity_tiny", "allow_random_weights": True, "image_size": 64}
+    parameters |= {"qos_reliability": "reliable", "qos_depth": 100}
+    encoder = EncoderNode(
+        context=ros_context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()]
+    )
+    player = BagPlayer(source, ReplayOptions(rate=1.0, delay=0.3, progress=False), context=ros_context)
+    peer = rclpy.create_node("replay_embeddings", context=ros_context)
+    embeddings: list[Embedding] = []
+    peer.create_subscription(Embedding, "embedding", embeddings.append, 100)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (encoder, player, peer):
+        executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        player.play()
+        deadline = time.monotonic() + 10.0
+        while len(embeddings) < len(recorded) // 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        executor.shutdown(timeout_sec=5.0)
+        spinner.join(5.0)
+        for node in (encoder, player, peer):
+            node.destroy_node()
+        source.close()
+    assert len(embeddings) >= len(recorded) // 2  # the node keeps only the latest frame: some may be skipped
+    stamps = {(s.sec, s.nanosec) for s in recorded}
+    assert all((e.header.stamp.sec, e.header.stamp.nanosec) in stamps for e in embeddings)  # recorded frames
+    assert all(len(e.data) == 16 * 192 for e in embeddings)  # 64 px -> 4x4 tokens of parity_tiny's 192

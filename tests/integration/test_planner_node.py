@@ -26,7 +26,7 @@ from std_msgs.msg import Float64  # noqa: E402
 
 from jepa_core.geometry import pose_to_state  # noqa: E402
 from jepa_msgs.action import PlanToGoal  # noqa: E402
-from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction  # noqa: E402
+from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise  # noqa: E402
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal  # noqa: E402
 from jepa_planner.planner_node import PlannerNode  # noqa: E402
 
@@ -66,6 +66,8 @@ class FakeRobot(Node):
         self.create_subscription(PoseStamped, "target_pose", self.on_target, 10, callback_group=group)
         self.create_subscription(Float64, "gripper_command", lambda m: self.grippers.append(m.data), 10)
         self.create_subscription(PlannedAction, "planned_action", self.plans.append, 10)
+        self.surprises: list[Surprise] = []
+        self.create_subscription(Surprise, "surprise", self.surprises.append, 10)
         self.create_service(EncodeImage, "encode_image", self.encode, callback_group=group)
         self.create_service(RenderGoal, "render_goal", self.render, callback_group=group)
         self.goal_pose_pub = self.create_publisher(PoseStamped, "/goal_pose", 1)
@@ -401,3 +403,30 @@ def test_non_finite_embedding_reason_is_short(system):
     assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION
     assert len(result.reason) < 200, result.reason
     assert "embedding" in result.reason and f"{N * D} of {N * D}" in result.reason and "index 0" in result.reason
+
+
+# ---- issue 15 part 4: surprise in the live loop ---------------------------------------------------------------------
+def test_surprise_is_published_after_each_executed_action(system):
+    """Monitor only (surprise_stop_threshold 0): topic and feedback carry the surprise of the previous step's action."""
+    _, robot, client = system
+    feedback = []
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=3, energy_threshold=1e-9), feedback)
+    assert result.outcome == PlanToGoal.Result.OUTCOME_MAX_STEPS
+    assert math.isnan(feedback[0].surprise) and all(math.isfinite(f.surprise) for f in feedback[1:])
+    assert all(math.isfinite(f.observed_energy) and f.observed_energy > 0 for f in feedback)
+    wait_for(lambda: len(robot.surprises) >= 2)
+    assert [m.step for m in robot.surprises] == [0, 1]  # step 2's action is never observed by this goal
+    assert [m.surprise for m in robot.surprises] == [f.surprise for f in feedback[1:]]
+    assert all(m.stop_threshold == 0.0 and m.header.frame_id == "panda_link0" for m in robot.surprises)
+
+
+def test_surprise_above_the_threshold_stops_and_holds(make_system):
+    """The fake world ignores the model (fresh random embeddings): the first observed action is a surprise."""
+    _, robot, client = make_system(surprise_stop_threshold=0.5)
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=10, energy_threshold=1e-9))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_SURPRISE and not result.success and result.steps == 1
+    assert "surprise" in result.reason and "surprise_stop_threshold 0.5" in result.reason
+    wait_for(lambda: robot.surprises)
+    assert robot.surprises[0].surprise > 0.5 and robot.surprises[0].stop_threshold == 0.5
+    time.sleep(0.2)
+    assert len(robot.targets) == 2 and robot.targets[-1].pose == robot.published_pose  # the step, then the hold

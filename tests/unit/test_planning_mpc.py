@@ -72,3 +72,22 @@ def test_errors_name_the_problem(world_model):
         controller.step(reps(1)[0, :, :8], STATE)
     with pytest.raises(ValueError, match="context_steps"):
         MPCConfig(context_steps=0)
+
+
+def test_surprise_scores_the_next_frame_against_the_executed_actions_prediction(world_model):
+    controller = MPCController(world_model, MPCConfig(cem=SMALL_CEM, seed=2))
+    goal = reps(0)[0]
+    controller.set_goal(goal)
+    assert controller.goal_energy(goal) == 0.0
+    assert controller.goal_energy(reps(1)[0]) == pytest.approx((reps(1)[0] - goal).abs().mean().item())
+    assert controller.surprise(reps(1)[0]) is None  # nothing predicted before the first step
+    decision = controller.step(reps(1)[0], STATE)
+    assert decision.predicted_next.shape == (N, D)
+    context = world_model.make_context(reps(1), STATE.float()[None])
+    expected = world_model.rollout(context, decision.action.float()[None, None])[0][0, 0]  # [N, D]
+    assert torch.allclose(decision.predicted_next, expected, atol=1e-5)  # the prediction for the executed action
+    observed = reps(3)[0]
+    assert controller.surprise(observed) == pytest.approx((observed - expected).abs().mean().item(), rel=1e-5)
+    assert controller.surprise(decision.predicted_next) == 0.0
+    controller.set_goal(goal)
+    assert controller.surprise(observed) is None  # a new goal forgets the prediction

@@ -233,3 +233,13 @@ def test_official_default_views_and_given_extrinsics(bags, tmp_path):
         np.testing.assert_array_equal(_read(episode, f"observation/camera_extrinsics/{serial}_left")[-1], extrinsics)
     with pytest.raises(ValueError, match="camera_extrinsics: expected one"):
         ConversionConfig(camera_extrinsics=((1.0, 2.0),))
+
+
+def test_extrinsics_from_a_recorded_tf_static(tmp_path):
+    pose = (0.9, -0.3, 0.7, -2.2, 0.05, 1.4)
+    write_synthetic_bag(tmp_path / "tf", SyntheticEpisode(seconds=1.0, camera_pose=pose))
+    episode = convert_bag(tmp_path / "tf", tmp_path / "out")
+    metadata = fmt.read_metadata(episode)
+    assert metadata["extrinsics_known"] is True
+    assert metadata["extrinsics_source"] == {"front_camera": "/tf_static (panda_link0 -> front_camera)"}
+    np.testing.assert_allclose(_read(episode, fmt.extrinsics_key("front_camera"))[0], pose, atol=1e-9)

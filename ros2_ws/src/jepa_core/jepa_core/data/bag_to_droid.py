@@ -12,7 +12,8 @@ dead), fsynced, then renamed: never a partial episode.
 Cameras: `left_mp4_path` is the first image topic; `right_mp4_path` the second one when recorded, else the same video
 as the left (so the official loader, which draws left or right at random, loads every episode). Camera extrinsics
 ([xyz, extrinsic Euler xyz] of the camera's frame in the robot base frame, per row) come from
-ConversionConfig.camera_extrinsics when given, else zeros with `extrinsics_known: false` in the metadata.
+ConversionConfig.camera_extrinsics when given, else from a recorded /tf_static (the image frame_id's pose in the
+ee_state frame_id, through the static tree), else zeros with `extrinsics_known: false`; `extrinsics_source` says which.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rosbags.highlevel import AnyReader
 from jepa_core import geometry
 from jepa_core.data import droid_format as fmt
 from jepa_core.data.bags import fsync_path, verify_bag
+from jepa_core.data.static_transforms import StaticTransforms
 from jepa_core.data.typestore import stack_typestore
 from jepa_core.data.video import VideoEncoding, write_mp4
 
@@ -51,6 +53,7 @@ class ConversionConfig:
     gripper_command_topic: str = "/gripper_command"
     task_status_topic: str = "/task_status"  # optional: task name and success go into the metadata
     camera_info_topic: str = "/camera/camera_info"  # optional: intrinsics go into the metadata
+    tf_static_topic: str = "/tf_static"  # optional: camera extrinsics (camera frame_id in the ee_state frame)
     row_hz: float = fmt.ROW_HZ
     max_image_offset_s: float = 1.0 / fmt.ROW_HZ  # grid time -> nearest image
     max_state_offset_s: float = 0.05  # image stamp -> nearest robot / joint state
@@ -152,22 +155,35 @@ class _EpisodeBuilder:
             raise BagConversionError(f"{bag}: missing topics {missing}; bag has {sorted(self.connections)}")
         self.streams: dict[str, _Stream] = {}
         self.frame_ids: dict[str, str] = {}
+        self.transforms = StaticTransforms()
 
     def collect(self) -> None:
         """Read every message once; images are only parsed for their header (zero-copy)."""
         wanted = [
             c
             for t, c in self.connections.items()
-            if t in (*self.config.required_topics, self.config.task_status_topic, self.config.camera_info_topic)
+            if t
+            in (
+                *self.config.required_topics,
+                self.config.task_status_topic,
+                self.config.camera_info_topic,
+                self.config.tf_static_topic,
+            )
         ]
         for connection, log_time, raw in self.reader.messages(connections=wanted):
             msg = self.reader.deserialize(raw, connection.msgtype)
+            if connection.topic == self.config.tf_static_topic:
+                for tf in msg.transforms:
+                    t, q = tf.transform.translation, tf.transform.rotation
+                    self.transforms.add(tf.header.frame_id, tf.child_frame_id, (t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+                continue
             stream = self.streams.setdefault(connection.topic, _Stream())
             stamp = _stamp_ns(msg.header) if hasattr(msg, "header") else log_time
             if connection.topic in self.config.image_topics:
                 self.frame_ids.setdefault(connection.topic, msg.header.frame_id)
                 value = (msg.height, msg.width)
             elif connection.topic == self.config.ee_state_topic:
+                self.frame_ids.setdefault(connection.topic, msg.header.frame_id)  # the robot base frame
                 p, q = msg.pose.position, msg.pose.orientation
                 value = (p.x, p.y, p.z, q.x, q.y, q.z, q.w, msg.gripper)
             elif connection.topic == self.config.joint_states_topic:
@@ -263,10 +279,22 @@ class _EpisodeBuilder:
         velocities = [joint_stream.values[i][2] for i in joint_index]
         if all(v.size == len(names) for v in velocities):
             datasets[fmt.JOINT_VELOCITIES] = np.stack([v[order] for v in velocities]).astype(np.float64)
-        known = self.config.camera_extrinsics or [np.zeros(6)] * len(serials)  # zeros: unknown
-        for serial, extrinsics in zip(serials, known, strict=True):
-            datasets[fmt.extrinsics_key(serial)] = np.tile(np.asarray(extrinsics, np.float64), (len(row_stamps), 1))
+        for serial, (extrinsics, _) in zip(serials, self.extrinsics(), strict=True):
+            datasets[fmt.extrinsics_key(serial)] = np.tile(extrinsics, (len(row_stamps), 1))  # [T, 6]
         return datasets
+
+    def extrinsics(self) -> list[tuple[np.ndarray, str]]:
+        """Per camera: [6] pose in the base frame and where it came from (parameter, tf_static, or unknown: zeros)."""
+        base = self.frame_ids.get(self.config.ee_state_topic, "")
+        found = []
+        for i, topic in enumerate(self.config.image_topics):
+            if self.config.camera_extrinsics:
+                found.append((np.asarray(self.config.camera_extrinsics[i], np.float64), "parameter"))
+            elif (pose := self.transforms.pose(self.frame_ids.get(topic, ""), base)) is not None and base:
+                found.append((pose, f"{self.config.tf_static_topic} ({base} -> {self.frame_ids[topic]})"))
+            else:
+                found.append((np.zeros(6), "unknown"))
+        return found
 
     def camera_indices(self, row_stamps: np.ndarray, primary_index: np.ndarray) -> list[np.ndarray]:
         """Per camera topic, the message index used by each row (the primary camera's are the rows)."""
@@ -367,6 +395,7 @@ def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = 
 def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: ConversionConfig, serials, rows) -> dict:
     """The episode's metadata JSON: DROID keys plus how the rows and videos were made."""
     episode_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"jepa-ros:{bag.name}:{start_ns}"))
+    sources = [source for _, source in builder.extrinsics()]
     status = builder.last_value(config.task_status_topic) or {}
     metadata = {
         "uuid": episode_uuid,
@@ -382,7 +411,8 @@ def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: Conver
         "mp4_fps": config.video.fps,  # container rate == row rate: playback time is real time
         "mp4_codec": config.video.codec,
         "timestamp_unit": "ns",
-        "extrinsics_known": bool(config.camera_extrinsics),
+        "extrinsics_known": all(source != "unknown" for source in sources),
+        "extrinsics_source": dict(zip(serials, sources, strict=True)),
         "action_semantics": "last command received before the next row's image; observed state before any",
         "current_task": status.get("task", ""),
         "success": status.get("success"),

@@ -18,6 +18,7 @@ from jepa_core.data.bags import BAG_VERSION, ChunkPolicy, CrcBagWriter
 from jepa_core.data.typestore import stack_typestore
 
 CODE_BLOCK = 16  # pixels of the top-left block carrying the frame code
+TF, TF_BODY = "geometry_msgs/msg/TransformStamped", "geometry_msgs/msg/Transform"
 ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 FINGER_JOINTS = ["panda_finger_joint1", "panda_finger_joint2"]
 
@@ -35,6 +36,7 @@ class SyntheticEpisode:
     start_ns: int = 1_700_000_000_000_000_000
     camera_frame_id: str = "front_camera"
     image_encoding: str = "rgb8"  # written into the Image header (the pixels stay rgb8): other values test rejection
+    camera_pose: tuple[float, ...] | None = None  # [xyz, euler xyz] in panda_link0: written on /tf_static when set
 
 
 def frame_code(index: int) -> int:
@@ -117,6 +119,19 @@ def write_synthetic_bag(
     events.sort(key=lambda event: event[0])
 
     wanted = [topic for topic in topics.RECORDED_TOPICS if topic.name not in omit]
+    if spec.camera_pose is not None:  # base -> mount (translation) -> camera (rotation): a two-link static tree
+        pose = np.asarray(spec.camera_pose, np.float64)
+        vector, quat, transform = t["geometry_msgs/msg/Vector3"], t["geometry_msgs/msg/Quaternion"], t[TF]
+        mount = transform(
+            _stamp(store, spec.start_ns, "panda_link0"), "camera_mount", t[TF_BODY](vector(*pose[:3]), quat(0, 0, 0, 1))
+        )
+        camera = transform(
+            _stamp(store, spec.start_ns, "camera_mount"),
+            spec.camera_frame_id,
+            t[TF_BODY](vector(0, 0, 0), quat(*geometry.euler_to_quat(pose[3:]))),
+        )
+        events.insert(0, (spec.start_ns, "tf_static", t["tf2_msgs/msg/TFMessage"]([mount, camera])))
+        wanted.append(topics.RecordedTopic("tf_static", "tf2_msgs/msg/TFMessage"))
     plugin = StoragePlugin[storage.upper()]
     writer = CrcBagWriter(path, ChunkPolicy(fsync=False)) if plugin == StoragePlugin.MCAP else None
     with writer or Writer(path, version=BAG_VERSION, storage_plugin=plugin) as writer:

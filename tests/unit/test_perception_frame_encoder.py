@@ -112,3 +112,51 @@ def test_bad_config_rejected(changes, message):
 def test_ac_preset_names_map_to_their_encoder():
     encoder = FrameEncoder(replace(TINY, preset="vit_tiny_128"))
     assert encoder.dim == 192 and FrameEncoder(replace(TINY, preset="vit_small_256")).dim == 384
+
+
+# ---- issue 13 items 11, 15, 16: checkpoint-driven defaults ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    """Our own checkpoint of a 64 px parity_tiny encoder (stored jepa_config), as models/sim_reach.pt is."""
+    from jepa_core.checkpoints import AC_PREFIX, save_checkpoint
+    from jepa_core.presets import build_encoder
+
+    encoder = build_encoder("parity_tiny")
+    path = tmp_path_factory.mktemp("ckpt") / "small.pt"
+    return save_checkpoint(path, encoder=encoder, target_encoder=encoder, prefix=AC_PREFIX)
+
+
+def test_image_size_defaults_to_the_checkpoints_own(small_checkpoint):
+    """Item 16: without image_size the 64 px model gave a 16x16 grid (256 px) that the planner rejects."""
+    encoder = FrameEncoder(FrameEncoderConfig(checkpoint=str(small_checkpoint)))
+    assert (encoder.image_size, encoder.grid.height, encoder.grid.width) == (64, 4, 4)
+    assert encoder.encode(np.zeros((1, 48, 80, 3), np.uint8)).shape == (1, 16, 192)
+    assert FrameEncoder(FrameEncoderConfig(checkpoint=str(small_checkpoint), image_size=128)).grid.height == 8
+    assert FrameEncoder(FrameEncoderConfig(preset="parity_tiny", allow_random_weights=True)).image_size == 64
+
+
+def test_preset_auto_means_the_checkpoints_config(small_checkpoint):
+    """Item 15: 'auto' is the word a launch command line can carry for "stored config, else inferred"."""
+    encoder = FrameEncoder(FrameEncoderConfig(checkpoint=str(small_checkpoint), preset="auto"))
+    assert encoder.grid.dim == 192
+    with pytest.raises(FrameEncoderError, match="checkpoint is empty"):
+        FrameEncoder(FrameEncoderConfig(preset="auto", allow_random_weights=True))
+
+
+def test_nonfinite_weights_refused_or_warned(tmp_path):
+    """Item 11: a checkpoint of NaN weights used to load silently."""
+    from jepa_core.checkpoints import AC_PREFIX, CheckpointError, CheckpointWarning, save_checkpoint
+    from jepa_core.presets import build_encoder
+
+    encoder = build_encoder("parity_tiny")
+    with torch.no_grad():
+        encoder.norm.weight.fill_(float("nan"))
+    path = save_checkpoint(tmp_path / "nan.pt", encoder=encoder, target_encoder=encoder, prefix=AC_PREFIX)
+    with pytest.raises(CheckpointError, match=r"nan.pt \[encoder\]: 1 tensor\(s\) hold NaN/inf values \(norm.weight"):
+        FrameEncoder(FrameEncoderConfig(checkpoint=str(path)))
+    with pytest.warns(CheckpointWarning):
+        FrameEncoder(FrameEncoderConfig(checkpoint=str(path), nonfinite_weights="warn"))
+    with pytest.raises(FrameEncoderError, match="nonfinite_weights must be one of"):
+        FrameEncoder(FrameEncoderConfig(checkpoint=str(path), nonfinite_weights="ignore"))

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa_core.checkpoints import load_encoder
+from jepa_core.checkpoints import AUTO_PRESET, NONFINITE_POLICIES, load_encoder
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.precision import autocast
 from jepa_core.models.representations import normalize_reps
 from jepa_core.presets import AC_ENCODER_OF, ENCODER_PRESETS, build_encoder
-from jepa_core.transforms import DEFAULT_IMAGE_SIZE, host_to_device, planning_transform_batch
+from jepa_core.transforms import host_to_device, planning_transform_batch
 
 BACKENDS = ("torch", "onnxruntime")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -36,22 +36,24 @@ class FrameEncoderConfig:
     """Which encoder to run, where, and how frames become clips."""
 
     checkpoint: str = ""  # encoder checkpoint file; empty = `preset` with random weights (tests, benchmarks)
-    preset: str = ""  # encoder preset, or an AC preset (mapped by AC_ENCODER_OF); with a checkpoint: architecture only
+    preset: str = ""  # encoder or AC preset (AC_ENCODER_OF); with a checkpoint: architecture only, "" or "auto" = its
+    # stored config, else inferred from its key shapes
     checkpoint_key: str = "encoder"  # "encoder" (AC checkpoints, e.g. vjepa2-ac-vitg.pt) or "target_encoder" (EMA)
     backend: str = "torch"  # "torch" or "onnxruntime"
     onnx_path: str = ""  # ONNX file for backend=onnxruntime; exported from the torch encoder when missing
     device: str = "cpu"  # torch device, e.g. "cpu", "cuda:0" (onnxruntime: picks the CUDA provider for cuda)
     dtype: str = "float32"  # "float32" or "bfloat16" (torch autocast; weights stay fp32)
-    image_size: int = DEFAULT_IMAGE_SIZE  # model input side S (square)
+    image_size: int = 0  # model input side S (square); 0 = the size the encoder was built for (checkpoint or preset)
     frames_per_clip: int = 1  # 1 = each frame duplicated into one tubelet; >1 = clips of this many frames
     normalize: bool = True  # apply the AC stack's parameter-free layer_norm (eps 1e-5) to the tokens
     allow_random_weights: bool = False  # tests/benchmarks: without a checkpoint, build `preset` with random weights
     seed: int = 0  # random-weight presets only
     num_threads: int = 0  # onnxruntime intra-op threads (0 = library default)
+    nonfinite_weights: str = "refuse"  # checkpoint with NaN/inf weights: "refuse" to start or "warn" and run
 
     def validate(self) -> None:
         """Raise FrameEncoderError for a field that cannot work."""
-        if not self.checkpoint and not (self.preset and self.allow_random_weights):
+        if not self.checkpoint and not (self.preset not in ("", AUTO_PRESET) and self.allow_random_weights):
             raise FrameEncoderError(
                 "checkpoint is empty: set checkpoint (an encoder checkpoint file), or preset together with "
                 f"allow_random_weights=True for random weights (got preset={self.preset!r}, "
@@ -67,8 +69,12 @@ class FrameEncoderConfig:
             raise FrameEncoderError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.backend == "onnxruntime" and self.dtype != "float32":
             raise FrameEncoderError(f"backend onnxruntime runs float32 only, got dtype {self.dtype!r}")
-        if self.image_size <= 0:
-            raise FrameEncoderError(f"image_size must be > 0, got {self.image_size}")
+        if self.image_size < 0:
+            raise FrameEncoderError(f"image_size must be > 0 (or 0 = the encoder's own), got {self.image_size}")
+        if self.nonfinite_weights not in NONFINITE_POLICIES:
+            raise FrameEncoderError(
+                f"nonfinite_weights must be one of {NONFINITE_POLICIES}, got {self.nonfinite_weights!r}"
+            )
         if self.frames_per_clip < 1:
             raise FrameEncoderError(f"frames_per_clip must be >= 1, got {self.frames_per_clip}")
 
@@ -108,15 +114,27 @@ def encoder_preset_name(preset: str) -> str:
 
 def _build_torch_encoder(config: FrameEncoderConfig, device: str) -> VisionTransformer:
     """Checkpoint weights, or the preset with seeded random weights; eval mode, fp32, on `device` ("meta": shapes)."""
-    preset = encoder_preset_name(config.preset) if config.preset else None
+    preset = encoder_preset_name(config.preset) if config.preset not in ("", AUTO_PRESET) else None
     if config.checkpoint:
-        return load_encoder(config.checkpoint, preset=preset, key=config.checkpoint_key, device=device)
+        return load_encoder(
+            config.checkpoint, preset, config.checkpoint_key, device, nonfinite=config.nonfinite_weights
+        )
     if device == "meta":
         return build_encoder(preset, device="meta").eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         encoder = build_encoder(preset)
     return encoder.to(device).eval()
+
+
+def _built_side(encoder: VisionTransformer, config: FrameEncoderConfig) -> int:
+    """The square input side the encoder was built for (its stored or preset img_size), for image_size = 0."""
+    height, width = encoder.hparams["img_size"]
+    if height != width:
+        raise FrameEncoderError(
+            f"{config.model_name}: encoder built for {height}x{width} px images; set image_size (square input)"
+        )
+    return int(height)
 
 
 def _ort_providers(device: str) -> list[str]:
@@ -146,12 +164,13 @@ class FrameEncoder:
         encoder = _build_torch_encoder(config, str(self.device) if uses_torch_weights else "meta")
         self.patch_size, self.tubelet_size, self.dim = encoder.patch_size, encoder.tubelet_size, encoder.embed_dim
         self.clip_frames = self.tubelet_size if config.frames_per_clip == 1 else config.frames_per_clip
-        if self.clip_frames % self.tubelet_size or config.image_size % self.patch_size:
+        self.image_size = config.image_size or _built_side(encoder, config)
+        if self.clip_frames % self.tubelet_size or self.image_size % self.patch_size:
             raise FrameEncoderError(
                 f"frames_per_clip {config.frames_per_clip} must be 1 or a multiple of tubelet {self.tubelet_size}, "
-                f"and image_size {config.image_size} a multiple of patch {self.patch_size}"
+                f"and image_size {self.image_size} a multiple of patch {self.patch_size}"
             )
-        side = config.image_size // self.patch_size
+        side = self.image_size // self.patch_size
         self.grid = TokenGrid(self.clip_frames // self.tubelet_size, side, side, self.dim)
         self._run = encoder if config.backend == "torch" else self._onnx_runner(encoder)
 
@@ -161,11 +180,11 @@ class FrameEncoder:
 
         path = Path(self.config.onnx_path)
         if not path.is_file():
-            export_encoder(encoder.cpu(), path, num_frames=self.clip_frames, img_size=(self.config.image_size,) * 2)
+            export_encoder(encoder.cpu(), path, num_frames=self.clip_frames, img_size=(self.image_size,) * 2)
         runner = OrtEncoder(
             path, providers=_ort_providers(self.config.device), intra_op_threads=self.config.num_threads
         )
-        expected = [3, self.clip_frames, self.config.image_size, self.config.image_size]
+        expected = [3, self.clip_frames, self.image_size, self.image_size]
         actual = runner.session.get_inputs()[0].shape[1:]
         if list(actual) != expected:
             raise FrameEncoderError(
@@ -176,7 +195,7 @@ class FrameEncoder:
 
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """RGB uint8 [B, H, W, 3] -> normalised float32 [B, 3, S, S] on the encoder's device."""
-        return planning_transform_batch(images, size=self.config.image_size, device=self.device)
+        return planning_transform_batch(images, size=self.image_size, device=self.device)
 
     def encode(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """RGB uint8 [B, H, W, 3] -> [B, N, D]: each frame alone, repeated to fill one clip (frames_per_clip=1:
@@ -186,7 +205,7 @@ class FrameEncoder:
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
         """Preprocessed clips [B, 3, T, S, S] (T = clip_frames) -> [B, N, D] float32, layer-normed if `normalize`."""
-        expected = (3, self.clip_frames, self.config.image_size, self.config.image_size)
+        expected = (3, self.clip_frames, self.image_size, self.image_size)
         if video.ndim != 5 or tuple(video.shape[1:]) != expected:
             raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {list(video.shape)}")
         with self._lock, torch.no_grad():

@@ -41,18 +41,20 @@ RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": Reliabi
 
 ENCODER_DESCRIPTIONS = {
     "checkpoint": "encoder checkpoint file (official or ours); empty needs allow_random_weights",
-    "preset": "encoder preset or AC predictor preset (jepa_core.presets); with a checkpoint it pins the architecture",
+    "preset": "encoder preset or AC predictor preset (jepa_core.presets); with a checkpoint it pins the architecture, "
+    "'' or 'auto' = the checkpoint's stored config, else inferred from its key shapes",
     "checkpoint_key": "checkpoint entry with the encoder weights: 'encoder' (AC checkpoints) or 'target_encoder'",
     "backend": "'torch' or 'onnxruntime'",
     "onnx_path": "ONNX encoder file for backend onnxruntime; exported from the torch encoder when missing",
     "device": "torch device ('cpu', 'cuda', 'cuda:1'); onnxruntime uses its CUDA provider for cuda devices",
     "dtype": "'float32' or 'bfloat16' (torch autocast; onnxruntime: float32 only)",
-    "image_size": "model input side in pixels (square centre crop, bilinear resize)",
+    "image_size": "model input side in pixels (square centre crop, bilinear resize); 0 = the encoder's own size",
     "frames_per_clip": "1 = each frame duplicated into one tubelet (AC stack); >1 = rolling clip of this many frames",
     "normalize": "apply the AC stack's parameter-free layer_norm (eps 1e-5) to the tokens",
     "allow_random_weights": "tests/benchmarks only: build `preset` with random weights when checkpoint is empty",
     "seed": "seed of the random weights (allow_random_weights)",
     "num_threads": "CPU threads for torch and onnxruntime (0 = library default)",
+    "nonfinite_weights": "checkpoint holding NaN/inf weights: 'refuse' to start or 'warn' and run anyway",
 }
 
 

@@ -62,18 +62,32 @@ class Recording:
 
 
 def find_recordings(paths: Sequence[Path]) -> list[Path]:
-    """Bag folders and DROID episode folders given directly or found under the given folders."""
+    """Bag folders and DROID episode folders given directly or found under the given folders (a folder holding both
+    kinds gives its DROID episodes, which are usually the conversions of its bags; the bags are named as left out)."""
     found: list[Path] = []
     for path in map(Path, paths):
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such bag or episode folder")
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: expected a bag folder, a DROID episode folder or a folder of them")
         if (path / fmt.TRAJECTORY_FILE).is_file() or (path / "metadata.yaml").is_file():
             found.append(path)
             continue
-        episodes = fmt.find_episodes([path]) if path.is_dir() else []
-        bags = [] if episodes else find_bags([path])  # raises when there is neither
+        episodes = fmt.find_episodes([path])
+        try:
+            bags = find_bags([path])
+        except FileNotFoundError:
+            bags = []
+        if not episodes and not bags:
+            raise FileNotFoundError(f"{path}: no bag (metadata.yaml) or DROID episode ({fmt.TRAJECTORY_FILE}) under it")
+        if episodes and bags:
+            print(f"check_bag: {path}: checking its {len(episodes)} DROID episodes; its {len(bags)} bags are left out")
         found.extend(episodes or bags)
     return found
+
+
+def unique_names(paths: Sequence[Path]) -> list[str]:
+    """Output names of the recordings: folder names, with the parent folder prepended where two are alike."""
+    names = [path.name for path in paths]
+    return [f"{path.parent.name}_{path.name}" if names.count(path.name) > 1 else path.name for path in paths]
 
 
 def read_episode(episode: Path, fps: float, name: str, source: Path) -> Recording:
@@ -90,13 +104,13 @@ def read_episode(episode: Path, fps: float, name: str, source: Path) -> Recordin
     return Recording(name, source, frames, trajectory.states[rows], rows, stride / trajectory.row_hz)
 
 
-def load_recording(path: Path, fps: float, conversion: ConversionConfig) -> Recording:
+def load_recording(path: Path, name: str, fps: float, conversion: ConversionConfig) -> Recording:
     """A DROID episode folder as is; a bag through the bag -> DROID conversion into a temporary folder."""
     if (path / fmt.TRAJECTORY_FILE).is_file():
-        return read_episode(path, fps, path.name, path)
+        return read_episode(path, fps, name, path)
     with tempfile.TemporaryDirectory(prefix="check_bag_") as tmp:
         episode = convert_bag(path, Path(tmp), conversion)
-        return read_episode(episode, fps, path.name, path)
+        return read_episode(episode, fps, name, path)
 
 
 def build_world_model(args: argparse.Namespace) -> WorldModel:
@@ -255,9 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     recordings = find_recordings(args.recordings)
     args.out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, EpisodeCheck]] = []
-    for path in tqdm(recordings, desc="check_bag", unit="recording"):
+    names = unique_names(recordings)
+    for path, name in zip(tqdm(recordings, desc="check_bag", unit="recording"), names, strict=True):
         try:
-            recording = load_recording(path, args.fps, conversion)
+            recording = load_recording(path, name, args.fps, conversion)
         except (BagConversionError, ValueError) as error:
             print(f"check_bag: cannot read {path}: {error}", file=sys.stderr)
             return 2

@@ -13,7 +13,7 @@ from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.models.encoder import VisionTransformer
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from tests.conftest import REPO_ROOT
-from training.check_bag import main
+from training.check_bag import find_recordings, main, unique_names
 from training.sim_episodes import ExplorationConfig, record_episode, write_episode
 
 BUNDLED = REPO_ROOT / "models" / "sim_reach.pt"
@@ -22,9 +22,9 @@ FAST = ["--samples", "40", "--iterations", "3", "--top-k", "5"]
 
 @pytest.fixture(scope="module")
 def sim_episodes(tmp_path_factory):
-    """Three 8-step exploration episodes (256 px, as the bundled model's data) in the DROID format of sim_episodes."""
+    """Three 8-step exploration episodes (256 px) in the DROID format of sim_episodes."""
     root = tmp_path_factory.mktemp("sim_droid")
-    config = ExplorationConfig(steps=8)
+    config = ExplorationConfig(steps=8, policy="waypoints")  # the bundled model's training data
     sim = SimConfig(image_width=config.image_size, image_height=config.image_size, control_period=config.control_period)
     env = FrankaSimEnv(sim)
     try:
@@ -101,5 +101,20 @@ def test_unreadable_recording_is_named(tmp_path, capsys):
     (broken / "metadata.yaml").write_text("not: a bag\n")
     assert main(["--checkpoint", str(BUNDLED), str(broken), "--out", str(tmp_path / "out")]) == 2
     assert f"cannot read {broken}" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="no such bag or episode folder"):
+    with pytest.raises(FileNotFoundError, match="expected a bag folder, a DROID episode folder or a folder of them"):
         main(["--checkpoint", str(BUNDLED), str(tmp_path / "missing")])
+    with pytest.raises(FileNotFoundError, match=r"no bag \(metadata.yaml\) or DROID episode"):
+        main(["--checkpoint", str(BUNDLED), str(tmp_path / "out")])
+
+
+def test_recordings_are_found_in_folders_and_named_apart(tmp_path, capsys):
+    for folder in ("a/ep", "b/ep", "mixed/bag1", "mixed/droid/bag1"):
+        (tmp_path / folder).mkdir(parents=True)
+    for folder in ("a/ep", "b/ep", "mixed/droid/bag1"):
+        (tmp_path / folder / "trajectory.h5").touch()
+    (tmp_path / "mixed/bag1/metadata.yaml").touch()
+    found = find_recordings([tmp_path / "a", tmp_path / "b/ep", tmp_path / "mixed"])
+    assert found == [tmp_path / "a/ep", tmp_path / "b/ep", tmp_path / "mixed/droid/bag1"]
+    assert "checking its 1 DROID episodes; its 1 bags are left out" in capsys.readouterr().out
+    assert unique_names(found) == ["a_ep", "b_ep", "bag1"]
+    assert find_recordings([tmp_path / "mixed/bag1"]) == [tmp_path / "mixed/bag1"]

@@ -76,3 +76,25 @@ def test_world_model_loads_the_parity_checkpoint(parity_dir):
     }
     world_model = PlannerSettings.from_values(values).build_world_model()
     assert world_model.embed_dim == 192 and world_model.encoder is not None
+
+
+def test_preset_auto_and_nonfinite_weights(tmp_path):
+    """Issue 13 items 11 and 15: preset 'auto' (what franka.launch.py passes) and NaN checkpoints refused or warned."""
+    from jepa_core.checkpoints import AC_PREFIX, CheckpointError, CheckpointWarning, save_checkpoint
+    from jepa_core.presets import build_ac_predictor, build_encoder
+
+    encoder, predictor = build_encoder("parity_tiny"), build_ac_predictor("parity_tiny")
+    path = save_checkpoint(tmp_path / "ac.pt", encoder=encoder, predictor=predictor, prefix=AC_PREFIX)
+    values = DEFAULTS | {"predictor_checkpoint": str(path), "predictor_preset": "auto", "goal_encoder": "local",
+                         "encoder_preset": "auto"}  # fmt: skip
+    world_model = PlannerSettings.from_values(values).build_world_model()
+    assert world_model.embed_dim == 192 and world_model.encoder is not None
+    with torch.no_grad():
+        predictor.predictor_proj.weight.fill_(float("nan"))
+    save_checkpoint(path, encoder=encoder, predictor=predictor, prefix=AC_PREFIX)
+    with pytest.raises(CheckpointError, match=r"\[predictor\]: 1 tensor\(s\) hold NaN/inf values"):
+        PlannerSettings.from_values(values).build_world_model()
+    with pytest.warns(CheckpointWarning):
+        PlannerSettings.from_values(values | {"nonfinite_weights": "warn"}).build_world_model()
+    with pytest.raises(ValueError, match="parameter nonfinite_weights"):
+        PlannerSettings.from_values(values | {"nonfinite_weights": "maybe"})

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder
+from jepa_core.checkpoints import NONFINITE_POLICIES, load_ac_predictor, load_encoder
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
@@ -64,10 +64,11 @@ class Param:
 
 PARAMETERS: tuple[Param, ...] = (
     Param("predictor_checkpoint", "", "AC predictor checkpoint (official or ours); required unless random weights"),
-    Param("predictor_preset", "", "AC predictor preset name; empty = stored config or inferred from key shapes"),
+    Param("predictor_preset", "", "AC predictor preset name; '' or 'auto' = stored config or inferred from key shapes"),
     Param("predictor_key", "predictor", "checkpoint key of the AC predictor weights"),
     Param("allow_random_weights", False, "tests/demos only: build predictor_preset/encoder_preset with random weights"),
     Param("random_seed", 0, "seed of random weights (allow_random_weights)"),
+    Param("nonfinite_weights", "refuse", "checkpoint holding NaN/inf weights: 'refuse' to start or 'warn' and run"),
     Param(
         "goal_encoder",
         "service",
@@ -77,7 +78,7 @@ PARAMETERS: tuple[Param, ...] = (
     Param("encode_service", "encode_image", "service of the perception node that encodes goal images"),
     Param("encode_timeout_s", 30.0, "wait for the encode_image service and its answer, s"),
     Param("encoder_checkpoint", "", "local goal encoder checkpoint; empty = predictor_checkpoint"),
-    Param("encoder_preset", "", "local goal encoder preset; empty = stored config or inferred"),
+    Param("encoder_preset", "", "local goal encoder preset; '' or 'auto' = stored config or inferred"),
     Param("encoder_key", "encoder", "checkpoint key of the local encoder (official AC checkpoints: 'encoder')"),
     Param("device", "cpu", "torch device of the world model, e.g. cuda:0"),
     Param("autocast_dtype", "", "'' (fp32), 'bfloat16' or 'float16' autocast for the models"),
@@ -156,6 +157,9 @@ class PlannerSettings:
         missing = [p.name for p in PARAMETERS if p.name not in values]
         if missing:
             raise ValueError(f"planner parameters missing: {missing}")
+        nonfinite = values["nonfinite_weights"]
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"parameter nonfinite_weights: expected one of {NONFINITE_POLICIES}, got {nonfinite!r}")
         if values["goal_encoder"] not in GOAL_ENCODERS:
             raise ValueError(f"parameter goal_encoder: expected one of {GOAL_ENCODERS}, got {values['goal_encoder']!r}")
         if values["autocast_dtype"] not in AUTOCAST_DTYPES:
@@ -203,8 +207,9 @@ class PlannerSettings:
         device = self.world_model.device
         if v["predictor_checkpoint"]:
             predictor = load_ac_predictor(
-                v["predictor_checkpoint"], v["predictor_preset"] or None, v["predictor_key"], device
-            )
+                v["predictor_checkpoint"], v["predictor_preset"], v["predictor_key"], device,
+                nonfinite=v["nonfinite_weights"],
+            )  # fmt: skip
         elif v["allow_random_weights"] and v["predictor_preset"]:
             torch.manual_seed(v["random_seed"])
             predictor = build_ac_predictor(v["predictor_preset"], device=device)
@@ -217,7 +222,9 @@ class PlannerSettings:
         if v["goal_encoder"] == "local":
             checkpoint = v["encoder_checkpoint"] or v["predictor_checkpoint"]
             if checkpoint:
-                encoder = load_encoder(checkpoint, v["encoder_preset"] or None, v["encoder_key"], device)
+                encoder = load_encoder(
+                    checkpoint, v["encoder_preset"], v["encoder_key"], device, nonfinite=v["nonfinite_weights"]
+                )
             elif v["allow_random_weights"] and v["encoder_preset"]:
                 encoder = build_encoder(v["encoder_preset"], device=device)
             else:

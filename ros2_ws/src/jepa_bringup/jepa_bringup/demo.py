@@ -1,12 +1,14 @@
 """`make demo`: the simulated closed loop end to end, in one process, with a success line, GIFs and plots.
 
-    scripts/run.sh python -m jepa_bringup.demo [--task reach] [--episodes 3] [--seed 0] [--max-steps 20] ...
+    scripts/run.sh python -m jepa_bringup.demo [--task reach|grasp|pick_place] [--episodes 3] [--seed 0] ...
 
 The sim, perception and planner nodes are composed on one rclpy executor by jepa_bringup.bringup with the demo's
 parameter files (launch/config/{sim,perception,planner,demo}.yaml). For each episode the demo resets the simulator
-(task, seed), sends the goal image it returns to `plan_to_goal`, and follows the loop (planner -> target_pose -> sim
-step -> camera -> encoder -> embedding -> planner ...) until the planner stops or the simulator's task_status reports
-success. Outputs go to runs/demo-<UTC time>/ (jepa_bringup.demo_report). Run it from the repository root.
+(task, seed), sends the goal it returns to `plan_to_goal` (grasp and pick_place: the episode's sub-goal images with
+their step budgets, as the V-JEPA 2 paper does pick-and-place; `--no-subgoals`: the final goal image only), and follows
+the loop (planner -> target_pose -> sim step -> camera -> encoder -> embedding -> planner ...) until the planner stops
+or the simulator's task_status reports success. Outputs go to runs/demo-<UTC time>/ (jepa_bringup.demo_report). Run it
+from the repository root.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from jepa_core.checkpoints import load_encoder
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
 from jepa_msgs.action import PlanToGoal
-from jepa_msgs.msg import TaskStatus
+from jepa_msgs.msg import SubGoal, TaskStatus
 from jepa_msgs.srv import ResetSim
 from jepa_perception.image_conversion import array_to_image_msg, image_msg_to_rgb8
 
@@ -51,6 +53,7 @@ TASKS = ("reach", "grasp", "pick_place")
 # Bundled models (models/README.md: trained in the simulator, 92% reach with the same planner settings).
 DEFAULT_ENCODER = "models/sim_reach.pt"
 DEFAULT_PREDICTOR = "models/sim_reach.pt"
+MANIPULATION_MODEL = "models/sim_manip.pt"  # default encoder and predictor of --task grasp / pick_place
 OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
     if name.startswith("OUTCOME_")
@@ -124,12 +127,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per episode, s")
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: runs/demo-<UTC time>)")
     parser.add_argument(
-        "--encoder", default=DEFAULT_ENCODER, help=f"encoder checkpoint file, or a preset name for random weights "
-        f"(presets: {', '.join(sorted(ENCODER_PRESETS))}; default: {DEFAULT_ENCODER})",
+        "--encoder", default=None, help=f"encoder checkpoint file, or a preset name for random weights "
+        f"(presets: {', '.join(sorted(ENCODER_PRESETS))}; default: {DEFAULT_ENCODER} for reach, "
+        f"{MANIPULATION_MODEL} for grasp and pick_place)",
     )  # fmt: skip
     parser.add_argument(
-        "--predictor", default=DEFAULT_PREDICTOR, help=f"AC predictor checkpoint file, or a preset name for random "
-        f"weights (presets: {', '.join(sorted(AC_PREDICTOR_PRESETS))}; default: {DEFAULT_PREDICTOR})",
+        "--predictor", default=None, help=f"AC predictor checkpoint file, or a preset name for random "
+        f"weights (presets: {', '.join(sorted(AC_PREDICTOR_PRESETS))}; default: as --encoder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--subgoals", action=argparse.BooleanOptionalAction, default=True,
+        help="grasp/pick_place: send the episode's sub-goal images with the simulator's step budgets (approach, "
+        "grasp, [carry,] lift/place); --no-subgoals sends the final goal image only",
+    )  # fmt: skip
+    parser.add_argument(
+        "--subgoal-threshold", type=float, default=0.0,
+        help="leave a sub-goal once the observed energy to it is below this (0 = step budgets only)",
     )  # fmt: skip
     parser.add_argument("--samples", type=int, default=None, help="CEM samples per iteration (default: demo.yaml)")
     parser.add_argument("--iterations", type=int, default=None, help="CEM iterations per step (default: demo.yaml)")
@@ -151,6 +164,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.timeout <= 0:
         parser.error(f"--timeout must be > 0, got {args.timeout}")
+    if args.subgoal_threshold < 0:
+        parser.error(f"--subgoal-threshold must be >= 0, got {args.subgoal_threshold}")
+    default = DEFAULT_ENCODER if args.task == "reach" else MANIPULATION_MODEL
+    args.encoder = args.encoder or default
+    args.predictor = args.predictor or (args.encoder if args.encoder.endswith(".pt") else default)
     return args
 
 
@@ -197,6 +215,29 @@ def effective_cem(planner_params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ---- the ROS side ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EpisodeGoals:
+    """What a sim reset says the episode's goal is: its sub-goal scenes in order (the last is the goal image)."""
+
+    names: list[str]
+    images: list[np.ndarray]  # [H, W, 3] uint8 each
+    steps: list[int]  # control steps per sub-goal before the next; 0 for the last
+
+    def plan_goal(self, args: argparse.Namespace) -> tuple[PlanToGoal.Goal, list[str], list[np.ndarray]]:
+        """The PlanToGoal goal the demo sends, the sub-goal names it carries ([] for one goal image) and the goal
+        images to show: the sub-goal sequence when there is one and --subgoals, else the final goal image."""
+        goal = PlanToGoal.Goal(max_steps=args.max_steps, timeout=args.timeout)
+        if not args.subgoals or len(self.names) < 2:
+            goal.goal_image = array_to_image_msg(self.images[-1], "rgb8")
+            return goal, [], self.images[-1:]
+        goal.subgoals = [
+            SubGoal(name=name, image=array_to_image_msg(image, "rgb8"), steps=steps,
+                    energy_threshold=args.subgoal_threshold)
+            for name, image, steps in zip(self.names, self.images, self.steps, strict=True)
+        ]  # fmt: skip
+        return goal, list(self.names), list(self.images)
+
+
 @dataclass(frozen=True)
 class StatusSample:
     """A task_status of the current episode."""
@@ -261,8 +302,8 @@ class DemoClient:
             raise DemoError(f"{what}: no answer within {timeout:.0f} s")
         return future.result()
 
-    def reset(self, task: str, seed: int) -> np.ndarray:
-        """Reset the simulator and start recording the new episode; returns the goal image [H, W, 3] uint8.
+    def reset(self, task: str, seed: int) -> EpisodeGoals:
+        """Reset the simulator and start recording the new episode; returns its goal images and sub-goal budgets.
 
         The sim may re-publish the previous episode's frame while the reset request waits, so frames count only when
         stamped after the reset's answer (its goal image stamp); the first is the sim's idle re-publication of the
@@ -282,11 +323,15 @@ class DemoClient:
                 f"no camera image / task_status of the new episode within {SERVICE_TIMEOUT_S} s after the reset "
                 "(in lockstep the sim's hold_publish_period must be > 0)"
             )
-        return image_msg_to_rgb8(response.goal_image)
+        if not response.subgoal_images:
+            raise DemoError(
+                "the sim's reset returned no sub-goal images (an older jepa_msgs? run bash scripts/setup.sh)"
+            )
+        images = [image_msg_to_rgb8(image) for image in response.subgoal_images]
+        return EpisodeGoals(list(response.subgoal_names), images, [int(steps) for steps in response.subgoal_steps])
 
-    def send_goal(self, goal_image: Image, max_steps: int, timeout: float):
-        """Send the goal image to plan_to_goal; the accepted goal handle."""
-        goal = PlanToGoal.Goal(goal_image=goal_image, max_steps=max_steps, timeout=timeout)
+    def send_goal(self, goal: PlanToGoal.Goal):
+        """Send a goal to plan_to_goal; the accepted goal handle."""
         handle = self.wait(self.plan_client.send_goal_async(goal, feedback_callback=self._on_feedback),
                            SERVICE_TIMEOUT_S, "plan_to_goal goal")  # fmt: skip
         if not handle.accepted:
@@ -326,11 +371,12 @@ class EpisodeProgress:
         self.bar.close()
 
 
-def run_episode(client: DemoClient, record: EpisodeRecord, args: argparse.Namespace) -> tuple[list, np.ndarray]:
-    """One episode: reset, goal, closed loop until the planner stops (or the task succeeds); fills `record`."""
+def run_episode(client: DemoClient, record: EpisodeRecord, args: argparse.Namespace) -> tuple[list, list]:
+    """One episode: reset, goal (or sub-goal sequence), closed loop until the planner stops (or the task succeeds);
+    fills `record`; returns the camera frames and the goal images shown beside them."""
     start = time.monotonic()
-    goal_rgb = client.reset(record.task, record.seed)
-    handle = client.send_goal(array_to_image_msg(goal_rgb, "rgb8"), args.max_steps, args.timeout)
+    goal, record.subgoal_names, goal_images = client.reset(record.task, record.seed).plan_goal(args)
+    handle = client.send_goal(goal)
     result_future = handle.get_result_async()
     progress = EpisodeProgress(record, args.episodes, args.max_steps)
     cancel_sent = False
@@ -350,7 +396,7 @@ def run_episode(client: DemoClient, record: EpisodeRecord, args: argparse.Namesp
     finally:
         progress.close()
     fill_record(record, client, result, time.monotonic() - start)
-    return list(client.frames), goal_rgb
+    return list(client.frames), goal_images
 
 
 def fill_record(record: EpisodeRecord, client: DemoClient, result, wall_time_s: float) -> None:
@@ -360,6 +406,7 @@ def fill_record(record: EpisodeRecord, client: DemoClient, result, wall_time_s: 
     record.energies = [f.energy for f in feedback]
     record.best_energies = [f.best_energy for f in feedback]
     record.planning_times_s = [f.planning_time for f in feedback]
+    record.subgoal_indices = [f.subgoal_index for f in feedback] if record.subgoal_names else []
     record.distances_m = [s.distance for s in statuses]
     record.tolerance_m = statuses[-1].tolerance
     record.first_success_step = next((i for i, s in enumerate(statuses) if s.success), None)
@@ -389,6 +436,13 @@ def banner(args, encoder: ModelSource, predictor: ModelSource, specs: list[NodeS
         f"at most {args.max_steps} steps each, device {args.device}",
         f"planner: CEM {cem['samples']} samples x {cem['iterations']} iterations, top-k {cem['top_k']}, "
         f"horizon {cem['horizon']}",
+        "goals: "
+        + (
+            "the final goal image"
+            if args.task == "reach" or not args.subgoals
+            else "the episode's sub-goal images, each for its step budget"
+            + (f" or until the energy is below {args.subgoal_threshold}" if args.subgoal_threshold else "")
+        ),
         f"encoder: {encoder.describe()}",
         f"predictor: {predictor.describe()}",
         f"output: {output}",
@@ -429,9 +483,9 @@ def run(args: argparse.Namespace) -> int:
             client.wait_ready()
             for index in range(args.episodes):
                 record = EpisodeRecord(index=index, task=args.task, seed=args.seed + index)
-                frames, goal = run_episode(client, record, args)
-                write_gif(output / f"{record.name}.gif", frames, goal, record)
-                write_plot(output / f"{record.name}.png", record, frames[0], frames[-1], goal)
+                frames, goals = run_episode(client, record, args)
+                write_gif(output / f"{record.name}.gif", frames, goals, record)
+                write_plot(output / f"{record.name}.png", record, frames[0], frames[-1], goals[-1])
                 records.append(record)
                 print(episode_line(record, args.episodes), flush=True)
             client.node.destroy_node()
@@ -453,7 +507,9 @@ def episode_line(record: EpisodeRecord, episodes: int) -> str:
     return (
         f"episode {record.index + 1}/{episodes} {record.task} seed {record.seed}: {verdict} after {record.steps} "
         f"steps, final distance {100 * record.final_distance_m:.1f} cm (tolerance {tolerance}), "
-        f"{record.wall_time_s:.1f} s" + ("" if record.success else f"; planner {record.outcome}: {record.reason}")
+        f"{record.wall_time_s:.1f} s"
+        + (f", last sub-goal {record.final_subgoal}" if record.final_subgoal else "")
+        + ("" if record.success else f"; planner {record.outcome}: {record.reason}")
     )
 
 

@@ -5,8 +5,10 @@ ROS-free: the demo (jepa_bringup.demo) records plain numbers and RGB frames into
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,8 @@ class EpisodeRecord:
     outcome: str = ""  # planner outcome name (SUCCEEDED, MAX_STEPS, CANCELED, ...)
     reason: str = ""  # planner's explanation of the outcome
     wall_time_s: float = 0.0  # reset to final observation
+    subgoal_names: list[str] = field(default_factory=list)  # the goal sequence sent ([] = one goal image)
+    subgoal_indices: list[int] = field(default_factory=list)  # per control step: the sub-goal it planned towards
 
     @property
     def final_distance_m(self) -> float:
@@ -49,12 +53,25 @@ class EpisodeRecord:
         return self.distances_m[-1] if self.distances_m else math.nan
 
     @property
+    def final_subgoal(self) -> str:
+        """Name of the sub-goal active at the last step ("" for a single goal or before any step)."""
+        if not self.subgoal_names or not self.subgoal_indices:
+            return ""
+        return self.subgoal_names[self.subgoal_indices[-1]]
+
+    def frame_subgoal(self, index: int) -> int:
+        """Sub-goal shown beside observation `index`: the one its step planned towards (the first for the start)."""
+        if index == 0 or not self.subgoal_indices:
+            return 0
+        return self.subgoal_indices[min(index, len(self.subgoal_indices)) - 1]
+
+    @property
     def name(self) -> str:
         """File stem of this episode's outputs."""
         return f"episode_{self.index:02d}_{self.task}_seed{self.seed}"
 
 
-def side_by_side(frame: np.ndarray, goal: np.ndarray, caption: str) -> Image.Image:
+def side_by_side(frame: np.ndarray, goal: np.ndarray, caption: str, goal_caption: str = "goal") -> Image.Image:
     """One GIF frame: camera [H, W, 3] | goal [H', W', 3] (resized to H) under a caption strip."""
     camera = Image.fromarray(frame)
     if camera.height < MIN_GIF_HEIGHT:
@@ -69,7 +86,7 @@ def side_by_side(frame: np.ndarray, goal: np.ndarray, caption: str) -> Image.Ima
     canvas.paste(goal_image, (camera.width, CAPTION_HEIGHT))
     draw = ImageDraw.Draw(canvas)
     draw.text((4, 3), caption, fill="black")
-    draw.text((camera.width + 4, 3), "goal", fill="black")
+    draw.text((camera.width + 4, 3), goal_caption, fill="black")
     return canvas
 
 
@@ -81,11 +98,20 @@ def frame_caption(record: EpisodeRecord, index: int) -> str:
     return text
 
 
-def write_gif(path: Path, frames: list[np.ndarray], goal: np.ndarray, record: EpisodeRecord) -> None:
-    """Animated GIF of the camera frames (one per observation) beside the goal image."""
+def write_gif(path: Path, frames: list[np.ndarray], goals: np.ndarray | Sequence[np.ndarray], record: EpisodeRecord):
+    """Animated GIF of the camera frames (one per observation) beside the goal image, or beside the sub-goal image
+    each step planned towards when `goals` is the sequence (one image per `record.subgoal_names` entry)."""
     if not frames:
         raise ValueError(f"{path}: no camera frames were received for {record.name}")
-    images = [side_by_side(frame, goal, frame_caption(record, i)) for i, frame in enumerate(frames)]
+    goals = [goals] if isinstance(goals, np.ndarray) else list(goals)
+    names = record.subgoal_names
+    if len(goals) != max(1, len(names)):
+        raise ValueError(f"{path}: {len(goals)} goal image(s) for the sub-goals {names}")
+    images = []
+    for i, frame in enumerate(frames):
+        active = record.frame_subgoal(i)
+        label = f"goal {active + 1}/{len(names)}: {names[active]}" if names else "goal"
+        images.append(side_by_side(frame, goals[active], frame_caption(record, i), label))
     durations = [GIF_FRAME_MS] * (len(images) - 1) + [GIF_LAST_FRAME_MS]
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)
 
@@ -103,6 +129,11 @@ def write_plot(path: Path, record: EpisodeRecord, start: np.ndarray, end: np.nda
     steps = np.arange(1, len(record.energies) + 1)
     energy_axis.plot(steps, record.energies, "o-", label="plan energy")
     energy_axis.plot(steps, record.best_energies, "--", color="grey", label="best so far")
+    for step, (before, after) in enumerate(itertools.pairwise(record.subgoal_indices), start=2):
+        if after != before:  # the step that first planned towards the next sub-goal
+            energy_axis.axvline(step - 0.5, color="C1", linestyle=":")
+            energy_axis.annotate(record.subgoal_names[after], (step - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                                 fontsize=8, color="C1", ha="left", va="top")  # fmt: skip
     energy_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     energy_axis.set_xlabel("control step")
     energy_axis.set_ylabel("energy (mean L1 to goal)")
@@ -173,8 +204,8 @@ def markdown_table(records: list[EpisodeRecord], summary: Summary, header_lines:
     lines = ["# Demo run", "", *header_lines, ""]
     lines += [
         "| episode | task | seed | success | reached at step | steps | final distance (cm) | first energy | "
-        "last energy | planner outcome | time (s) | GIF | plot |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "last energy | planner outcome | time (s) | GIF | plot | final sub-goal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         first, last = (f"{r.energies[0]:.4f}", f"{r.energies[-1]:.4f}") if r.energies else ("-", "-")
@@ -182,7 +213,7 @@ def markdown_table(records: list[EpisodeRecord], summary: Summary, header_lines:
             f"| {r.index} | {r.task} | {r.seed} | {'yes' if r.success else 'no'} | "
             f"{'-' if r.first_success_step is None else r.first_success_step} | {r.steps} | "
             f"{100 * r.final_distance_m:.1f} | {first} | {last} | {r.outcome} | {r.wall_time_s:.1f} | "
-            f"[gif]({r.name}.gif) | [png]({r.name}.png) |"
+            f"[gif]({r.name}.gif) | [png]({r.name}.png) | {r.final_subgoal or '-'} |"
         )
     lines += ["", f"**{summary.line()}**", ""]
     return "\n".join(lines)

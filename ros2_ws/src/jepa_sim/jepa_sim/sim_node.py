@@ -61,6 +61,7 @@ PARAMETERS = (
     Param("control_period", _SIM.control_period, "simulated seconds per control step (0.25 planning, 1/15 recording)"),
     Param("physics_rate_hz", _SIM.physics_rate_hz, "physics steps per simulated second"),
     Param("hold_publish_period", 0.5, "lockstep: re-publish the paused world's observation this often, s (0 = off)"),
+    Param("gripper_deadband", _SIM.gripper_deadband, "gripper commands closer than this to the last one are ignored"),
     Param("image_width", _SIM.image_width, "camera image width, px"),
     Param("image_height", _SIM.image_height, "camera image height, px"),
     Param("camera_position", list(_SIM.camera.position), "exterior camera position [x, y, z] in the base frame, m"),
@@ -105,6 +106,7 @@ def sim_config(values: dict[str, Any]) -> SimConfig:
         control_period=values["control_period"],
         workspace_min=tuple(values["workspace_min"]),
         workspace_max=tuple(values["workspace_max"]),
+        gripper_deadband=values["gripper_deadband"],
     )
 
 

@@ -16,6 +16,7 @@ ROS arguments go after --ros-args (e.g. --ros-args -r __node:=replay2).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -303,15 +304,17 @@ class BagPlayer(Node):
                 with self._lock:
                     self.clock.start(start_ns, time.monotonic())
                 last_ns = start_ns
-                for message in self.source.messages(self.topics, start_ns, stop_ns):
-                    if not self._wait_for(message):
-                        break
-                    self._publish(message)
-                    last_ns = message.time_ns
-                    progress.update()
-                else:
-                    self.stats.loops += 1
-                self.stats.bag_s += (last_ns - start_ns) / NS
+                try:
+                    for message in self.source.messages(self.topics, start_ns, stop_ns):
+                        if not self._wait_for(message):
+                            break
+                        self._publish(message)
+                        last_ns = message.time_ns
+                        progress.update()
+                    else:
+                        self.stats.loops += 1
+                finally:  # also for the partial loop of an interrupted run
+                    self.stats.bag_s += (last_ns - start_ns) / NS
                 if not self.options.loop:
                     break
         finally:
@@ -336,6 +339,12 @@ def print_summary(stats: ReplayStats, rate: float) -> None:
         print(f"  {topic}: {count}{timing}")
     for topic, reason in stats.skipped.items():
         print(f"  skipped {topic}: {reason}")
+
+
+def serve(executor: SingleThreadedExecutor) -> None:
+    """Spin the services until the executor is shut down or Ctrl-C shuts the context down."""
+    with contextlib.suppress(ExternalShutdownException):
+        executor.spin()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -386,7 +395,7 @@ def main(args: list[str] | None = None) -> None:
         player = BagPlayer(source, options)
         executor = SingleThreadedExecutor()
         executor.add_node(player)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner = threading.Thread(target=serve, args=(executor,), daemon=True)
         spinner.start()
         player.play()
     except PlaybackError as error:
@@ -401,7 +410,8 @@ def main(args: list[str] | None = None) -> None:
             if parsed.stats:
                 parsed.stats.write_text(json.dumps(player.stats.summary(), indent=2) + "\n")
         if executor is not None:
-            executor.shutdown()
+            executor.shutdown(timeout_sec=5.0)
+            spinner.join(timeout=5.0)
         if player is not None:
             player.destroy_node()
         source.close()

@@ -224,7 +224,7 @@ def test_pause_step_and_resume_services(session):
 
 
 def test_loop_plays_again_until_stopped(session):
-    run = session(ReplayOptions(rate=0.0, loop=True, topics=("/ee_state",), progress=False))
+    run = session(ReplayOptions(rate=10.0, loop=True, topics=("/ee_state",), progress=False))
     run.thread.start()
     deadline = time.monotonic() + 10.0
     while len(run.listener.states) < 25 and time.monotonic() < deadline:

@@ -100,3 +100,17 @@ def test_a_crashed_recording_is_not_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match=r"crashed recording.*training\.bag_repair"):
         EpisodeWriter(tmp_path, "ep", {"/gripper_command": "std_msgs/msg/Float64"}, STORE)
     assert os.path.isdir(tmp_path / PARTIAL_DIR / "ep")
+
+
+def test_a_damaged_record_header_is_passed_through_the_summary(tmp_path):
+    mcap = _write(tmp_path / "bag")
+    third = scan_mcap(mcap).chunks[2]
+    data = bytearray(mcap.read_bytes())
+    data[third.offset + 1 : third.offset + 9] = (2**40).to_bytes(8, "little")  # its length now runs past the end
+    mcap.write_bytes(data)
+    scan = scan_mcap(mcap)
+    assert f"damaged record after byte {third.offset}" in scan.problems[0] and "through the summary" in scan.problems[0]
+    assert len(scan.chunks) == len(scan_mcap(_write(tmp_path / "intact")).chunks)  # every chunk found, in the index
+    assert [c.offset for c in scan.damaged] == [third.offset] and "chunk record unreadable" in scan.problems[1]
+    summary = repair_mcap(mcap, tmp_path / "repaired", STORE)
+    assert 50 <= summary.recovered_messages["/camera/image_raw"] < 60 and verify_bag(tmp_path / "repaired") == []

@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from mcap.exceptions import McapError
+from mcap.reader import make_reader
 from mcap.records import Channel, Chunk, Footer, Message, MessageIndex, Schema
 from mcap.stream_reader import CRCValidationError, StreamReader, breakup_chunk, get_chunk_data_stream
 from mcap.writer import MCAP0_MAGIC as MCAP_MAGIC
@@ -160,10 +161,11 @@ class BagScan:
 
     path: Path
     chunks: list[ChunkReport] = field(default_factory=list)
-    topics: dict[int, str] = field(default_factory=dict)  # mcap channel id -> topic
+    schemas: dict[int, Schema] = field(default_factory=dict)  # met outside chunks or in the first intact chunk
+    channels: dict[int, Channel] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     has_footer: bool = False
-    end_of_data: int = 0  # byte offset after the last complete record
+    end_of_data: int = 0  # byte offset after the last record read in file order
 
     @property
     def damaged(self) -> list[ChunkReport]:
@@ -178,7 +180,8 @@ class BagScan:
     def describe(self, chunk: ChunkReport) -> str:
         """'chunk at byte N (topics /a, /b; log time 1.200-1.700 s after the first message): problem'."""
         first = min((c.start_ns for c in self.chunks), default=chunk.start_ns)
-        topics = ", ".join(sorted(self.topics.get(i, f"channel {i}") for i in chunk.channel_ids)) or "unknown topics"
+        names = {i: c.topic for i, c in self.channels.items()}
+        topics = ", ".join(sorted(names.get(i, f"channel {i}") for i in chunk.channel_ids)) or "unknown topics"
         return (
             f"chunk at byte {chunk.offset} (topics {topics}; log time {(chunk.start_ns - first) / 1e9:.3f}-"
             f"{(chunk.end_ns - first) / 1e9:.3f} s after the first message, stamps {chunk.start_ns}-{chunk.end_ns} "
@@ -197,17 +200,22 @@ def _chunk_problem(chunk: Chunk) -> str:
     return ""
 
 
-def _chunk_channels(chunk: Chunk) -> list[Channel]:
-    """Channel records stored inside an intact chunk."""
-    return [record for record in breakup_chunk(chunk) if isinstance(record, Channel)]
+def _remember(records, schemas: dict[int, Schema], channels: dict[int, Channel]) -> None:
+    """Keep the schema and channel definitions among `records`."""
+    for record in records:
+        if isinstance(record, Schema):
+            schemas[record.id] = record
+        elif isinstance(record, Channel):
+            channels[record.id] = record
 
 
 def _records(file, size: int) -> Iterator[tuple[int, object]]:
-    """(offset, record) of each MCAP record after the magic, chunks whole; (offset, None) marks a record cut short
-    by the end of the file (a crash), after which nothing follows. Garbled records raise."""
+    """(offset, record) of each MCAP record after the magic, chunks whole; (offset, None) marks a record whose length
+    runs past the end of the file (cut by a crash, or a damaged header), after which nothing is read. Garbled
+    records raise."""
     if file.read(len(MCAP_MAGIC)) != MCAP_MAGIC:
         raise McapError("no MCAP magic at the start of the file")
-    reader = iter(StreamReader(file, skip_magic=True, emit_chunks=True, record_size_limit=None).records)
+    reader = iter(StreamReader(file, skip_magic=True, emit_chunks=True, record_size_limit=size).records)
     while True:
         offset = file.tell()
         head = file.read(_RECORD_HEADER)
@@ -226,38 +234,101 @@ def _records(file, size: int) -> Iterator[tuple[int, object]]:
             return
 
 
+def read_chunk(file, offset: int) -> Chunk:
+    """The chunk record at a byte offset."""
+    file.seek(offset)
+    limit = os.fstat(file.fileno()).st_size  # a damaged length field cannot make it read (or allocate) more
+    record = next(iter(StreamReader(file, skip_magic=True, emit_chunks=True, record_size_limit=limit).records))
+    if not isinstance(record, Chunk):
+        raise McapError(f"no chunk record at byte {offset}")
+    return record
+
+
+def _add_chunk(scan: BagScan, offset: int, chunk: Chunk, channel_ids=()) -> None:
+    """Check one chunk and add its report; the first intact chunk's definitions are kept (a recorder's are there)."""
+    problem = _chunk_problem(chunk)
+    report = ChunkReport(offset, chunk.message_start_time, chunk.message_end_time, set(channel_ids), problem)
+    report.checked = chunk.uncompressed_crc != 0
+    if not problem and not scan.channels:
+        _remember(breakup_chunk(chunk), scan.schemas, scan.channels)
+    scan.chunks.append(report)
+
+
+def _walk(scan: BagScan, file, size: int) -> str:
+    """Read the file's records in order; returns '' at the footer, else why the walk stopped."""
+    try:
+        for offset, record in _records(file, size):
+            if record is None:
+                return "cut"
+            scan.end_of_data = file.tell()
+            if isinstance(record, Chunk):
+                _add_chunk(scan, offset, record)
+            elif isinstance(record, MessageIndex) and scan.chunks:
+                scan.chunks[-1].channel_ids.add(record.channel_id)
+            elif isinstance(record, Footer):
+                scan.has_footer = True
+                return ""
+            else:
+                _remember([record], scan.schemas, scan.channels)
+    except (McapError, struct.error, ValueError, KeyError, UnicodeDecodeError) as error:
+        return f"{type(error).__name__}: {error}"
+    return "cut"
+
+
+def _resume_from_summary(scan: BagScan, file) -> bool:
+    """After a damaged record, check the chunks the summary indexes beyond it; False when there is no usable summary."""
+    try:
+        file.seek(0)
+        summary = make_reader(file).get_summary()
+    except Exception:  # no footer / damaged summary: nothing to resume from
+        return False
+    if summary is None:
+        return False
+    scan.has_footer = True
+    scan.schemas.update(summary.schemas)
+    scan.channels.update(summary.channels)
+    seen = {chunk.offset for chunk in scan.chunks}
+    for index in summary.chunk_indexes:
+        if index.chunk_start_offset in seen or index.chunk_start_offset < scan.end_of_data:
+            continue
+        channel_ids = index.message_index_offsets.keys()
+        try:
+            _add_chunk(scan, index.chunk_start_offset, read_chunk(file, index.chunk_start_offset), channel_ids)
+        except (McapError, struct.error, ValueError, KeyError, UnicodeDecodeError) as error:
+            scan.chunks.append(
+                ChunkReport(
+                    index.chunk_start_offset,
+                    index.message_start_time,
+                    index.message_end_time,
+                    set(channel_ids),
+                    f"chunk record unreadable ({type(error).__name__}: {error})",
+                )
+            )
+    return True
+
+
 def scan_mcap(path: Path) -> BagScan:
-    """Read every record of an MCAP file: check each chunk's CRC, note truncation and unreadable records."""
+    """Read every record of an MCAP file: check each chunk's CRC, note truncation and damaged records. Past a damaged
+    record, the chunks are found through the summary (chunk indexes) when the file has an intact footer."""
     scan = BagScan(Path(path))
     size = scan.path.stat().st_size
     with scan.path.open("rb") as file:
-        try:
-            for offset, record in _records(file, size):
-                if record is None:
-                    break
-                scan.end_of_data = file.tell()
-                if isinstance(record, Chunk):
-                    problem = _chunk_problem(record)
-                    report = ChunkReport(offset, record.message_start_time, record.message_end_time, problem=problem)
-                    report.checked = record.uncompressed_crc != 0
-                    if not problem and not scan.topics:  # a recorder defines its channels in the first chunk
-                        scan.topics.update((c.id, c.topic) for c in _chunk_channels(record))
-                    scan.chunks.append(report)
-                elif isinstance(record, MessageIndex) and scan.chunks:
-                    scan.chunks[-1].channel_ids.add(record.channel_id)
-                elif isinstance(record, Channel):
-                    scan.topics[record.id] = record.topic
-                elif isinstance(record, Footer):
-                    scan.has_footer = True
-        except (McapError, struct.error, ValueError, KeyError, UnicodeDecodeError) as error:
-            where = "not an MCAP file" if scan.end_of_data == 0 else f"damaged record after byte {scan.end_of_data}"
-            scan.problems.append(f"{where} of {size} ({type(error).__name__}: {error}); nothing after it can be read")
-        else:
-            if not scan.has_footer:
-                scan.problems.append(
-                    f"truncated: no MCAP footer; the last complete record ends at byte {scan.end_of_data} of {size} "
-                    "(a crashed or unfinished recording?)"
-                )
+        stopped = _walk(scan, file, size)
+        if stopped and scan.end_of_data == 0 and not scan.chunks:
+            scan.problems.append(f"not an MCAP file ({stopped})")
+        elif stopped and _resume_from_summary(scan, file):
+            scan.problems.append(
+                f"damaged record after byte {scan.end_of_data} of {size} ({stopped}); chunks found through the summary"
+            )
+        elif stopped == "cut":
+            scan.problems.append(
+                f"truncated: no MCAP footer; the last complete record ends at byte {scan.end_of_data} of {size} "
+                "(a crashed or unfinished recording?)"
+            )
+        elif stopped:
+            scan.problems.append(
+                f"damaged record after byte {scan.end_of_data} of {size} ({stopped}); no summary to read past it"
+            )
     scan.problems.extend(scan.describe(chunk) for chunk in scan.damaged)
     return scan
 
@@ -331,48 +402,33 @@ class RepairSummary:
 def repair_mcap(source: Path, output: Path, typestore: Typestore, policy: ChunkPolicy = ChunkPolicy()) -> RepairSummary:
     """Write a new bag at `output` (a folder, must not exist) holding every intact chunk's messages of `source`."""
     scan = scan_mcap(source)
-    damaged = {chunk.offset for chunk in scan.damaged}
     summary = RepairSummary(Path(output), lost_chunks=[scan.describe(c) for c in scan.damaged])
     summary.crashed = not scan.has_footer
     summary.lost_tail_bytes = source.stat().st_size - scan.end_of_data if summary.crashed else 0
-    schemas: dict[int, Schema] = {}
-    channels: dict[int, Channel] = {}
+    schemas, channels = dict(scan.schemas), dict(scan.channels)
     connections: dict[int, object] = {}
     writer = CrcBagWriter(output, policy)
     writer.open()
     try:
         with source.open("rb") as file:
-            for offset, record in _records(file, scan.end_of_data):
-                if record is None:
-                    break
-                if not isinstance(record, Chunk) or offset in damaged:
-                    _remember(record, schemas, channels)
-                    continue
+            for report in sorted((c for c in scan.chunks if not c.problem), key=lambda c: c.offset):
                 summary.recovered_chunks += 1
-                for inner in breakup_chunk(record):
-                    if not isinstance(inner, Message):
-                        _remember(inner, schemas, channels)
+                for record in breakup_chunk(read_chunk(file, report.offset)):
+                    if not isinstance(record, Message):
+                        _remember([record], schemas, channels)
                         continue
-                    if inner.channel_id not in connections:
-                        connections[inner.channel_id] = _connection(writer, channels, schemas, inner, typestore)
-                    writer.write(connections[inner.channel_id], inner.log_time, inner.data)
-                    topic = channels[inner.channel_id].topic
+                    if record.channel_id not in connections:
+                        connections[record.channel_id] = _connection(writer, channels, schemas, record, typestore)
+                    writer.write(connections[record.channel_id], record.log_time, record.data)
+                    topic = channels[record.channel_id].topic
                     summary.recovered_messages[topic] = summary.recovered_messages.get(topic, 0) + 1
-                    summary.first_message_ns = min(summary.first_message_ns or inner.log_time, inner.log_time)
-                    summary.last_message_ns = max(summary.last_message_ns or inner.log_time, inner.log_time)
+                    summary.first_message_ns = min(summary.first_message_ns or record.log_time, record.log_time)
+                    summary.last_message_ns = max(summary.last_message_ns or record.log_time, record.log_time)
         writer.close()
     except BaseException:
         writer.abort()
         raise
     return summary
-
-
-def _remember(record, schemas: dict[int, Schema], channels: dict[int, Channel]) -> None:
-    """Keep schema and channel definitions met anywhere in the file."""
-    if isinstance(record, Schema):
-        schemas[record.id] = record
-    elif isinstance(record, Channel):
-        channels[record.id] = record
 
 
 def _connection(writer: CrcBagWriter, channels, schemas, message: Message, typestore: Typestore):

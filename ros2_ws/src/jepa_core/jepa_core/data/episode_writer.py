@@ -139,6 +139,8 @@ class EpisodeWriter:
         if discard:
             shutil.rmtree(self._partial_path)
             return EpisodeSummary(None, sum(summary_counts.values()), summary_counts)
+        for path in [*self._partial_path.iterdir(), self._partial_path]:  # sqlite3 bags too: on disk before the rename
+            fsync_path(path)
         self._partial_path.rename(self.final_path)
         fsync_path(self.final_path.parent)  # the rename itself survives a power cut
         return EpisodeSummary(self.final_path, sum(summary_counts.values()), summary_counts)

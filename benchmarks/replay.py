@@ -30,10 +30,10 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from sensor_msgs.msg import Image
 
+from jepa_core.data.playback import offered_qos
 from jepa_core.data.typestore import stack_typestore
 from jepa_msgs.msg import EndEffectorState
 
@@ -44,15 +44,6 @@ HZ, SIZE = 15, 256
 CAMERA = "/camera/image_raw"
 
 
-def sensor_qos() -> Qos:
-    """Best-effort keep-last 5, as a camera driver offers it."""
-    zero = QosTime(0, 0)
-    return Qos(
-        QosHistory.KEEP_LAST, 5, QosReliability.BEST_EFFORT, QosDurability.VOLATILE, zero, zero,
-        QosLiveliness.AUTOMATIC, zero, False,
-    )  # fmt: skip
-
-
 def write_recording(path: Path, seconds: float) -> int:
     """Camera + state at 15 Hz for `seconds`; header stamps = recorded times. Returns the number of frames."""
     frames = int(seconds * HZ)
@@ -61,7 +52,10 @@ def write_recording(path: Path, seconds: float) -> int:
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         store = stack_typestore()
         camera = writer.add_connection(
-            CAMERA, "sensor_msgs/msg/Image", typestore=store, offered_qos_profiles=[sensor_qos()]
+            CAMERA,
+            "sensor_msgs/msg/Image",
+            typestore=store,
+            offered_qos_profiles=[offered_qos(best_effort=True, depth=5)],
         )
         state = writer.add_connection("/ee_state", "jepa_msgs/msg/EndEffectorState", typestore=store)
         for index in range(frames):

@@ -13,13 +13,12 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime  # noqa: E402
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from jepa_core.data.playback import NS, BagSource, PlaybackClock, PlaybackError  # noqa: E402
+from jepa_core.data.playback import NS, BagSource, PlaybackClock, PlaybackError, offered_qos  # noqa: E402
 from jepa_core.data.typestore import stack_typestore  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
 from jepa_msgs.srv import ReplayControl  # noqa: E402
@@ -30,14 +29,6 @@ pytestmark = pytest.mark.ros
 T0 = 1_700_000_000 * NS
 CAMERA_HZ, STATE_HZ, SECONDS = 20, 10, 1.0
 THING_MSG = "float64 value\n"
-
-
-def best_effort_qos() -> Qos:
-    zero = QosTime(0, 0)
-    return Qos(
-        QosHistory.KEEP_LAST, 5, QosReliability.BEST_EFFORT, QosDurability.VOLATILE, zero, zero,
-        QosLiveliness.AUTOMATIC, zero, False,
-    )  # fmt: skip
 
 
 def image(t_ns: int) -> Image:
@@ -60,7 +51,7 @@ def write_bag(path: Path, storage: StoragePlugin) -> dict[str, list[int]]:
             "/camera/image_raw",
             "sensor_msgs/msg/Image",
             typestore=stack_typestore(),
-            offered_qos_profiles=[best_effort_qos()],
+            offered_qos_profiles=[offered_qos(best_effort=True, depth=5)],
         )
         state = writer.add_connection("/ee_state", "jepa_msgs/msg/EndEffectorState", typestore=stack_typestore())
         thing = writer.add_connection("/thing", "unknown_pkg/msg/Thing", typestore=store)
@@ -315,3 +306,17 @@ def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings
     stamps = {(s.sec, s.nanosec) for s in recorded}
     assert all((e.header.stamp.sec, e.header.stamp.nanosec) in stamps for e in embeddings)  # recorded frames
     assert all(len(e.data) == 16 * 192 for e in embeddings)  # 64 px -> 4x4 tokens of parity_tiny's 192
+
+
+def test_publisher_qos_follows_the_recorded_profiles():
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy
+
+    from jepa_core.data.playback import TopicInfo
+
+    reliable = qos_for(TopicInfo("/a", "std_msgs/msg/String", qos=[offered_qos(best_effort=False, depth=7)]))
+    assert (reliable.reliability, reliable.depth) == (ReliabilityPolicy.RELIABLE, 7)
+    mixed = [offered_qos(best_effort=False, depth=7), offered_qos(best_effort=True, depth=3)]
+    assert qos_for(TopicInfo("/a", "std_msgs/msg/String", qos=mixed)).reliability == ReliabilityPolicy.BEST_EFFORT
+    default = qos_for(TopicInfo("/a", "std_msgs/msg/String"))  # nothing recorded: rosbag2's default
+    assert (default.reliability, default.durability) == (ReliabilityPolicy.RELIABLE, DurabilityPolicy.VOLATILE)
+    assert (default.history, default.depth) == (HistoryPolicy.KEEP_LAST, 10)

@@ -11,11 +11,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rosbags.interfaces import Connection, Qos
+from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import Reader
 from rosbags.rosbag2.errors import ReaderError
 
 NS = 1_000_000_000
+
+
+def offered_qos(best_effort: bool, depth: int) -> Qos:
+    """A publisher's offered QoS as rosbag2 records it (volatile, keep-last `depth`, automatic liveliness, no
+    deadline/lifespan): what writers pass as `offered_qos_profiles`, e.g. best effort for a camera driver."""
+    zero = QosTime(0, 0)
+    reliability = QosReliability.BEST_EFFORT if best_effort else QosReliability.RELIABLE
+    return Qos(
+        QosHistory.KEEP_LAST, depth, reliability, QosDurability.VOLATILE, zero, zero, QosLiveliness.AUTOMATIC, zero,
+        False,
+    )  # fmt: skip
 
 
 class PlaybackError(ValueError):

@@ -44,11 +44,13 @@ from geometry_msgs.msg import Pose as PoseMsg
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
+from jepa_core.stop_signals import StopSignals
 from jepa_franka.franka_conversions import (
     FRANKA_HAND_MAX_WIDTH,
     FRANKA_HAND_TCP_RPY,
@@ -144,6 +146,11 @@ class FrankaAdapterNode(Node):
         self.create_subscription(PoseStamped, cfg.target_pose_topic, self._on_target_pose, 10)
         self.create_timer(1.0 / cfg.command_rate, self._stream_equilibrium)
         self._gripper_clients = self._create_gripper_io()
+        self.get_logger().info(
+            f"franka_adapter ready: {franka_topic(cfg.robot_namespace, cfg.tcp_pose_topic)} -> {cfg.ee_state_topic}, "
+            f"{cfg.target_pose_topic} -> {cfg.equilibrium_pose_topic} at up to {cfg.command_rate:g} Hz, gripper "
+            f"{'on' if cfg.gripper_enabled else 'off'}"
+        )
 
     def _declare_config(self) -> FrankaAdapterConfig:
         """Declare every parameter with a description and read them into a typed config."""
@@ -406,13 +413,14 @@ def _pose_msg(pose: Pose) -> PoseMsg:
 
 
 def main(args=None) -> None:
-    """Console script `franka_adapter`."""
-    rclpy.init(args=args)
-    node = FrankaAdapterNode()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Console script `franka_adapter`: spin until SIGINT/SIGTERM (once or twice), then exit 0."""
+    with StopSignals():  # before rclpy.init, whose signal handler chains to these
+        rclpy.init(args=args)
+        node = FrankaAdapterNode()
+        try:
+            rclpy.spin(node)
+        except ExternalShutdownException:
+            pass
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown()

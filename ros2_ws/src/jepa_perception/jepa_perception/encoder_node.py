@@ -25,6 +25,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, RollingClip
+from jepa_core.stop_signals import StopSignals
 from jepa_msgs.msg import Embedding, PerceptionStatus
 from jepa_msgs.srv import EncodeImage
 from jepa_perception.embedding_msgs import tokens_to_embedding_msg
@@ -285,17 +286,18 @@ class EncoderNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Console script `encoder_node`."""
-    rclpy.init(args=args)
-    try:
-        node = EncoderNode()
-    except Exception:
-        rclpy.try_shutdown()
-        raise
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Console script `encoder_node`: spin until SIGINT/SIGTERM (once or twice), then stop the worker and exit 0."""
+    with StopSignals():  # before rclpy.init, whose signal handler chains to these
+        rclpy.init(args=args)
+        try:
+            node = EncoderNode()
+        except Exception:
+            rclpy.try_shutdown()
+            raise
+        try:
+            rclpy.spin(node)
+        except ExternalShutdownException:
+            pass
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown()

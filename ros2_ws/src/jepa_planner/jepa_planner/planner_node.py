@@ -35,6 +35,7 @@ from visualization_msgs.msg import MarkerArray
 
 from jepa_core.planning.mpc import MPCController, MPCStep
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
+from jepa_core.stop_signals import StopSignals
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
@@ -469,16 +470,18 @@ class PlannerNode(Node):
 
 
 def main(args=None) -> None:
-    """Console script `planner_node`: spin the node on a multi-threaded executor until shutdown."""
-    rclpy.init(args=args)
-    node = PlannerNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Console script `planner_node`: spin on a multi-threaded executor until SIGINT/SIGTERM (once or twice), then
+    clean up quietly and exit 0."""
+    with StopSignals():  # before rclpy.init, whose signal handler chains to these
+        rclpy.init(args=args)
+        node = PlannerNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except ExternalShutdownException:
+            pass
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+            rclpy.try_shutdown()

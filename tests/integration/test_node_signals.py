@@ -1,0 +1,89 @@
+"""Every node process stops cleanly on SIGINT and SIGTERM, sent once or twice: exit status 0 and no traceback.
+
+Real processes (the console scripts of the colcon install, as `ros2 run` starts them), each in its own process group
+and namespace; the signals go to the whole group, as `timeout`, supervisors and Ctrl-C in a terminal send them. The
+second signal follows the first by 50 ms, so it lands while the node is cleaning up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ros
+
+INSTALL = Path(__file__).resolve().parents[2] / "ros2_ws" / "install"
+CASES = ((signal.SIGINT, 1), (signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SIGTERM, 2))
+START_TIMEOUT_S, STOP_TIMEOUT_S, REPEAT_DELAY_S = 60.0, 20.0, 0.05
+# node -> (package, console script, parameters (tiny random-weight models), log text once it is constructed)
+NODES = {
+    "sim_node": ("jepa_sim", "sim_node", {"image_width": "64", "image_height": "48"}, "sim ready"),
+    "encoder_node": (
+        "jepa_perception", "encoder_node",
+        {"preset": "parity_tiny", "allow_random_weights": "true", "image_size": "64"}, "encoding",
+    ),
+    "planner_node": (
+        "jepa_planner", "planner_node", {"predictor_preset": "parity_tiny", "allow_random_weights": "true"},
+        "planner ready",
+    ),
+    "franka_adapter": ("jepa_franka", "franka_adapter", {"gripper_enabled": "false"}, "franka_adapter ready"),
+}  # fmt: skip
+
+
+def start(node: str, index: int, log_dir: Path) -> tuple[subprocess.Popen, Path]:
+    """The node's console script in a new session (process group) and namespace; output to a log file."""
+    package, script, parameters, _ = NODES[node]
+    executable = INSTALL / package / "lib" / package / script
+    assert executable.is_file(), f"{executable} missing: run bash scripts/setup.sh"
+    arguments = [f"{name}:={value}" for name, value in parameters.items()]
+    command = [sys.executable, str(executable), "--ros-args", "-r", f"__ns:=/signals_{os.getpid()}_{index}"]
+    command += [word for argument in arguments for word in ("-p", argument)]
+    log = log_dir / f"{node}_{index}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, log
+
+
+def wait_until_ready(node: str, process: subprocess.Popen, log: Path) -> None:
+    """Wait for the node's constructed-and-spinning log line."""
+    marker = NODES[node][3]
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while marker not in log.read_text():
+        if process.poll() is not None:
+            raise AssertionError(f"{node} exited with {process.returncode} before it was ready:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{node} not ready after {START_TIMEOUT_S} s:\n{log.read_text()}")
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the spin loop
+
+
+@pytest.mark.parametrize("node", sorted(NODES))
+def test_node_stops_cleanly_on_sigint_and_sigterm(node, tmp_path):
+    runs = [start(node, index, tmp_path) for index in range(len(CASES))]
+    try:
+        for process, log in runs:
+            wait_until_ready(node, process, log)
+        for (signum, _), (process, _) in zip(CASES, runs, strict=True):
+            os.killpg(process.pid, signum)
+        time.sleep(REPEAT_DELAY_S)
+        for (signum, count), (process, _) in zip(CASES, runs, strict=True):
+            if count == 2 and process.poll() is None:
+                os.killpg(process.pid, signum)
+        codes = [process.wait(timeout=STOP_TIMEOUT_S) for process, _ in runs]
+    finally:
+        for process, _ in runs:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    problems = []
+    for (signum, count), code, (_, log) in zip(CASES, codes, runs, strict=True):
+        text = log.read_text()
+        if code != 0 or "Traceback" in text:
+            problems.append(f"{signal.Signals(signum).name} x{count}: exit {code}\n{text[-1500:]}")
+    assert not problems, f"{node}:\n" + "\n".join(problems)

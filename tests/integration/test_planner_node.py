@@ -430,3 +430,18 @@ def test_surprise_above_the_threshold_stops_and_holds(make_system):
     assert robot.surprises[0].surprise > 0.5 and robot.surprises[0].stop_threshold == 0.5
     time.sleep(0.2)
     assert len(robot.targets) == 2 and robot.targets[-1].pose == robot.published_pose  # the step, then the hold
+
+
+def test_cancel_while_planning_a_long_step(make_system):
+    """Item 6, every phase: a cancel during a long CEM (seconds per step on a big model) ends the goal at once."""
+    _, robot, client = make_system(**{"cem.samples": 4000, "cem.iterations": 60})
+    handle, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image()), [])
+    wait_for(lambda: robot.encode_calls == 1)
+    time.sleep(0.5)  # planning the first step
+    canceled_at = time.monotonic()
+    wait_for(handle.cancel_goal_async().done)
+    wait_for(result_future.done, timeout=10.0)
+    assert time.monotonic() - canceled_at < 1.0
+    result = result_future.result().result
+    assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "planning" in result.reason
+    assert result.steps == 0 and len(robot.targets) <= 1  # no planned step; at most the hold

@@ -33,7 +33,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64, Header
 from visualization_msgs.msg import MarkerArray
 
-from jepa_core.planning.mpc import MPCController, MPCStep
+from jepa_core.planning.mpc import MPCController, MPCStep, PlanningInterrupted
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
 from jepa_core.stop_signals import StopSignals
 from jepa_msgs.action import PlanToGoal
@@ -357,10 +357,9 @@ class PlannerNode(Node):
             return None, Stop(Outcome.INVALID_GOAL, str(error))
         # with sub-goals the sequence judges success (the last one's threshold), not the run
         run = GoalRun(replace(limits, energy_threshold=0.0) if goal.subgoals else limits, self._now())
+        interrupted = lambda: self._interruption(goal_handle, token, run)  # noqa: E731
         try:
-            reps, goal_positions, subgoals = self._goal_sequence(
-                goal, limits.energy_threshold, lambda: self._interruption(goal_handle, token, run)
-            )
+            reps, goal_positions, subgoals = self._goal_sequence(goal, limits.energy_threshold, interrupted)
             self._subgoals = SubGoalController(self.controller, reps, subgoals)
         except GoalInterruptError as interrupted:
             return run, interrupted.stop
@@ -368,9 +367,9 @@ class PlannerNode(Node):
             return run, Stop(Outcome.INVALID_GOAL, str(error))
         while True:
             self._observed.clear()
-            stop = self._interruption(goal_handle, token, run)
+            stop = interrupted()
             if stop is None:
-                stop = self._control_step(goal_handle, run, goal_positions)
+                stop = self._control_step(goal_handle, run, goal_positions, interrupted)
             if stop is WAIT:
                 self._observed.wait(WAIT_POLL_S)
                 continue
@@ -380,8 +379,13 @@ class PlannerNode(Node):
             self._hold()
         return run, stop
 
-    def _control_step(self, goal_handle, run: GoalRun, goal_positions: list) -> Stop | str | None:
-        """Plan and command one step when a new paired observation is there; WAIT, a Stop, or None (step done)."""
+    def _control_step(
+        self, goal_handle, run: GoalRun, goal_positions: list, interrupted: Callable[[], Stop | None]
+    ) -> Stop | str | None:
+        """Plan and command one step when a new paired observation is there; WAIT, a Stop, or None (step done).
+
+        Planning polls `interrupted` before every predictor call, so a cancel, preemption or timeout ends it early.
+        """
         with self._lock:
             embedding, ee_state = self._embedding, self._ee_state
         status = run.observation_status(
@@ -412,7 +416,10 @@ class PlannerNode(Node):
             return stop
         active = self._subgoals.sequence.index
         try:
-            decision, update = self._subgoals.step(rep, state)
+            decision, update = self._subgoals.step(rep, state, lambda: interrupted() is not None)
+        except PlanningInterrupted:
+            stop = interrupted()
+            return Stop(stop.outcome, f"{stop.reason} (while planning step {run.steps})")
         except (ValueError, RuntimeError) as error:
             return Stop(Outcome.INTERNAL_ERROR, f"planning failed: {error}")
         reason = non_finite_reason(energy=decision.energy, target=decision.target_state.numpy())

@@ -10,7 +10,7 @@ energy to it falls below its threshold; the last one has no successor, so its th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -132,10 +132,13 @@ class SubGoalController:
         energy = self.controller.goal_energy(representation)
         return energy, self._follow(self.sequence.observe(energy))
 
-    def step(self, representation: torch.Tensor, state: torch.Tensor) -> tuple[MPCStep, SubGoalUpdate]:
+    def step(
+        self, representation: torch.Tensor, state: torch.Tensor, interrupt: Callable[[], bool] | None = None
+    ) -> tuple[MPCStep, SubGoalUpdate]:
         """Plan one action towards the active sub-goal from frame [N, D] and state [7], then count the step against
-        its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal)."""
-        decision = self.controller.step(representation, state)
+        its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal).
+        `interrupt` as in MPCController.step."""
+        decision = self.controller.step(representation, state, interrupt)
         return decision, self._follow(self.sequence.record_step())
 
     def _follow(self, update: SubGoalUpdate) -> SubGoalUpdate:

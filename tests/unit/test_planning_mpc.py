@@ -5,7 +5,7 @@ import torch
 
 from jepa_core.geometry import compute_new_pose
 from jepa_core.planning.cem import CEMConfig
-from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.mpc import MPCConfig, MPCController, PlanningInterrupted
 from jepa_core.planning.world_model import WorldModel
 from jepa_core.presets import build_ac_predictor
 
@@ -91,3 +91,19 @@ def test_surprise_scores_the_next_frame_against_the_executed_actions_prediction(
     assert controller.surprise(decision.predicted_next) == 0.0
     controller.set_goal(goal)
     assert controller.surprise(observed) is None  # a new goal forgets the prediction
+
+
+def test_interrupt_stops_planning_between_predictor_calls(world_model):
+    controller = MPCController(world_model, MPCConfig(cem=CEMConfig(samples=64, top_k=4, iterations=5), seed=3))
+    controller.set_goal(reps(0)[0])
+    calls = []
+
+    def interrupt() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(PlanningInterrupted):
+        controller.step(reps(1)[0], STATE, interrupt)
+    assert len(calls) == 3  # stopped at the third check, not after the whole plan
+    decision = controller.step(reps(1)[0], STATE, lambda: False)  # never interrupted: a normal plan
+    assert decision.iterations == 5

@@ -130,10 +130,12 @@ class _Worker:
 
 
 def _convert_in_workers(bags, output, config, force, workers, convert, progress) -> list[ConversionOutcome]:
-    """Convert in worker processes; a worker's death fails only the bag it had and a new worker takes over."""
+    """Convert in worker processes; a worker's death fails only the bag it had and a new worker takes over.
+    Ctrl-C stops the workers at once and lists the unfinished bags as failed."""
     context = get_context("spawn")
     pool = [_Worker(context, convert) for _ in range(min(workers, len(bags)))]
     pending, busy, outcomes = list(reversed(bags)), {}, []
+    interrupted = False
     try:
         while pending or busy:
             for worker in [w for w in pool if w.bag is None and pending]:
@@ -158,12 +160,24 @@ def _convert_in_workers(bags, output, config, force, workers, convert, progress)
                     pool[pool.index(worker)] = _Worker(context, convert)
                     worker.stop()
                     clean_stale_temporaries(output)  # its half-written episode
-                worker.bag = None
                 outcomes.append(outcome)
+                worker.bag = None
                 progress.update()
+    except KeyboardInterrupt:  # may land anywhere in the loop: what is left is judged from the bags themselves
+        interrupted = True
+        in_flight = {w.bag for w in pool if w.bag is not None}
+        for worker in pool:
+            if worker.bag is not None:
+                worker.process.kill()
+        done = {outcome.bag for outcome in outcomes}
+        for bag in (b for b in bags if b not in done):
+            reason = "interrupted (Ctrl-C) while converting" if bag in in_flight else "not converted (interrupted)"
+            outcomes.append(ConversionOutcome(bag, error=f"{bag}: {reason}"))
     finally:
         for worker in pool:
             worker.stop()
+    if interrupted:
+        clean_stale_temporaries(output)  # the killed workers' half-written episodes
     return outcomes
 
 

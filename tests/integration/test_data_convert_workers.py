@@ -23,6 +23,15 @@ def convert_or_die(bag, output_root, config, force=False):
     return convert_bag(bag, output_root, config, force=force)
 
 
+def convert_or_interrupt(bag, output_root, config, force=False):
+    """Converter for the test: converting a bag named 'stop' presses Ctrl-C in the parent and then hangs."""
+    if Path(bag).name == "stop":
+        (Path(output_root) / f".tmp-{os.getpid()}-0000-stop").mkdir(parents=True)
+        os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(60)
+    return convert_bag(bag, output_root, config, force=force)
+
+
 def test_a_killed_worker_costs_only_its_bag(tmp_path):
     for name in ("a", "poison", "z"):
         write_synthetic_bag(tmp_path / "bags" / name, SyntheticEpisode(seconds=1.5))
@@ -31,6 +40,18 @@ def test_a_killed_worker_costs_only_its_bag(tmp_path):
     assert [(o.bag.name, o.episode is not None) for o in outcomes] == [("a", True), ("poison", False), ("z", True)]
     assert "poison: worker process killed by SIGKILL" in outcomes[1].error
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "z"]  # its temporary folder is gone too
+
+
+def test_ctrl_c_stops_the_workers_and_lists_what_is_left(tmp_path):
+    for name in ("a", "stop", "z"):
+        write_synthetic_bag(tmp_path / "bags" / name, SyntheticEpisode(seconds=1.5))
+    bags = sorted((tmp_path / "bags").iterdir())
+    start = time.monotonic()
+    outcomes = convert_many(bags, tmp_path / "out", workers=1, convert=convert_or_interrupt)
+    assert time.monotonic() - start < 50  # the hanging worker was killed, not waited for
+    assert [(o.bag.name, o.episode is not None) for o in outcomes] == [("a", True), ("stop", False), ("z", False)]
+    assert "interrupted (Ctrl-C) while converting" in outcomes[1].error and "not converted" in outcomes[2].error
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a"]
 
 
 def _children(pid: int) -> set[int]:

@@ -35,15 +35,18 @@ def sim_episodes(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def random_checkpoint(tmp_path_factory):
-    """Random weights with the bundled model's architecture (encoder and predictor)."""
+def write_random_checkpoint(path):
+    """Random weights with the bundled model's architecture (encoder and predictor), saved at `path`."""
     config = read_checkpoint(BUNDLED)["jepa_config"]
     torch.manual_seed(1)
     encoder = VisionTransformer(**config["encoder"])
     predictor = VisionTransformerPredictorAC(**config["predictor"])
-    path = tmp_path_factory.mktemp("random") / "random.pt"
     return save_checkpoint(path, encoder=encoder, target_encoder=encoder, predictor=predictor, prefix=AC_PREFIX)
+
+
+@pytest.fixture(scope="module")
+def random_checkpoint(tmp_path_factory):
+    return write_random_checkpoint(tmp_path_factory.mktemp("random") / "random.pt")
 
 
 def _rows(path) -> list[dict]:

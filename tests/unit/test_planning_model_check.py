@@ -121,7 +121,7 @@ def test_verdict_passes_only_when_all_three_criteria_hold():
     blind = _check([0.1] * 4, [0.104] * 4, [0.2] * 4, [0.2] * 4, np.array([0.9] * 4))
     assert judge(blind).status == "FAIL" and judge(blind).reasons == ("action gain 1.04 < 1.1",)
     lost = _check([0.1] * 4, [0.2] * 4, [0.2] * 4, [0.2] * 4, np.array([0.9, -0.8, 0.1, 0.2]))
-    assert judge(lost).reasons == ("plan-to-final cosine 0.10 < 0.5",)
+    assert judge(lost).reasons == ("plan-to-final cosine 0.10 < 0.3",)
     worse = _check([0.3] * 4, [0.4] * 4, [0.4] * 4, [0.2] * 4, np.array([0.9] * 4))
     assert judge(worse).reasons == ("surprise/no-change 1.50 >= 0.9",)
 

@@ -32,7 +32,7 @@ class VerdictThresholds:
 
     max_surprise_ratio: float = 0.9  # mean surprise / mean no-change baseline must be below this
     min_action_gain: float = 1.1  # mean surprise of shuffled and of zero actions / recorded must reach this
-    min_goal_cosine: float = 0.5  # mean cosine(planned dxyz, direction to the final pose) must reach this
+    min_goal_cosine: float = 0.3  # mean cosine(planned dxyz, direction to the final pose) must reach this (72 deg)
     min_moving_steps: int = 3  # moving steps (and plans far enough from the final pose) needed to judge
 
 

@@ -9,6 +9,8 @@ import torch
 
 from jepa_core.checkpoints import load_ac_predictor, load_encoder, read_checkpoint
 from jepa_core.data.video import VideoEncoding, write_mp4
+from jepa_core.models.representations import encode_clip_frames
+from jepa_core.planning.world_model import WorldModel
 from training import evaluate, export, posttrain, pretrain, sim_episodes
 
 TINY_LOOP = [
@@ -143,6 +145,11 @@ def test_posttrain_end_to_end_trains_the_encoder_and_resumes(droid_root, tmp_pat
     assert torch.equal(
         trained.patch_embed.proj.weight, load_encoder(tmp_path / "final.pt", key="encoder").patch_embed.proj.weight
     )
+    frames = torch.randn(3, 3, 64, 64)  # the planner's tokens are the trained ones: same function, no train/eval gap
+    world_model = WorldModel(load_ac_predictor(tmp_path / "final.pt"), trained)
+    planned = world_model.encode(frames)  # [3, N, D]
+    training = encode_clip_frames(trained.train(), frames[None].transpose(1, 2))  # [1, 3*N, D], train mode
+    torch.testing.assert_close(training.view_as(planned), planned)
     release = tmp_path / "release.pt"
     export.release_checkpoint(tmp_path / "final.pt", tmp_path / "final.pt", "target_encoder", release)
     assert "projector" not in read_checkpoint(release)  # training-only

@@ -9,8 +9,10 @@ or a folder of either. Frames are taken at the model's step rate (--fps, 4 as in
 a shuffled one and a zero one, against the no-change baseline; and the planner's first action toward the recording's
 final frame against the action taken and the direction to the final pose. Writes per-step CSVs, one plot per
 recording (surprise over time with the worst frames and where in them the model was surprised), summary.md, and a
-VERDICT line over all recordings: PASS needs surprise below the no-change baseline, clearly more surprise for the
-shuffled and zero actions, and plans that head for the final pose.
+VERDICT line over all recordings. PASS needs, over the steps where the arm or gripper moves: surprise below the
+no-change baseline (--max-surprise-ratio), clearly more surprise for the shuffled and zero actions (--min-action-gain)
+and plans that head for the final pose (--min-goal-cosine); too little motion is INCONCLUSIVE. Several recordings
+give a steadier verdict than one. Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 a recording could not be read.
 """
 
 from __future__ import annotations

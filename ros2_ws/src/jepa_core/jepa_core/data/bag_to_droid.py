@@ -4,8 +4,9 @@ Rows are laid on a 15 Hz grid over the span where camera and robot state both ex
 nearest to its grid time (row time := that image's header stamp) and the robot state / joint state nearest to that
 stamp. The action of row t is the last target_pose / gripper_command received before the image of row t+1 (the
 command in effect while the arm moved from row t to t+1), or the observed state before any command. Message
-definitions come from the bag itself. The bag is verified first (MCAP chunk CRCs, truncation; SQLite page checks):
-a damaged bag is refused with what is wrong, where (topics, time range), and how to keep its intact part.
+definitions come from the bag itself. rosbags checks each MCAP chunk's CRC as it reads it; when reading fails, a scan
+of the bag (chunk CRCs, truncation; SQLite page checks) says in words what is wrong and where (topics, time range),
+and the bag is refused with how to keep its intact part.
 Output is written to a temporary folder `.tmp-<pid>-<id>-<bag>` (the pid tells a later run whether its writer is
 dead), fsynced, then renamed: never a partial episode.
 
@@ -368,15 +369,11 @@ def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = 
     if not (bag / "metadata.yaml").is_file():
         hint = " (a crashed recording? python -m training.bag_repair)" if any(bag.glob("*.mcap")) else ""
         raise BagConversionError(f"{bag}: not a rosbag2 folder (no metadata.yaml){hint}")
-    if problems := verify_bag(bag):
-        raise BagConversionError(
-            "; ".join(problems) + " -- refused (python -m training.bag_repair writes a bag of the intact chunks)"
-        )
     try:
         reader = AnyReader([bag], default_typestore=stack_typestore())
         reader.open()
     except Exception as error:  # rosbags raises several error types for damaged files
-        raise BagConversionError(f"{bag}: unreadable bag ({type(error).__name__}: {error})") from error
+        raise _explained(bag, f"unreadable bag ({type(error).__name__}: {error})") from error
     output_root.mkdir(parents=True, exist_ok=True)
     tmp = output_root / temporary_name(bag.name)
     try:
@@ -385,8 +382,8 @@ def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = 
         return final
     except BagConversionError:
         raise
-    except Exception as error:  # damaged message, codec failure, ...: re-raised with the bag's name
-        raise BagConversionError(f"{bag}: conversion failed ({type(error).__name__}: {error})") from error
+    except Exception as error:  # damaged chunk (rosbags checks each CRC it reads), codec failure, ...
+        raise _explained(bag, f"conversion failed ({type(error).__name__}: {error})") from error
     finally:
         reader.close()
         shutil.rmtree(tmp, ignore_errors=True)  # gone already after a successful rename
@@ -423,6 +420,16 @@ def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: Conver
         metadata[f"ext{i + 1}_cam_serial"] = serial
         metadata[f"ext{i + 1}_mp4_path"] = fmt.mp4_relative_path(serial)
     return metadata
+
+
+def _explained(bag: Path, fallback: str) -> BagConversionError:
+    """The bag's defects in words when a scan finds any (damaged chunk with its topics and time range, truncation),
+    else `fallback`: called when reading failed, so intact bags are read only once."""
+    if problems := verify_bag(bag):
+        return BagConversionError(
+            "; ".join(problems) + " -- refused (python -m training.bag_repair writes a bag of the intact chunks)"
+        )
+    return BagConversionError(f"{bag}: {fallback}")
 
 
 def temporary_name(name: str) -> str:

@@ -18,6 +18,7 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
+import yaml
 from mcap.exceptions import McapError
 from mcap.reader import make_reader
 from mcap.records import Channel, Chunk, Footer, Message, MessageIndex, Schema
@@ -30,7 +31,6 @@ from rosbags.rosbag2.enums import CompressionMode
 from rosbags.rosbag2.errors import WriterError
 from rosbags.rosbag2.metadata import parse_qos
 from rosbags.typesys.store import Typestore
-from ruamel.yaml import YAML
 
 BAG_VERSION = 9  # rosbag2 metadata version (jazzy, kilted)
 PROFILE = "ros2"
@@ -338,7 +338,8 @@ def bag_files(bag: Path) -> tuple[str, list[Path]]:
     bag = Path(bag)
     meta = bag / "metadata.yaml"
     if meta.is_file():
-        info = YAML(typ="safe").load(meta.read_text())["rosbag2_bagfile_information"]
+        info = yaml.load(meta.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        info = info["rosbag2_bagfile_information"]
         return str(info["storage_identifier"]), [bag / name for name in info["relative_file_paths"]]
     mcaps = sorted(bag.glob("*.mcap"))
     return ("mcap", mcaps) if mcaps else ("sqlite3", sorted(bag.glob("*.db3")))

@@ -13,7 +13,7 @@ action shuffles/zeroing raising it, and plans that head for the final pose. `tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -190,19 +190,8 @@ def merge_checks(checks: list[EpisodeCheck]) -> EpisodeCheck:
     """The steps of several recordings as one check (for a verdict over all of them)."""
     if not checks:
         raise ValueError("merge_checks: no checks to merge")
-    arrays = {
-        name: np.concatenate([getattr(check, name) for check in checks])
-        for name in (
-            "no_change",
-            "token_surprise",
-            "taken",
-            "to_goal",
-            "planned",
-            "plan_energy",
-            "cos_taken",
-            "cos_goal",
-        )
-    }
+    per_step = [f.name for f in fields(EpisodeCheck) if f.name not in ("surprise", "planning_s")]
+    arrays = {name: np.concatenate([getattr(check, name) for check in checks]) for name in per_step}
     surprise = {v: np.concatenate([check.surprise[v] for check in checks]) for v in VARIANTS}
     return EpisodeCheck(surprise=surprise, planning_s=sum(check.planning_s for check in checks), **arrays)
 

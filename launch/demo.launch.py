@@ -9,13 +9,14 @@ arguments. `make demo` runs the same nodes with the same files in one process wi
 
 from pathlib import Path
 
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from jepa_bringup.launch_support import node_parameters as merged_section
+from jepa_bringup.launch_support import refuse_missing_rviz
 
 LAUNCH_DIR = Path(__file__).resolve().parent
 PARAMS_FILES = ("sim.yaml", "perception.yaml", "planner.yaml", "demo.yaml")
@@ -39,6 +40,7 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "rviz", default_value="false", description="Start RViz with launch/rviz/jepa.rviz (true/false)."
             ),
+            OpaqueFunction(function=refuse_missing_rviz),  # before any node: rviz:=true without rviz2 starts nothing
             Node(
                 package="jepa_sim",
                 executable="sim_node",

@@ -11,7 +11,7 @@ then the launch arguments.
 
 from pathlib import Path
 
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
@@ -19,6 +19,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from jepa_bringup.launch_support import node_parameters as merged_section
+from jepa_bringup.launch_support import refuse_missing_rviz
 
 LAUNCH_DIR = Path(__file__).resolve().parent
 PARAMS_FILES = ("perception.yaml", "planner.yaml", "franka.yaml")
@@ -53,7 +54,8 @@ def generate_launch_description() -> LaunchDescription:
                 "preset",
                 default_value="vit_ac_giant",
                 description="AC preset of the checkpoint for encoder and predictor (jepa_core.presets; Meta's "
-                "vjepa2-ac-vitg.pt: vit_ac_giant); '' = config stored in the checkpoint, else inferred.",
+                "vjepa2-ac-vitg.pt: vit_ac_giant); auto = the config stored in the checkpoint (ours), else the "
+                "preset inferred from its key shapes.",
             ),
             DeclareLaunchArgument(
                 "device",
@@ -78,6 +80,7 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "rviz", default_value="false", description="Start RViz with launch/rviz/jepa.rviz (true/false)."
             ),
+            OpaqueFunction(function=refuse_missing_rviz),  # before any node: rviz:=true without rviz2 starts nothing
             Node(
                 package="jepa_perception",
                 executable="encoder_node",

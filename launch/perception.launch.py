@@ -4,7 +4,7 @@
         camera_topic:=/camera/camera/color/image_raw [backend:=onnxruntime onnx_path:=/tmp/vitg.onnx] [namespace:=...]
 
 Parameters: launch/config/perception.yaml (section encoder_node), then the launch arguments. The camera topic is
-remapped onto the node's `camera/image_raw`.
+remapped onto the node's `camera/image_raw`. By default preset and input size come from the checkpoint itself.
 """
 
 from pathlib import Path
@@ -19,15 +19,16 @@ from jepa_bringup.launch_support import node_parameters
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
-# Launch argument -> (default, description); each overrides the node parameter of the same name.
+# Launch argument -> (default, type, description); each overrides the node parameter of the same name.
 PARAMETER_ARGUMENTS = {
-    "checkpoint": ("", "Encoder checkpoint, e.g. Meta's vjepa2-ac-vitg.pt (required unless random weights)."),
-    "preset": ("", "Encoder or AC preset of the checkpoint; '' = stored config or inferred from key shapes."),
-    "checkpoint_key": ("encoder", "Checkpoint entry: 'encoder' (AC checkpoints) or 'target_encoder'."),
-    "device": ("cpu", "Torch device: cpu, cuda, cuda:1."),
-    "dtype": ("float32", "'float32' or 'bfloat16' (torch backend)."),
-    "backend": ("torch", "'torch' or 'onnxruntime'."),
-    "onnx_path": ("", "ONNX file for backend onnxruntime (exported there on first use)."),
+    "checkpoint": ("", str, "Encoder checkpoint, e.g. Meta's vjepa2-ac-vitg.pt (required unless random weights)."),
+    "preset": ("auto", str, "Encoder or AC preset of the checkpoint; auto = stored config, else inferred from shapes."),
+    "image_size": ("0", int, "Model input side, px; 0 = the size the checkpoint's encoder was built for."),
+    "checkpoint_key": ("encoder", str, "Checkpoint entry: 'encoder' (AC checkpoints) or 'target_encoder'."),
+    "device": ("cpu", str, "Torch device: cpu, cuda, cuda:1."),
+    "dtype": ("float32", str, "'float32' or 'bfloat16' (torch backend)."),
+    "backend": ("torch", str, "'torch' or 'onnxruntime'."),
+    "onnx_path": ("", str, "ONNX file for backend onnxruntime (exported there on first use)."),
 }
 
 
@@ -35,7 +36,7 @@ def generate_launch_description() -> LaunchDescription:
     """Declare the arguments and start `encoder_node` with perception.yaml plus the argument overrides."""
     declared = [
         DeclareLaunchArgument(name, default_value=default, description=description)
-        for name, (default, description) in PARAMETER_ARGUMENTS.items()
+        for name, (default, _, description) in PARAMETER_ARGUMENTS.items()
     ]
     declared += [
         DeclareLaunchArgument(
@@ -43,8 +44,9 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics."),
     ]
-    overrides = {  # strings stay strings (a path or "" must not be read as YAML)
-        name: ParameterValue(LaunchConfiguration(name), value_type=str) for name in PARAMETER_ARGUMENTS
+    overrides = {  # typed explicitly: a path or "" must not be read as YAML
+        name: ParameterValue(LaunchConfiguration(name), value_type=value_type)
+        for name, (_, value_type, _) in PARAMETER_ARGUMENTS.items()
     }
     node = Node(
         package="jepa_perception",

@@ -51,7 +51,8 @@ def read_checkpoint(path: str | Path) -> dict:
     """torch.load with weights_only=True (memory-mapped when the file format allows) -> top-level dict."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        relative = "" if path.is_absolute() else f" (relative to the working directory {Path.cwd()})"
+        raise CheckpointError(f"{path}: no such checkpoint file{relative}")
     try:
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

@@ -6,14 +6,19 @@ process mid-cleanup. Installed before `rclpy.init`, these handlers are the ones 
 shuts its context down (which ends the spin), the signal is recorded here, and repeated signals are recorded and
 otherwise ignored, so cleanup always runs to its end and the process exits 0 without a traceback. After a stop they
 stay ignored while the interpreter shuts down (a second Ctrl-C must not kill a process that is already exiting).
+`run_until_stopped` is the whole life of such a process (the nodes' console scripts: start rclpy, build the node,
+spin, destroy, shut down), written once.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import FrameType, TracebackType
+from typing import TypeVar
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+Service = TypeVar("Service")
 
 
 class StopSignals:
@@ -47,3 +52,29 @@ class StopSignals:
         for signum, handler in self._previous.items():
             signal.signal(signum, signal.SIG_IGN if self.requested else handler)
         return self.requested and exc_type is not None and issubclass(exc_type, Exception)
+
+
+def run_until_stopped(
+    *,
+    start: Callable[[], object],
+    build: Callable[[], Service],
+    run: Callable[[Service], object],
+    close: Callable[[Service], object],
+    finish: Callable[[], object],
+    stopped_by: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Under StopSignals: start() (e.g. rclpy.init), build() the service, run() it until it returns or raises one of
+    `stopped_by` (e.g. rclpy's ExternalShutdownException after a signal), then close() it and finish() (e.g.
+    rclpy.try_shutdown), also when building or running fails. A failure after a stop signal ends quietly."""
+    with StopSignals():
+        start()
+        try:
+            service = build()
+            try:
+                run(service)
+            except stopped_by:
+                pass
+            finally:
+                close(service)
+        finally:
+            finish()

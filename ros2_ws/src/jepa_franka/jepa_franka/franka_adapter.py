@@ -50,7 +50,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
-from jepa_core.stop_signals import StopSignals
+from jepa_core.stop_signals import run_until_stopped
 from jepa_franka.franka_conversions import (
     FRANKA_HAND_MAX_WIDTH,
     FRANKA_HAND_TCP_RPY,
@@ -414,13 +414,7 @@ def _pose_msg(pose: Pose) -> PoseMsg:
 
 def main(args=None) -> None:
     """Console script `franka_adapter`: spin until SIGINT/SIGTERM (once or twice), then exit 0."""
-    with StopSignals():  # before rclpy.init, whose signal handler chains to these
-        rclpy.init(args=args)
-        node = FrankaAdapterNode()
-        try:
-            rclpy.spin(node)
-        except ExternalShutdownException:
-            pass
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
+    run_until_stopped(
+        start=lambda: rclpy.init(args=args), build=FrankaAdapterNode, run=rclpy.spin,
+        close=FrankaAdapterNode.destroy_node, finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
+    )  # fmt: skip

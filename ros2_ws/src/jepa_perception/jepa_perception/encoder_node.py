@@ -25,7 +25,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, RollingClip
-from jepa_core.stop_signals import StopSignals
+from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.msg import Embedding, PerceptionStatus
 from jepa_msgs.srv import EncodeImage
 from jepa_perception.embedding_msgs import tokens_to_embedding_msg
@@ -287,17 +287,7 @@ class EncoderNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script `encoder_node`: spin until SIGINT/SIGTERM (once or twice), then stop the worker and exit 0."""
-    with StopSignals():  # before rclpy.init, whose signal handler chains to these
-        rclpy.init(args=args)
-        try:
-            node = EncoderNode()
-        except Exception:
-            rclpy.try_shutdown()
-            raise
-        try:
-            rclpy.spin(node)
-        except ExternalShutdownException:
-            pass
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
+    run_until_stopped(
+        start=lambda: rclpy.init(args=args), build=EncoderNode, run=rclpy.spin, close=EncoderNode.destroy_node,
+        finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
+    )  # fmt: skip

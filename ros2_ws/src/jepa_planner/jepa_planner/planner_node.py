@@ -35,7 +35,7 @@ from visualization_msgs.msg import MarkerArray
 
 from jepa_core.planning.mpc import MPCController, MPCStep, PlanningInterrupted
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
-from jepa_core.stop_signals import StopSignals
+from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
@@ -479,16 +479,17 @@ class PlannerNode(Node):
 def main(args=None) -> None:
     """Console script `planner_node`: spin on a multi-threaded executor until SIGINT/SIGTERM (once or twice), then
     clean up quietly and exit 0."""
-    with StopSignals():  # before rclpy.init, whose signal handler chains to these
-        rclpy.init(args=args)
-        node = PlannerNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        try:
-            executor.spin()
-        except ExternalShutdownException:
-            pass
-        finally:
-            executor.shutdown()
-            node.destroy_node()
-            rclpy.try_shutdown()
+    run_until_stopped(
+        start=lambda: rclpy.init(args=args), build=PlannerNode, run=_spin_multi_threaded,
+        close=PlannerNode.destroy_node, finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
+    )  # fmt: skip
+
+
+def _spin_multi_threaded(node: PlannerNode) -> None:
+    """Spin on 4 threads (goal execution, observations and services at once) until the context is shut down."""
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    finally:
+        executor.shutdown()

@@ -33,7 +33,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64, Header
 
-from jepa_core.stop_signals import StopSignals
+from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.msg import EndEffectorState, TaskStatus
 from jepa_msgs.srv import RenderGoal, ResetSim
 from jepa_sim import messages
@@ -281,13 +281,7 @@ class SimNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script `sim_node`: spin the simulator until SIGINT/SIGTERM (once or twice), then exit 0."""
-    with StopSignals():  # before rclpy.init, whose signal handler chains to these
-        rclpy.init(args=args)
-        node = SimNode()
-        try:
-            rclpy.spin(node)
-        except ExternalShutdownException:
-            pass
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
+    run_until_stopped(
+        start=lambda: rclpy.init(args=args), build=SimNode, run=rclpy.spin, close=SimNode.destroy_node,
+        finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
+    )  # fmt: skip

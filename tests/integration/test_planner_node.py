@@ -380,17 +380,23 @@ def test_ee_state_in_a_foreign_frame_is_refused(system):
     assert all(t.header.frame_id == "panda_link0" for t in robot.targets)
 
 
-def test_cancel_while_the_goal_image_is_encoded(system):
-    """Item 6: a cancel during goal encoding waited for the service timeout and ended INVALID_GOAL."""
-    _, robot, client = system
-    robot.encode_delay = 20.0
+def cancel_after(client, ready, settle_s: float = 0.0) -> PlanToGoal.Result:
+    """Send a goal, cancel it once ready() (plus settle_s); the result must come within 1 s of the cancel."""
     handle, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image()), [])
-    wait_for(lambda: robot.encode_calls == 1)
+    wait_for(ready)
+    time.sleep(settle_s)
     canceled_at = time.monotonic()
     wait_for(handle.cancel_goal_async().done)
     wait_for(result_future.done, timeout=5.0)
     assert time.monotonic() - canceled_at < 1.0
-    result = result_future.result().result
+    return result_future.result().result
+
+
+def test_cancel_while_the_goal_image_is_encoded(system):
+    """Item 6: a cancel during goal encoding waited for the service timeout and ended INVALID_GOAL."""
+    _, robot, client = system
+    robot.encode_delay = 20.0
+    result = cancel_after(client, lambda: robot.encode_calls == 1)
     assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "encod" in result.reason
     assert robot.targets == []
 
@@ -435,13 +441,6 @@ def test_surprise_above_the_threshold_stops_and_holds(make_system):
 def test_cancel_while_planning_a_long_step(make_system):
     """Item 6, every phase: a cancel during a long CEM (seconds per step on a big model) ends the goal at once."""
     _, robot, client = make_system(**{"cem.samples": 4000, "cem.iterations": 60})
-    handle, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image()), [])
-    wait_for(lambda: robot.encode_calls == 1)
-    time.sleep(0.5)  # planning the first step
-    canceled_at = time.monotonic()
-    wait_for(handle.cancel_goal_async().done)
-    wait_for(result_future.done, timeout=10.0)
-    assert time.monotonic() - canceled_at < 1.0
-    result = result_future.result().result
+    result = cancel_after(client, lambda: robot.encode_calls == 1, settle_s=0.5)  # planning the first step
     assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "planning" in result.reason
     assert result.steps == 0 and len(robot.targets) <= 1  # no planned step; at most the hold

@@ -1,8 +1,8 @@
 """Sub-goal sequencing (budgets, early switches, success, validation) and the CEM's gripper dimension.
 
-The closed-loop checks use an oracle world model whose "representation" is the end-effector state itself, so the CEM,
-the sub-goal switching and the simulator's gripper are tested without a trained model: the plans must open and close
-the gripper as the sub-goals ask, and pick the cube up.
+The closed-loop checks use the oracle world model (jepa_core.planning.oracle: the representation is the end-effector
+state itself), so the CEM, the sub-goal switching and the simulator's gripper are tested without a trained model: the
+plans must open and close the gripper as the sub-goals ask, and pick the cube up.
 """
 
 import numpy as np
@@ -11,10 +11,11 @@ import torch
 
 from jepa_core.planning.cem import CEMConfig, CEMPlanner
 from jepa_core.planning.mpc import MPCConfig, MPCController
-from jepa_core.planning.poses import rollout_poses
+from jepa_core.planning.oracle import StateWorldModel
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController, SubGoalSequence
-from jepa_core.planning.world_model import PlanningContext, WorldModel
+from jepa_core.planning.world_model import WorldModel
 from jepa_core.presets import build_ac_predictor
+from jepa_sim.env import FrankaSimEnv, SimConfig
 
 
 def steps(sequence: SubGoalSequence, count: int) -> list[tuple[int, Advance]]:
@@ -97,33 +98,6 @@ def test_controller_plans_towards_the_active_goal_and_keeps_history_across_a_swi
 
 
 # ---- the gripper dimension ---------------------------------------------------------------------------------------
-class StateWorldModel:
-    """Oracle world model: a frame's representation is its end-effector state [1, 7] (rotation zeroed, gripper
-    weighted), predictions integrate the actions exactly; energies are WorldModel's mean L1."""
-
-    device = torch.device("cpu")
-    tokens_per_frame, embed_dim = 1, 7
-    step_energies = staticmethod(WorldModel.step_energies)
-
-    @staticmethod
-    def encode(states: torch.Tensor) -> torch.Tensor:
-        """States [..., 7] -> representations [..., 1, 7]: xyz and 0.2 x gripper."""
-        return (states * torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.2], dtype=states.dtype)).float()[..., None, :]
-
-    def check_representation(self, name, reps) -> None:
-        assert tuple(reps.shape[-2:]) == (1, 7), name
-
-    def make_context(self, frames, states, actions=None) -> PlanningContext:
-        return PlanningContext(frames, states, actions, None)
-
-    def rollout(self, context, candidates):
-        poses = rollout_poses(context.states[-1].double(), candidates.double())  # [S, H + 1, 7]
-        return self.encode(poses[:, 1:]), poses
-
-    def energy_fn(self, context, goal):
-        return lambda candidates: self.step_energies(self.rollout(context, candidates)[0], goal)
-
-
 def gripper_plan(current: float, goal: float, seed: int = 0) -> float:
     """Planned gripper delta from closure `current` towards `goal` (same position), paper CEM settings."""
     state = torch.tensor([0.5, 0.0, 0.3, 3.14, 0.0, 0.0, current], dtype=torch.float64)
@@ -149,21 +123,20 @@ def test_cem_closes_and_opens_the_gripper_within_its_bounds_and_ignores_small_ch
 def test_planned_gripper_grasps_carries_and_releases_in_the_simulator(task, seed):
     """Oracle energy + sub-goal sequence + CEM in the MuJoCo sim: the gripper closes on the cube (held closure),
     keeps it while lifting/carrying, opens for the place sub-goal; the task succeeds."""
-    from jepa_sim.env import FrankaSimEnv, SimConfig
-
     env = FrankaSimEnv(SimConfig(render_observations=False))
     try:
         obs = env.reset(task, seed)
         subgoals = env.episode.subgoals
-        goals = [StateWorldModel.encode(torch.from_numpy(s.flange_state)) for s in subgoals]
+        world_model = StateWorldModel()
+        goals = [world_model.encode(torch.from_numpy(s.flange_state)) for s in subgoals]
         config = MPCConfig(cem=CEMConfig(samples=100, iterations=5), seed=seed)
-        runner = SubGoalController(MPCController(StateWorldModel(), config), goals,
+        runner = SubGoalController(MPCController(world_model, config), goals,
                                    [SubGoal(s.name, s.steps) for s in subgoals])  # fmt: skip
         closures: dict[str, list[float]] = {s.name: [] for s in subgoals}
         for _ in range(sum(s.steps for s in subgoals) + 4):
             state = torch.from_numpy(obs.ee_state)
-            runner.observe(StateWorldModel.encode(state))
-            decision, update = runner.step(StateWorldModel.encode(state), state)
+            runner.observe(world_model.encode(state))
+            decision, update = runner.step(world_model.encode(state), state)
             obs = env.step(decision.target_state.numpy())
             closures[subgoals[update.index].name].append(float(obs.ee_state[6]))
         assert env.task_status().success, env.task_status()

@@ -244,13 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.row_hz != int(args.row_hz):
         parser.error(f"--row-hz must be a whole number of frames per second, got {args.row_hz}")
-    config = ConversionConfig(
-        image_topics=tuple(args.image_topic or ConversionConfig.image_topics),
-        row_hz=args.row_hz,
-        max_image_offset_s=1.0 / args.row_hz,
-        video=VideoEncoding(codec=args.codec, fps=int(args.row_hz)),
-        camera_extrinsics=tuple(_floats(text, parser) for text in args.camera_extrinsics or ()),
-    )
+    try:
+        config = ConversionConfig(
+            image_topics=tuple(args.image_topic or ConversionConfig.image_topics),
+            row_hz=args.row_hz,
+            max_image_offset_s=1.0 / args.row_hz,
+            video=VideoEncoding(codec=args.codec, fps=int(args.row_hz)),
+            camera_extrinsics=tuple(_floats(text, parser) for text in args.camera_extrinsics or ()),
+        )
+    except ValueError as error:  # e.g. extrinsics not one per image topic
+        parser.error(str(error))
     outcomes = convert_many(find_bags(args.bags), args.output, config, force=args.force, workers=args.workers)
     for outcome in outcomes:
         if outcome.error:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from jepa_core.data.bag_to_droid import convert_bag
+from jepa_core.data.bag_to_droid import convert_bag, temporary_name
 from jepa_core.data.synthetic import SyntheticEpisode, write_synthetic_bag
 from training.bag_to_droid import convert_many
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def convert_or_die(bag, output_root, config, force=False):
     """Converter for the test: the worker converting a bag named 'poison' is SIGKILLed half-way."""
     if Path(bag).name == "poison":
-        (Path(output_root) / f".tmp-{os.getpid()}-0000-poison").mkdir(parents=True)  # its half-written episode
+        (Path(output_root) / temporary_name("poison")).mkdir(parents=True)  # its half-written episode
         os.kill(os.getpid(), signal.SIGKILL)
     return convert_bag(bag, output_root, config, force=force)
 
@@ -26,7 +26,7 @@ def convert_or_die(bag, output_root, config, force=False):
 def convert_or_interrupt(bag, output_root, config, force=False):
     """Converter for the test: converting a bag named 'stop' presses Ctrl-C in the parent and then hangs."""
     if Path(bag).name == "stop":
-        (Path(output_root) / f".tmp-{os.getpid()}-0000-stop").mkdir(parents=True)
+        (Path(output_root) / temporary_name("stop")).mkdir(parents=True)
         os.kill(os.getppid(), signal.SIGINT)
         time.sleep(60)
     return convert_bag(bag, output_root, config, force=force)

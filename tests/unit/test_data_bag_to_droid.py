@@ -233,6 +233,23 @@ def test_official_default_views_and_given_extrinsics(bags, tmp_path):
         np.testing.assert_array_equal(_read(episode, f"observation/camera_extrinsics/{serial}_left")[-1], extrinsics)
     with pytest.raises(ValueError, match="camera_extrinsics: expected one"):
         ConversionConfig(camera_extrinsics=((1.0, 2.0),))
+    assert (
+        cli_main(
+            [
+                str(bags / "ep_mcap"),
+                "-o",
+                str(tmp_path / "cli"),
+                "--workers",
+                "0",
+                "--camera-extrinsics",
+                ",".join(map(str, extrinsics)),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(
+        _read(tmp_path / "cli" / "ep_mcap", fmt.extrinsics_key("front_camera"))[0], extrinsics
+    )
 
 
 def test_extrinsics_from_a_recorded_tf_static(tmp_path):

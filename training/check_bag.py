@@ -56,7 +56,6 @@ class Recording:
     """One episode at the model's step rate: frames [T, H, W, 3] uint8, states [T, 7] and the source rows [T]."""
 
     name: str
-    source: Path
     frames: np.ndarray
     states: np.ndarray
     rows: np.ndarray
@@ -93,7 +92,8 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
 
 
 def read_episode(episode: Path, fps: float, name: str, source: Path) -> Recording:
-    """Frames and states of a DROID episode folder every ceil(row_hz / fps) rows (the post-training clip stride)."""
+    """Frames and states of a DROID episode folder every ceil(row_hz / fps) rows (the post-training clip stride);
+    `source` (the bag or the episode) names the recording in errors."""
     trajectory = fmt.load_trajectory(episode)
     stride = clip_stride(trajectory.row_hz, fps)
     rows = np.arange(0, len(trajectory.states), stride)
@@ -103,7 +103,7 @@ def read_episode(episode: Path, fps: float, name: str, source: Path) -> Recordin
             "the check needs at least 3"
         )
     frames = decode_frames(trajectory.video, rows)  # [T, H, W, 3]
-    return Recording(name, source, frames, trajectory.states[rows], rows, stride / trajectory.row_hz)
+    return Recording(name, frames, trajectory.states[rows], rows, stride / trajectory.row_hz)
 
 
 def load_recording(path: Path, name: str, fps: float, conversion: ConversionConfig) -> Recording:

@@ -10,11 +10,11 @@ repaired bag is complete and on disk (--keep-partial keeps it). Each bag's summa
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
 
+from jepa_core.data.bag_to_droid import clean_stale_temporaries, temporary_name
 from jepa_core.data.bags import RepairSummary, bag_files, fsync_path, repair_mcap
 from jepa_core.data.episode_writer import PARTIAL_DIR
 from jepa_core.data.typestore import stack_typestore
@@ -50,8 +50,8 @@ def repair_one(bag: Path, output: Path) -> RepairSummary:
         raise FileExistsError(f"{output} exists already; remove it or pass another -o")
     source = _mcap_file(bag)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.parent / f".tmp-repair-{output.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    clean_stale_temporaries(output.parent)  # left by a repair or conversion that was killed
+    tmp = output.parent / temporary_name(f"repair-{output.name}")
     try:
         summary = repair_mcap(source, tmp, stack_typestore())
         if summary.message_count == 0:

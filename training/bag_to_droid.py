@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from jepa_core.data.bag_to_droid import BagConversionError, ConversionConfig, clean_stale_temporaries, convert_bag
+from jepa_core.data.droid_format import is_temporary
 from jepa_core.data.episode_writer import PARTIAL_DIR
 from jepa_core.data.video import VideoEncoding
 
@@ -42,13 +43,18 @@ class ConversionOutcome:
 
 
 def find_bags(paths: list[Path]) -> list[Path]:
-    """Bag folders (holding metadata.yaml) given directly or found under the given folders; skips unfinished ones."""
+    """Bag folders (holding metadata.yaml) given directly or found under the given folders; skips unfinished ones
+    (crashed recordings under .partial/, temporary folders)."""
     bags: list[Path] = []
     for path in map(Path, paths):
         if (path / "metadata.yaml").is_file() or not path.is_dir():
             bags.append(path)  # a missing or broken path is reported by the conversion, by name
         else:
-            found = sorted(p.parent for p in path.rglob("metadata.yaml") if PARTIAL_DIR not in p.parts)
+            found = sorted(
+                p.parent
+                for p in path.rglob("metadata.yaml")
+                if not any(part == PARTIAL_DIR or is_temporary(part) for part in p.relative_to(path).parts)
+            )
             if not found:
                 raise FileNotFoundError(f"{path}: no rosbag2 folders (metadata.yaml) found")
             bags.extend(found)

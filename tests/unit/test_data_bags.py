@@ -114,3 +114,26 @@ def test_a_damaged_record_header_is_passed_through_the_summary(tmp_path):
     assert [c.offset for c in scan.damaged] == [third.offset] and "chunk record unreadable" in scan.problems[1]
     summary = repair_mcap(mcap, tmp_path / "repaired", STORE)
     assert 50 <= summary.recovered_messages["/camera/image_raw"] < 60 and verify_bag(tmp_path / "repaired") == []
+
+
+def test_repair_cli_on_a_finished_damaged_bag_and_on_nothing(tmp_path, capsys):
+    from training.bag_repair import main as repair_main
+    from training.bag_to_droid import find_bags
+
+    mcap = _write(tmp_path / "bags" / "bag")
+    data = bytearray(mcap.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = bytes(4096)
+    mcap.write_bytes(data)
+    assert repair_main([str(tmp_path / "bags" / "bag")]) == 0
+    output = capsys.readouterr().out
+    assert "bag-repaired: recovered" in output and "lost: chunk at byte" in output and "repaired 1/1 bags" in output
+    assert verify_bag(tmp_path / "bags" / "bag-repaired") == [] and mcap.exists()  # the original is kept
+
+    (tmp_path / "bags" / ".tmp-1-x-half" / "nested").mkdir(parents=True)  # a killed run's temporary with a bag
+    (tmp_path / "bags" / ".tmp-1-x-half" / "nested" / "metadata.yaml").write_text("")
+    assert find_bags([tmp_path / "bags"]) == [tmp_path / "bags" / "bag", tmp_path / "bags" / "bag-repaired"]
+
+    (tmp_path / "empty" / PARTIAL_DIR / "ep").mkdir(parents=True)
+    (tmp_path / "empty" / PARTIAL_DIR / "ep" / "ep.mcap").write_bytes(b"")
+    assert repair_main([str(tmp_path / "empty")]) == 1
+    assert "FAILED" in capsys.readouterr().err and (tmp_path / "empty" / PARTIAL_DIR / "ep").exists()

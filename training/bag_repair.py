@@ -40,7 +40,7 @@ def _mcap_file(bag: Path) -> Path:
     """The bag's single MCAP file (a crashed recording has no metadata.yaml: the file is found by name)."""
     storage, files = bag_files(bag)
     if storage != "mcap" or len(files) != 1:
-        raise ValueError(f"{bag}: expected one MCAP file, found storage {storage!r} with {[f.name for f in files]}")
+        raise ValueError(f"expected one MCAP file, found storage {storage!r} with {[f.name for f in files]}")
     return files[0]
 
 
@@ -55,7 +55,7 @@ def repair_one(bag: Path, output: Path) -> RepairSummary:
     try:
         summary = repair_mcap(source, tmp, stack_typestore())
         if summary.message_count == 0:
-            raise ValueError(f"{bag}: no complete chunk to recover ({source.stat().st_size} bytes)")
+            raise ValueError(f"no complete chunk to recover in {source.name} ({source.stat().st_size} bytes)")
         tmp.rename(output)
         fsync_path(output.parent)
     finally:

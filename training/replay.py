@@ -148,6 +148,8 @@ class BagPlayer(Node):
         self._stop = threading.Event()
         self._steps = 0  # step requests not yet served
         self._stepped = threading.Condition(self._lock)
+        self._stepping = False  # the message being published was released by a step
+        self._next_clock = 0.0  # wall time of the next /clock publication
         self.topics = self._select_topics()
         remaps = dict(options.remaps)
         unknown = sorted(set(remaps) - set(source.topics))
@@ -295,7 +297,6 @@ class BagPlayer(Node):
         if self.options.delay:
             self._stop.wait(self.options.delay)
         started = time.monotonic()
-        self._stepping, self._next_clock = False, started
         progress = tqdm(total=total, unit="msg", disable=not self.options.progress, dynamic_ncols=True)
         try:
             while not self._stop.is_set():

@@ -26,6 +26,7 @@ from jepa_core.planning.world_model import WorldModel
 from jepa_sim.env import FrankaSimEnv, SimConfig
 
 DISTURBED_STEP = 1
+CANDIDATE_THRESHOLDS = (0.04, 0.045, 0.05, 0.055, 0.06, 0.07)
 DISTURBANCES = {
     "arm blocked": lambda env: env.block_arm(True),
     "cube knocked": lambda env: env.move_object("cube", [0.3, 0.3, 0.025]),
@@ -56,6 +57,12 @@ def stats(values: np.ndarray) -> str:
     if values.size == 0:
         return "-"
     return " / ".join(f"{v:.3f}" for v in (values.min(), np.median(values), np.percentile(values, 99), values.max()))
+
+
+def episodes_below(table: np.ndarray, steps: int, threshold: float) -> str:
+    """'k/n': episodes (consecutive blocks of `steps` rows) with an observed energy below `threshold`."""
+    episodes = table[:, 1].reshape(-1, steps)  # [episodes, steps]
+    return f"{int((episodes < threshold).any(axis=1).sum())}/{len(episodes)}"
 
 
 def main() -> None:
@@ -90,9 +97,6 @@ def main() -> None:
     near, far = table[table[:, 0] < tolerance], table[table[:, 0] >= tolerance]
     surprise = table[:, 3][~np.isnan(table[:, 3])]
     threshold = math.floor(far[:, 1].min() * 200) / 200 if len(far) else math.nan  # rounded down to 0.005
-    reached = sum(
-        bool((table[i * args.steps : (i + 1) * args.steps, 1] < threshold).any()) for i in range(args.episodes)
-    )
     elapsed = time.perf_counter() - start
     print(f"\n{args.checkpoint}: {args.episodes} reach episodes x {args.steps} steps, CEM {args.samples}x"
           f"{args.iterations}, success tolerance {100 * tolerance:.0f} cm, {elapsed:.0f} s\n")  # fmt: skip
@@ -105,8 +109,16 @@ def main() -> None:
     for name in DISTURBANCES:
         print(f"| surprise, step after '{name}' | {args.episodes} | {stats(after[name])} |")
         print(f"| gain over the same step undisturbed, '{name}' | {args.episodes} | {stats(gains[name])} |")
-    print(f"\nenergy_threshold {threshold:.3f}: no step outside the tolerance is below it; {reached}/{args.episodes} "
-          f"episodes get below it within {args.steps} steps")  # fmt: skip
+    print("\n| energy_threshold | steps below it outside the tolerance | farthest step below it (cm) "
+          "| episodes below it within the steps |\n|---|---|---|---|")  # fmt: skip
+    for candidate in sorted({threshold, *CANDIDATE_THRESHOLDS}):
+        below = table[table[:, 1] < candidate]
+        farthest = f"{100 * below[:, 0].max():.1f}" if len(below) else "-"
+        outside = int((below[:, 0] >= tolerance).sum())
+        print(f"| {candidate:.3f} | {outside} | {farthest} | {episodes_below(table, args.steps, candidate)} |")
+    reached = episodes_below(table, args.steps, threshold)
+    print(f"\nenergy_threshold {threshold:.3f}: no step outside the tolerance is below it; {reached} episodes get "
+          f"below it within {args.steps} steps")  # fmt: skip
     print(
         f"RESULT energy_threshold={threshold:.3f} surprise_p99={np.percentile(surprise, 99):.3f} "
         f"surprise_gain_blocked={np.median(gains['arm blocked']):.3f} "

@@ -1,8 +1,9 @@
 """Every node process stops cleanly on SIGINT and SIGTERM, sent once or twice: exit status 0 and no traceback.
 
-Real processes (the console scripts of the colcon install, as `ros2 run` starts them), each in its own process group
-and namespace; the signals go to the whole group, as `timeout`, supervisors and Ctrl-C in a terminal send them. The
-second signal follows the first by 50 ms, so it lands while the node is cleaning up.
+Real processes (the console scripts of the colcon install, as `ros2 run` starts them, and the one-process bringup of
+the demo nodes), each in its own process group and namespace; the signals go to the whole group, as `timeout`,
+supervisors and Ctrl-C in a terminal send them. The second signal follows the first by 50 ms, so it lands while the
+node is cleaning up.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 
 pytestmark = pytest.mark.ros
 
-INSTALL = Path(__file__).resolve().parents[2] / "ros2_ws" / "install"
+REPO = Path(__file__).resolve().parents[2]
+INSTALL = REPO / "ros2_ws" / "install"
 CASES = ((signal.SIGINT, 1), (signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SIGTERM, 2))
 START_TIMEOUT_S, STOP_TIMEOUT_S, REPEAT_DELAY_S = 60.0, 20.0, 0.05
 # node -> (package, console script, parameters (tiny random-weight models), log text once it is constructed)
@@ -33,20 +35,31 @@ NODES = {
         "planner ready",
     ),
     "franka_adapter": ("jepa_franka", "franka_adapter", {"gripper_enabled": "false"}, "franka_adapter ready"),
+    # sim, encoder and planner in one process, as `python -m jepa_bringup.bringup` (the demo's parameter files)
+    "bringup": ("", "jepa_bringup.bringup", {"sim_node.image_width": "64", "sim_node.image_height": "64"}, "composed"),
 }  # fmt: skip
 
 
-def start(node: str, index: int, log_dir: Path) -> tuple[subprocess.Popen, Path]:
-    """The node's console script in a new session (process group) and namespace; output to a log file."""
+def command(node: str, namespace: str) -> list[str]:
+    """Command line of `node` in `namespace`: its installed console script with ROS arguments, or the bringup CLI."""
     package, script, parameters, _ = NODES[node]
+    if not package:
+        settings = [word for name, value in parameters.items() for word in ("--set", f"{name}={value}")]
+        return [sys.executable, "-m", script, "--namespace", namespace, *settings]
     executable = INSTALL / package / "lib" / package / script
     assert executable.is_file(), f"{executable} missing: run bash scripts/setup.sh"
-    arguments = [f"{name}:={value}" for name, value in parameters.items()]
-    command = [sys.executable, str(executable), "--ros-args", "-r", f"__ns:=/signals_{os.getpid()}_{index}"]
-    command += [word for argument in arguments for word in ("-p", argument)]
+    settings = [word for name, value in parameters.items() for word in ("-p", f"{name}:={value}")]
+    return [sys.executable, str(executable), "--ros-args", "-r", f"__ns:=/{namespace}", *settings]
+
+
+def start(node: str, index: int, log_dir: Path) -> tuple[subprocess.Popen, Path]:
+    """`node` in a new session (process group) and its own namespace, from the repository root; output to a log."""
     log = log_dir / f"{node}_{index}.log"
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command(node, f"signals_{os.getpid()}_{index}"), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
     return process, log
 
 
@@ -63,7 +76,9 @@ def wait_until_ready(node: str, process: subprocess.Popen, log: Path) -> None:
     time.sleep(0.3)  # into the spin loop
 
 
-@pytest.mark.parametrize("node", sorted(NODES))
+@pytest.mark.parametrize(
+    "node", [pytest.param(n, marks=pytest.mark.slow) if n == "bringup" else n for n in sorted(NODES)]
+)
 def test_node_stops_cleanly_on_sigint_and_sigterm(node, tmp_path):
     runs = [start(node, index, tmp_path) for index in range(len(CASES))]
     try:

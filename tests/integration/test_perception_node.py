@@ -254,12 +254,13 @@ def test_worker_never_publishes_after_the_context_is_shut_down():
         harness.images.publish(stream_image(0, np.zeros((48, 80, 3), np.uint8)))
         assert entered.wait(5.0), "the worker never started encoding"
         harness.executor.shutdown(timeout_sec=5.0)  # in a process, spin ends with ExternalShutdownException instead
-        rclpy.shutdown(context=context)  # what SIGINT/SIGTERM do through rclpy's signal handler
+        with context.handle:  # what rclpy's SIGINT/SIGTERM handler does: rcl_shutdown, the node still alive
+            context.handle.shutdown()
         release.set()
         harness.node._worker.join(timeout=5.0)
-        assert not harness.node._worker.is_alive(), "the worker kept running after shutdown"
         stats = harness.node.stats.snapshot()
-        assert (stats.frames_encoded, stats.frames_invalid, stats.last_error) == (0, 0, "")
+        assert (stats.frames_encoded, stats.frames_invalid, stats.last_error) == (0, 0, ""), "published after shutdown"
+        assert not harness.node._worker.is_alive(), "the worker kept running after shutdown"
     finally:
         harness.thread.join(timeout=5.0)
         harness.node.destroy_node()

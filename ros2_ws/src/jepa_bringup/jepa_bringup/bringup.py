@@ -24,8 +24,10 @@ import yaml
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from jepa_bringup.launch_support import load_node_parameters
+from jepa_core.stop_signals import StopSignals
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,10 @@ class Composition:
         params_files: Sequence[str | os.PathLike] = (),
         namespace: str = "",
         num_threads: int | None = None,
+        handle_signals: bool = False,
     ) -> None:
+        """handle_signals: SIGINT/SIGTERM shut this context down (rclpy's handlers; for a process's main program,
+        not for tests or embedding)."""
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"composition: node names must be unique, got {names}")
@@ -108,7 +113,11 @@ class Composition:
             if params_file is not None:
                 params_file.write_text(yaml.safe_dump(document))
             # rcl parses the parameter file during init; the temporary file is not needed afterwards.
-            rclpy.init(args=ros_arguments(specs, params_file, namespace), context=self.context)
+            rclpy.init(
+                args=ros_arguments(specs, params_file, namespace),
+                context=self.context,
+                signal_handler_options=SignalHandlerOptions.ALL if handle_signals else SignalHandlerOptions.NO,
+            )
         self.nodes: dict[str, Node] = {}
         try:
             for spec, factory in zip(specs, factories, strict=True):
@@ -169,8 +178,10 @@ def spin_nodes(
     namespace: str = "",
     num_threads: int | None = None,
 ) -> None:
-    """Build the nodes of `specs` in this process and spin them together until Ctrl-C."""
-    with Composition(specs, params_files, namespace, num_threads) as composition:
+    """Build the nodes of `specs` in this process and spin them together until SIGINT/SIGTERM (once or twice: the
+    nodes are destroyed and the process exits 0)."""
+    # StopSignals first: rclpy's handlers, installed by Composition, chain to them
+    with StopSignals(), Composition(specs, params_files, namespace, num_threads, handle_signals=True) as composition:
         get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
         composition.spin()
 

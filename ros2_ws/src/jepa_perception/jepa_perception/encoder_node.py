@@ -18,6 +18,7 @@ import numpy as np
 import rclpy
 import torch
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -204,14 +205,14 @@ class EncoderNode(Node):
     def _encode_loop(self) -> None:
         """Worker thread: encode the newest frame whenever there is one, until the node is destroyed or its context
         shut down (a signal): from then on nothing is published and nothing counts as a failure."""
-        while self._running and self.context.ok():
+        while self._running and self._context_up():
             frame = self._slot.take(timeout=0.5)
             if frame is None:
                 continue
             try:
                 self._encode_and_publish(frame)
             except Exception as error:  # a failing frame must not stop the stream; it is counted and logged
-                if not self.context.ok():  # the context went away during this frame: stopping, not failing
+                if not self._context_up():  # the context went away during this frame: stopping, not failing
                     return
                 self._reject(f"encoding failed: {type(error).__name__}: {error}")
 
@@ -225,10 +226,21 @@ class EncoderNode(Node):
                 return
             tokens = self.encoder.encode_video(video)
         msg = self._embedding_msg(tokens[0], frame.header)
-        if not self.context.ok():  # shut down while encoding: the publisher is no longer valid
+        if not self._context_up():  # shut down while encoding: the publisher is no longer valid
             return
         self._embedding_pub.publish(msg)
         self.stats.encoded((time.monotonic() - frame.received) * 1000.0)
+
+    def _context_up(self) -> bool:
+        """Whether the rcl context is still valid (a signal invalidates it before the node is destroyed). Asked of the
+        rcl context itself: Context.ok() waits for the lock that rclpy.shutdown holds while it destroys this node,
+        which joins this worker."""
+        context = self.context.handle
+        try:
+            with context:
+                return context.ok()
+        except InvalidHandle:
+            return False
 
     def _embedding_msg(self, tokens: torch.Tensor, header: Header) -> Embedding:
         """Embedding message for tokens [N, D] of this node's encoder."""

@@ -139,7 +139,7 @@ class WorldModel:
         past = context.cache.steps if cached else 0
         new = horizon + (0 if cached else context.steps - 1)
         dtype = self.config.autocast_dtype or torch.float32
-        element_bytes = torch.empty((), dtype=dtype).element_size()
+        element_bytes = dtype.itemsize
         budget = self.config.activation_budget_mb
         return automatic_chunk(self.predictor, self.device.type, new, past, element_bytes, budget)
 

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ from jepa_bringup.bringup import (
 )
 from jepa_bringup.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
 from jepa_bringup.launch_support import load_node_parameters
-from jepa_core.checkpoints import load_encoder
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
 from jepa_msgs.action import PlanToGoal
@@ -99,17 +98,6 @@ def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
             f"{', '.join(sorted(set(presets)))})"
         )
     return ModelSource(str(path), "")
-
-
-def encoder_image_size(encoder: ModelSource, checkpoint_key: str) -> int:
-    """Input side (px) the encoder was built for: from the checkpoint's stored config or shapes, or the preset."""
-    if encoder.random:
-        return ENCODER_PRESETS[AC_ENCODER_OF.get(encoder.preset, encoder.preset)].img_size[0]
-    try:
-        model = load_encoder(encoder.checkpoint, key=checkpoint_key, device="meta")  # shapes only, no weights copied
-    except (RuntimeError, ValueError, KeyError) as error:
-        raise DemoError(f"--encoder {encoder.checkpoint}: cannot read its '{checkpoint_key}' entry: {error}") from None
-    return int(model.hparams["img_size"][0])
 
 
 # ---- options -----------------------------------------------------------------------------------------------------
@@ -173,8 +161,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelSource) -> list[NodeSpec]:
-    """DEMO_NODES with the demo's parameters: models, device, CEM overrides, then the user's --set (and the
-    encoder's input size, read from the model unless --set gives it)."""
+    """DEMO_NODES with the demo's parameters: models, device, CEM overrides, then the user's --set (the encoder node
+    reads its input size from the model)."""
     encoder_params = {
         "checkpoint": encoder.checkpoint, "preset": encoder.preset, "allow_random_weights": encoder.random,
         "device": args.device,
@@ -195,15 +183,7 @@ def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelS
         specs = parse_overrides(args.set, specs)
     except ValueError as error:
         raise DemoError(str(error)) from None
-    return [with_encoder_image_size(spec, encoder) if spec.name == "encoder_node" else spec for spec in specs]
-
-
-def with_encoder_image_size(spec: NodeSpec, encoder: ModelSource) -> NodeSpec:
-    """The encoder node's spec with image_size set to the model's input size (unless already overridden)."""
-    if "image_size" in spec.parameters:
-        return spec
-    key = (load_node_parameters(DEMO_PARAMS_FILES, spec.name) | dict(spec.parameters))["checkpoint_key"]
-    return replace(spec, parameters={**spec.parameters, "image_size": encoder_image_size(encoder, key)})
+    return specs
 
 
 def effective_cem(planner_params: Mapping[str, Any]) -> dict[str, Any]:

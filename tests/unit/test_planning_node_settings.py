@@ -39,6 +39,8 @@ def test_defaults_build_the_paper_planner():
     assert (limits.max_steps, limits.timeout_s, limits.energy_threshold) == (100, 600.0, 0.05)
     assert (limits.observation_timeout_s, limits.future_tolerance_s, limits.surprise_stop_threshold) == (1.0, 0.5, 0.0)
     assert settings.goal_limits(5, 3.0, 0.2).max_steps == 5
+    gpu = PlannerSettings.from_values(DEFAULTS | {"activation_budget_mb": 8192, "compile_mode": "reduce-overhead"})
+    assert (gpu.world_model.activation_budget_mb, gpu.world_model.compile_mode) == (8192, "reduce-overhead")
 
 
 @pytest.mark.parametrize(
@@ -49,6 +51,8 @@ def test_defaults_build_the_paper_planner():
         ("cem.top_k", 1, "top_k"),
         ("observation_timeout_s", 0.0, "observation_timeout_s"),
         ("future_tolerance_s", -1.0, "future_tolerance_s"),
+        ("compile_mode", "fastest", "compile_mode"),
+        ("activation_budget_mb", 0, "activation_budget_mb"),
     ],
 )
 def test_bad_values_name_the_parameter(name, value, match):

@@ -89,6 +89,12 @@ PARAMETERS: tuple[Param, ...] = (
         "candidates per predictor call; -1 = automatic (CPU: ~4096 tokens per call; GPU: 4 GiB of activations), "
         "0 = all",
     ),
+    Param(
+        "activation_budget_mb",
+        WorldModelConfig().activation_budget_mb,
+        "GPU automatic chunking: activation memory per predictor call, MiB",
+    ),
+    Param("compile_mode", "", "torch.compile the predictor: '' (eager), 'default', 'reduce-overhead', 'max-autotune'"),
     Param("context_steps", MPCConfig().context_steps, "observed frames K given to the predictor (1 = paper)"),
     Param("warm_start", MPCConfig().warm_start, "start each CEM from the previous plan shifted by one step"),
     Param("seed", -1, "seed of the CEM draws per goal (reproducible runs); -1 = nondeterministic"),
@@ -178,6 +184,8 @@ class PlannerSettings:
             device=values["device"],
             autocast_dtype=AUTOCAST_DTYPES[values["autocast_dtype"]],
             candidate_chunk=values["candidate_chunk"],
+            activation_budget_mb=values["activation_budget_mb"],
+            compile_mode=values["compile_mode"],
         )
         safety = SafetyLimits(
             workspace_min=tuple(values["workspace_min"]),

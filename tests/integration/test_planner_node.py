@@ -444,3 +444,27 @@ def test_cancel_while_planning_a_long_step(make_system):
     result = cancel_after(client, lambda: robot.encode_calls == 1, settle_s=0.5)  # planning the first step
     assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "planning" in result.reason
     assert result.steps == 0 and len(robot.targets) <= 1  # no planned step; at most the hold
+
+
+def test_an_unexpected_error_still_gives_a_result_and_holds(system):
+    """A fault outside the anticipated ones (here a KeyError while scoring the second observation) escaped the
+    execute callback: rclpy answered an empty result (outcome 0 = SUCCEEDED) and nothing held the arm."""
+    planner, robot, client = system
+    surprise, calls = planner.controller.surprise, []
+
+    def failing_surprise(representation):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyError("injected fault")
+        return surprise(representation)
+
+    planner.controller.surprise = failing_surprise
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=10, energy_threshold=1e-9))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INTERNAL_ERROR and not result.success, result.reason
+    assert "KeyError" in result.reason and "injected fault" in result.reason and result.steps == 1
+    time.sleep(0.2)
+    assert len(robot.targets) == 2 and robot.targets[-1].pose == robot.published_pose  # the step, then the hold
+    del planner.controller.surprise
+    assert run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=1)).outcome == (
+        PlanToGoal.Result.OUTCOME_MAX_STEPS
+    )  # the node goes on serving goals

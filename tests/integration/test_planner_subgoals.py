@@ -93,3 +93,13 @@ def test_a_single_goal_reports_subgoal_zero(system):
     assert result.outcome == RESULT.OUTCOME_MAX_STEPS and list(result.subgoals_reached) == [False]
     assert (result.subgoal_index, result.subgoal_name) == (0, "goal")
     assert [(f.subgoal_index, f.subgoal_name) for f in feedback] == [(0, "goal")] * 2
+
+
+def test_surprise_stops_the_sequence_before_its_last_threshold_counts(make_system):  # noqa: F811
+    """A surprise above surprise_stop_threshold wins over success, for a sequence as for one goal: the last
+    sub-goal's threshold (met by any frame) was checked first and the goal SUCCEEDED on a misbehaving world."""
+    _, _, client = make_system(surprise_stop_threshold=0.5)
+    subgoals = [SubGoal(image=goal_image(), steps=1), SubGoal(image=goal_image(), energy_threshold=1e9)]
+    result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=10))
+    assert result.outcome == RESULT.OUTCOME_SURPRISE and not result.success, result.reason
+    assert result.steps == 1 and "surprise_stop_threshold 0.5" in result.reason

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -361,15 +362,20 @@ class PlannerNode(Node):
         try:
             reps, goal_positions, subgoals = self._goal_sequence(goal, limits.energy_threshold, interrupted)
             self._subgoals = SubGoalController(self.controller, reps, subgoals)
-        except GoalInterruptError as interrupted:
-            return run, interrupted.stop
+        except GoalInterruptError as interruption:
+            return run, interruption.stop
         except (GoalError, ValueError) as error:
             return run, Stop(Outcome.INVALID_GOAL, str(error))
+        except Exception as error:  # a fault of the node itself: the client still gets a result naming it
+            return run, self._fault(error, "preparing the goal")
         while True:
             self._observed.clear()
             stop = interrupted()
             if stop is None:
-                stop = self._control_step(goal_handle, run, goal_positions, interrupted)
+                try:
+                    stop = self._control_step(goal_handle, run, goal_positions, interrupted)
+                except Exception as error:  # a fault of the node itself: report it and hold like any other stop
+                    stop = self._fault(error, f"control step {run.steps}")
             if stop is WAIT:
                 self._observed.wait(WAIT_POLL_S)
                 continue
@@ -378,6 +384,14 @@ class PlannerNode(Node):
         if stop.outcome != Outcome.SUCCEEDED:
             self._hold()
         return run, stop
+
+    def _fault(self, error: Exception, doing: str) -> Stop:
+        """INTERNAL_ERROR for an exception no check anticipated (a bug, not a bad goal or observation), logged with its
+        traceback: otherwise it would leave the execute callback, and rclpy answers an empty result (outcome 0 =
+        SUCCEEDED) without anyone holding the arm."""
+        self.get_logger().error(f"unexpected error while {doing}:\n{traceback.format_exc()}")
+        reason = f"unexpected {type(error).__name__} while {doing}: {error}; holding the pose"
+        return Stop(Outcome.INTERNAL_ERROR, reason)
 
     def _control_step(
         self, goal_handle, run: GoalRun, goal_positions: list, interrupted: Callable[[], Stop | None]
@@ -405,13 +419,13 @@ class PlannerNode(Node):
             return Stop(Outcome.INVALID_OBSERVATION, f"{reason}; holding the pose")
         observation = Header(stamp=embedding.value.header.stamp, frame_id=self.settings.values["base_frame"])
         observed_energy, update = self._subgoals.observe(rep)  # may move on to the next sub-goal
-        if update.advance is Advance.REACHED:
-            return Stop(Outcome.SUCCEEDED, f"{update.reason} after {run.steps} steps")
         surprise = self.controller.surprise(rep)
         if surprise is not None:
             self._surprise_pub.publish(Surprise(header=observation, step=run.steps - 1, surprise=surprise,
                                                 stop_threshold=run.limits.surprise_stop_threshold))  # fmt: skip
-        stop = run.check_observation(observed_energy, surprise)
+        stop = run.check_observation(observed_energy, surprise)  # surprise first: a misbehaving world is no success
+        if stop is None and update.advance is Advance.REACHED:  # the sequence's own success (its last threshold)
+            stop = Stop(Outcome.SUCCEEDED, f"{update.reason} after {run.steps} steps")
         if stop is not None:
             return stop
         active = self._subgoals.sequence.index

@@ -16,8 +16,9 @@ official AC layout (`module.` keys: encoder, target_encoder, predictor, opt, ...
 `--recipe end_to_end`: the encoder (random init or `--encoder-checkpoint`) trains with the predictor, no EMA and no
 stop-gradient: loss = AC loss (targets are the same encoder's layer-normed frame tokens) + `sigreg_weight` *
 SIGReg(projector(tokens)) (`jepa_core.sigreg`; the projector is Linear-BatchNorm-GELU-Linear and is saved under
-`projector` for resuming only). Frames are preprocessed once and kept in memory; the planner later sees exactly the
-trained encoder's layer-normed tokens.
+`projector` for resuming only). `--no-projector` applies SIGReg to the layer-normed tokens the planner compares: the
+BatchNorm projector can whiten a shrinking spread of the tokens, which then collapse partly (model card). Frames are
+preprocessed once and kept in memory; the planner later sees exactly the trained encoder's layer-normed tokens.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class PosttrainConfig(LoopConfig):
     )
     sigreg_weight: float = field(default=0.1, metadata={"help": "end_to_end: lambda of the SIGReg term"})
     sigreg_directions: int = field(default=256, metadata={"help": "end_to_end: random projections per step"})
+    projector: bool = field(
+        default=True, metadata={"help": "end_to_end: SIGReg on projector outputs (LeWM); no = on the planner's tokens"}
+    )
     projector_hidden: int = field(default=512, metadata={"help": "end_to_end: projector hidden width"})
     projector_dim: int = field(default=256, metadata={"help": "end_to_end: projector output width (SIGReg's space)"})
     encoder_checkpoint: Path | None = field(
@@ -130,7 +134,11 @@ class PosttrainTask:
         self.loss_names = ["loss", "jloss", "sloss"]
         if self.end_to_end:
             self.encoder = encoder.to(ctx.device).requires_grad_(True)
-            projector = Projector(encoder.embed_dim, config.projector_hidden, config.projector_dim)
+            projector = (
+                Projector(encoder.embed_dim, config.projector_hidden, config.projector_dim)
+                if config.projector
+                else nn.Flatten(0, -2)  # [..., D] -> [n, D]: SIGReg on the layer-normed tokens themselves
+            )
             self.model = wrap_ddp(EndToEndLossModel(self.encoder, ac_model, projector, config).to(ctx.device), ctx)
             self.loss_names.append("sigreg")
         else:

@@ -153,3 +153,12 @@ def test_posttrain_end_to_end_trains_the_encoder_and_resumes(droid_root, tmp_pat
     release = tmp_path / "release.pt"
     export.release_checkpoint(tmp_path / "final.pt", tmp_path / "final.pt", "target_encoder", release)
     assert "projector" not in read_checkpoint(release)  # training-only
+
+
+def test_posttrain_end_to_end_without_projector_regularises_the_planner_tokens(droid_root, tmp_path):
+    args = ["--data", str(droid_root), "--run-dir", str(tmp_path), "--encoder-preset", "parity_tiny", "--recipe"]
+    args += ["end_to_end", "--no-projector", "--predictor-preset", "parity_tiny", "--predictor-depth", "1"]
+    args += ["--frames-per-clip", "3", "--sigreg-directions", "16", "--steps", "1", *TINY_LOOP]
+    assert posttrain.main(args) == 0
+    ckpt = read_checkpoint(tmp_path / "final.pt")
+    assert ckpt["projector"] == {} and ckpt["train_config"]["projector"] is False

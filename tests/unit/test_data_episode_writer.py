@@ -5,6 +5,7 @@ import threading
 import pytest
 from rosbags.rosbag2 import Reader
 
+from jepa_core.data.bags import ChunkPolicy
 from jepa_core.data.episode_writer import PARTIAL_DIR, EpisodeWriter
 from jepa_core.data.typestore import stack_typestore
 
@@ -59,3 +60,27 @@ def test_bad_arguments_are_rejected(tmp_path):
     with pytest.raises(KeyError, match="/joint_states"):
         writer.write("/joint_states", 0, b"")
     writer.close(discard=True)
+
+
+def test_a_writer_thread_that_dies_never_yields_a_finished_bag(tmp_path, monkeypatch):
+    next_item, calls = EpisodeWriter._next, []
+
+    def breaks_after_one_message(self, writer):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("queue broke")
+        return next_item(self, writer)
+
+    monkeypatch.setattr(EpisodeWriter, "_next", breaks_after_one_message)
+    writer = EpisodeWriter(tmp_path, "ep", TOPICS, stack_typestore())
+    writer.write("/gripper_command", 1, _float64(stack_typestore(), 0.5))
+    with pytest.raises(RuntimeError, match="partial bag kept") as raised:
+        writer.close()
+    assert "queue broke" in str(raised.value.__cause__)
+    assert not (tmp_path / "ep").exists() and (tmp_path / PARTIAL_DIR / "ep").is_dir()
+
+
+@pytest.mark.parametrize(("field", "value"), [("max_seconds", 0.0), ("max_seconds", -1.0), ("max_bytes", 0)])
+def test_chunk_policy_rejects_bounds_that_cannot_work(field, value):
+    with pytest.raises(ValueError, match=f"ChunkPolicy.{field}: expected > 0, got {value}"):
+        ChunkPolicy(**{field: value})

@@ -45,6 +45,12 @@ class ChunkPolicy:
     max_seconds: float = 0.5  # wall time a chunk stays in memory: bounds what a crash can lose
     fsync: bool = True  # fsync after each chunk so a power cut loses no more than a SIGKILL
 
+    def __post_init__(self) -> None:
+        """Reject bounds that cannot work (a writer thread would fail on them), naming the field."""
+        for name in ("max_bytes", "max_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ChunkPolicy.{name}: expected > 0, got {getattr(self, name)}")
+
 
 def fsync_path(path: Path) -> None:
     """Flush a file's or a directory's data and metadata to the disk."""

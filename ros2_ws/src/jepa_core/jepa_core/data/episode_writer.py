@@ -101,15 +101,18 @@ class EpisodeWriter:
             return
         finally:
             self._opened.set()
-        while (item := self._next(writer)) is not _STOP:
-            topic, timestamp_ns, data = item
-            if self._error is not None:
-                continue  # keep draining so close() returns; the error is reported there
-            try:
-                writer.write(connections[topic], timestamp_ns, data)
-                self._counts[topic] += 1
-            except BaseException as error:  # reported by write()/close(), never swallowed
-                self._error = error
+        try:
+            while (item := self._next(writer)) is not _STOP:
+                topic, timestamp_ns, data = item
+                if self._error is not None:
+                    continue  # keep draining so close() returns; the error is reported there
+                try:
+                    writer.write(connections[topic], timestamp_ns, data)
+                    self._counts[topic] += 1
+                except BaseException as error:  # reported by write()/close(), never swallowed
+                    self._error = error
+        except BaseException as error:  # the loop itself failed: close() must not finalise an unfinished bag
+            self._error = self._error or error
         try:
             writer.close()
         except BaseException as error:

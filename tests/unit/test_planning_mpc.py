@@ -5,8 +5,9 @@ import torch
 
 from jepa_core.geometry import compute_new_pose
 from jepa_core.planning.cem import CEMConfig
-from jepa_core.planning.mpc import MPCConfig, MPCController, PlanningInterrupted
-from jepa_core.planning.world_model import WorldModel
+from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.oracle import StateWorldModel
+from jepa_core.planning.world_model import PlanningInterrupted, WorldModel
 from jepa_core.presets import build_ac_predictor
 
 N, D = 16, 192
@@ -107,3 +108,15 @@ def test_interrupt_stops_planning_between_predictor_calls(world_model):
     assert len(calls) == 3  # stopped at the third check, not after the whole plan
     decision = controller.step(reps(1)[0], STATE, lambda: False)  # never interrupted: a normal plan
     assert decision.iterations == 5
+
+
+def test_interrupt_works_with_the_oracle_world_model():
+    """The interrupt lived in MPCController and split candidates by WorldModel.chunk_size, which the oracle (a
+    drop-in world model for tests and benchmarks) lacks: AttributeError instead of a plan or PlanningInterrupted."""
+    oracle = StateWorldModel()
+    controller = MPCController(oracle, MPCConfig(cem=SMALL_CEM, seed=0))
+    controller.set_goal(oracle.encode(STATE + torch.tensor([0.05, 0, 0, 0, 0, 0, 0], dtype=torch.float64)))
+    with pytest.raises(PlanningInterrupted):
+        controller.step(oracle.encode(STATE), STATE, lambda: True)
+    decision = controller.step(oracle.encode(STATE), STATE, lambda: False)
+    assert decision.action[0] > 0  # towards the goal, +x

@@ -34,8 +34,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64, Header
 from visualization_msgs.msg import MarkerArray
 
-from jepa_core.planning.mpc import MPCController, MPCStep, PlanningInterrupted
+from jepa_core.planning.mpc import MPCController, MPCStep
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
+from jepa_core.planning.world_model import PlanningInterrupted
 from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise

@@ -15,13 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from jepa_core.planning.cem import CEMConfig, CEMPlanner, CEMResult, EnergyFn
+from jepa_core.planning.cem import CEMConfig, CEMPlanner, CEMResult
 from jepa_core.planning.poses import STATE_DIM, pose_differences, rollout_poses
-from jepa_core.planning.world_model import PlanningContext, WorldModel
-
-
-class PlanningInterrupted(RuntimeError):  # noqa: N818 (an interruption, not an error)
-    """Raised out of `MPCController.step` once its `interrupt` callback returns True (cancel, preemption)."""
+from jepa_core.planning.world_model import WorldModel
 
 
 @dataclass(frozen=True)
@@ -89,20 +85,6 @@ class MPCController:
         """Forget observed frames and the previous plan (e.g. after the robot was moved by hand)."""
         self._frames, self._states, self._previous, self._predicted_next = [], [], None, None
 
-    def _interruptible(self, energy_fn: EnergyFn, context: PlanningContext, interrupt: Callable[[], bool]) -> EnergyFn:
-        """`energy_fn` over candidates [S, H, 7] in the world model's chunks, checking `interrupt` before each."""
-
-        def energies(candidates: torch.Tensor) -> torch.Tensor:
-            chunk = self.world_model.chunk_size(context, candidates.shape[1])
-            pieces = []
-            for piece in candidates.split(chunk) if chunk > 0 else (candidates,):
-                if interrupt():
-                    raise PlanningInterrupted("planning interrupted")
-                pieces.append(energy_fn(piece))
-            return torch.cat(pieces)  # [S, H]
-
-        return energies
-
     def goal_energy(self, representation: torch.Tensor) -> float:
         """Energy of an observed frame's representation [N, D] to the goal (0 = looks exactly like the goal)."""
         if self._goal is None:
@@ -127,8 +109,9 @@ class MPCController:
     ) -> MPCStep:
         """Plan from the current frame's representation [N, D] and end-effector state [7]; returns the decision.
 
-        `interrupt` is polled before every predictor call of the CEM; once it returns True the step raises
-        PlanningInterrupted (a long plan on a big model honours a cancel within one call, not one whole plan).
+        `interrupt` is polled before every predictor call of the CEM (the world model's `energy_fn`); once it returns
+        True the step raises world_model.PlanningInterrupted (a long plan on a big model honours a cancel within one
+        call, not one whole plan).
         """
         if self._goal is None:
             raise RuntimeError("MPCController.step: no goal; call set_goal(goal_representation) first")
@@ -146,9 +129,7 @@ class MPCController:
         executed = pose_differences(states) if len(self._states) > 1 else torch.zeros(0, STATE_DIM)  # [K-1, 7]
         context = self.world_model.make_context(torch.stack(self._frames), states.float(), executed.float())
         warm = self._previous if self.config.warm_start else None
-        energy_fn = self.world_model.energy_fn(context, self._goal)
-        if interrupt is not None:
-            energy_fn = self._interruptible(energy_fn, context, interrupt)
+        energy_fn = self.world_model.energy_fn(context, self._goal, interrupt)
         result = self.planner.plan(energy_fn, warm, self._generator)
         self._previous = result
         plan = result.actions.detach().to("cpu", torch.float64)  # [H, 7]

@@ -8,10 +8,12 @@ nothing about objects, so it cannot see a missed grasp.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
-from jepa_core.planning.world_model import PlanningContext, WorldModel
+from jepa_core.planning.world_model import PlanningContext, WorldModel, raise_if_interrupted
 
 
 class StateWorldModel:
@@ -44,6 +46,11 @@ class StateWorldModel:
         poses = rollout_poses(context.states[-1].double(), candidates.double())
         return self.encode(poses[:, 1:]), poses
 
-    def energy_fn(self, context: PlanningContext, goal: torch.Tensor):
-        """Candidates [S, H, 7] -> per-step energies [S, H] to `goal` [1, 7]."""
-        return lambda candidates: self.step_energies(self.rollout(context, candidates)[0], goal)
+    def energy_fn(self, context: PlanningContext, goal: torch.Tensor, interrupt: Callable[[], bool] | None = None):
+        """Candidates [S, H, 7] -> per-step energies [S, H] to `goal` [1, 7]; `interrupt` polled first."""
+
+        def energies(candidates: torch.Tensor) -> torch.Tensor:
+            raise_if_interrupted(interrupt)
+            return self.step_energies(self.rollout(context, candidates)[0], goal)
+
+        return energies

@@ -9,6 +9,7 @@ keys/values are computed once per planning step (`make_context`) and shared by a
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,16 @@ from jepa_core.transforms import planning_transform_batch
 CPU_TOKENS_PER_CALL = 4096
 GPU_ACTIVATION_BUDGET_MB = 4096
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
+
+
+class PlanningInterrupted(RuntimeError):  # noqa: N818 (an interruption, not an error)
+    """Raised out of an energy function (so out of `MPCController.step`) once its `interrupt` callback returns True."""
+
+
+def raise_if_interrupted(interrupt: Callable[[], bool] | None) -> None:
+    """Before a predictor call: PlanningInterrupted once `interrupt` (cancel, preemption, timeout) returns True."""
+    if interrupt is not None and interrupt():
+        raise PlanningInterrupted("planning interrupted")
 
 
 def candidate_activation_bytes(
@@ -235,14 +246,21 @@ class WorldModel:
         """Mean |prediction - goal| over tokens and channels: predictions [S, H, N, D], goal [N, D] -> [S, H]."""
         return (predictions - goal).abs().mean(dim=(-2, -1))
 
-    def energy_fn(self, context: PlanningContext, goal: torch.Tensor) -> EnergyFn:
-        """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D]."""
+    def energy_fn(
+        self, context: PlanningContext, goal: torch.Tensor, interrupt: Callable[[], bool] | None = None
+    ) -> EnergyFn:
+        """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D],
+        in chunks of `chunk_size`; `interrupt` is polled before each chunk's predictor call (`raise_if_interrupted`),
+        so a long plan on a big model honours a cancel within one call."""
         self.check_representation("goal", goal)
         goal = goal.reshape(self.tokens_per_frame, self.embed_dim).to(self.device, torch.float32)
 
         def energies(candidates: torch.Tensor) -> torch.Tensor:
             chunk = self.chunk_size(context, candidates.shape[1])
-            pieces = candidates.split(chunk) if chunk > 0 else (candidates,)
-            return torch.cat([self.step_energies(self.rollout(context, piece)[0], goal) for piece in pieces])
+            pieces = []
+            for piece in candidates.split(chunk) if chunk > 0 else (candidates,):
+                raise_if_interrupted(interrupt)
+                pieces.append(self.step_energies(self.rollout(context, piece)[0], goal))
+            return torch.cat(pieces)  # [S, H]
 
         return energies

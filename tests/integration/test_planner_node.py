@@ -249,14 +249,19 @@ def test_cancel_holds_the_pose(system):
     assert len(robot.targets) == commanded  # nothing commanded after the cancel
 
 
-def test_named_goals_from_capture_goal_and_unknown_names(system):
-    planner, robot, client = system
+def capture_goal(planner, robot, name: str) -> CaptureGoal.Response:
+    """Call the planner's capture_goal (once it has a camera image) and return the response."""
     capture = robot.create_client(CaptureGoal, "capture_goal")
     assert capture.wait_for_service(timeout_sec=TIMEOUT)
     wait_for(lambda: planner._image is not None)
-    response_future = capture.call_async(CaptureGoal.Request(name="home"))
-    wait_for(response_future.done)
-    response = response_future.result()
+    future = capture.call_async(CaptureGoal.Request(name=name))
+    wait_for(future.done)
+    return future.result()
+
+
+def test_named_goals_from_capture_goal_and_unknown_names(system):
+    planner, robot, client = system
+    response = capture_goal(planner, robot, "home")
     assert response.success and response.name == "home" and response.path.endswith("home.png")
     feedback = []
     _, result_future = send(client, PlanToGoal.Goal(goal_name="home", max_steps=2), feedback)

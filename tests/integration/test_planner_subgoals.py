@@ -9,13 +9,11 @@ import pytest
 pytest.importorskip("rclpy")
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal
-from jepa_msgs.srv import CaptureGoal
 from tests.integration.test_planner_node import (  # noqa: F401 (make_system is a fixture)
-    TIMEOUT,
+    capture_goal,
     goal_image,
     make_system,
     run_goal,
-    wait_for,
 )
 
 pytestmark = pytest.mark.ros
@@ -67,12 +65,7 @@ def test_last_subgoal_budget_ends_the_sequence(system):
 
 def test_library_names_in_a_sequence_and_invalid_sequences(system):
     planner, robot, client = system
-    capture = robot.create_client(CaptureGoal, "capture_goal")
-    assert capture.wait_for_service(timeout_sec=TIMEOUT)
-    wait_for(lambda: planner._image is not None)
-    future = capture.call_async(CaptureGoal.Request(name="home"))
-    wait_for(future.done)
-    assert future.result().success
+    assert capture_goal(planner, robot, "home").success
     named = [SubGoal(goal_name="home", steps=1), SubGoal(image=goal_image())]
     feedback = []
     result = run_goal(client, PlanToGoal.Goal(subgoals=named, max_steps=2), feedback)

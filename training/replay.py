@@ -370,10 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Parse options, play, print the summary; exit status 2 on a bad bag or option."""
+    """Parse options, play, print the summary; a bad bag or option value exits with its reason (status 1)."""
     argv = list(sys.argv if args is None else args)
-    own = argv[1 : argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
-    parsed = build_parser().parse_args(own)
+    split = argv.index("--ros-args") if "--ros-args" in argv else len(argv)
+    parsed = build_parser().parse_args(argv[1:split])
     try:
         options = ReplayOptions(
             rate=parsed.rate,
@@ -390,7 +390,7 @@ def main(args: list[str] | None = None) -> None:
         source = BagSource(parsed.bags)
     except PlaybackError as error:
         sys.exit(f"replay: {error}")
-    rclpy.init(args=argv)
+    rclpy.init(args=[argv[0], *argv[split:]])  # rcl would read our --remap OLD:=NEW as its own (deprecated) rule
     player, executor, spinner = None, None, None
     try:
         player = BagPlayer(source, options)

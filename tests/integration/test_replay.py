@@ -320,3 +320,31 @@ def test_publisher_qos_follows_the_recorded_profiles():
     default = qos_for(TopicInfo("/a", "std_msgs/msg/String"))  # nothing recorded: rosbag2's default
     assert (default.reliability, default.durability) == (ReliabilityPolicy.RELIABLE, DurabilityPolicy.VOLATILE)
     assert (default.history, default.depth) == (HistoryPolicy.KEEP_LAST, 10)
+
+
+def test_cli_remaps_reach_rcl_only_through_ros_args(bags, tmp_path):
+    """--remap OLD:=NEW is the player's own option: handed to rcl as well, it came back as a deprecated global remap
+    rule (a warning, and a swap of two topics was undone)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    root, times = bags
+    stats = tmp_path / "stats.json"
+    swap = ["--remap", "/camera/image_raw:=/ee_state", "--remap", "/ee_state:=/camera/image_raw"]
+    command = [sys.executable, "-m", "training.replay", str(root / "mcap"), "--rate", "0", *swap]
+    command += ["--stats", str(stats), "--no-progress", "--ros-args", "-r", "__node:=replay_swap"]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "deprecated" not in result.stderr
+    published = json.loads(stats.read_text())["per_topic"]
+    assert published == {"/ee_state": len(times["/camera/image_raw"]), "/camera/image_raw": len(times["/ee_state"])}
+
+
+def test_bags_without_messages_are_refused_by_name(tmp_path):
+    with Writer(tmp_path / "empty", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        writer.add_connection("/ee_state", "jepa_msgs/msg/EndEffectorState", typestore=stack_typestore())
+    with pytest.raises(PlaybackError, match=r"empty.*no messages"):
+        BagSource([tmp_path / "empty"])

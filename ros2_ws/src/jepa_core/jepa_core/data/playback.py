@@ -67,6 +67,9 @@ class BagSource:
                 self.close()
                 raise PlaybackError(f"{path}: not a readable rosbag2 bag ({error})") from error
             self.readers.append(reader)
+        if not self.message_count:
+            self.close()
+            raise PlaybackError(f"{', '.join(map(str, paths))}: no messages to play (an episode stopped at once?)")
         self.topics = self._collect_topics()
 
     def _collect_topics(self) -> dict[str, TopicInfo]:

@@ -128,7 +128,7 @@ class FrankaSimEnv:
         self._target_clipped = False
         self._arm_blocked = False
         self._episode: Episode | None = None
-        self._subgoal_images: dict[int, np.ndarray] = {}
+        self._subgoal_images: dict[int, tuple[np.ndarray, float]] = {}  # index -> (image, IK error m)
 
     # ----------------------------------------------------------------------------------------------------- episode
     @property
@@ -166,13 +166,19 @@ class FrankaSimEnv:
 
     def subgoal_image(self, index: int) -> np.ndarray:
         """[H, W, 3] uint8 image of sub-goal `index` of the episode (`episode.subgoals`; the last is the goal)."""
+        return self.render_subgoal(index)[0]
+
+    def render_subgoal(self, index: int) -> tuple[np.ndarray, float]:
+        """Image [H, W, 3] uint8 of sub-goal `index` and the flange position error (m) of its IK posture, rendered
+        once per episode."""
         subgoals = self.episode.subgoals
         if not 0 <= index < len(subgoals):
             raise IndexError(f"subgoal_image: index {index} out of range for {len(subgoals)} sub-goal(s)")
         if index not in self._subgoal_images:
             subgoal = subgoals[index]
-            q, _ = self._solve_ik(subgoal.flange_state)
-            self._subgoal_images[index] = self._render_scene(q, subgoal.finger_opening, subgoal.object_positions)
+            q, error = self._solve_ik(subgoal.flange_state)
+            image = self._render_scene(q, subgoal.finger_opening, subgoal.object_positions)
+            self._subgoal_images[index] = image, error
         return self._subgoal_images[index]
 
     def subgoal_images(self) -> list[np.ndarray]:

@@ -246,9 +246,7 @@ class SimNode(Node):
             raise ValueError(
                 f"render_goal: unknown sub-goal {name!r}; this {self.env.episode.task} episode has {names}"
             )
-        index = names.index(name)
-        _, error = self.env.render_at_pose(self.env.episode.subgoals[index].flange_state)
-        return self.env.subgoal_image(index), error
+        return self.env.render_subgoal(names.index(name))
 
     # ---------------------------------------------------------------------------------------------- publishing
     def _header(self, frame_id: str) -> Header:

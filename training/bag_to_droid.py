@@ -56,7 +56,9 @@ def find_bags(paths: list[Path]) -> list[Path]:
                 if not any(part == PARTIAL_DIR or is_temporary(part) for part in p.relative_to(path).parts)
             )
             if not found:
-                raise FileNotFoundError(f"{path}: no rosbag2 folders (metadata.yaml) found")
+                crashed = [p for p in path.rglob(f"{PARTIAL_DIR}/*") if p.is_dir()]
+                hint = f"; {len(crashed)} crashed recording(s): python -m training.bag_repair {path}" if crashed else ""
+                raise FileNotFoundError(f"{path}: no rosbag2 folders (metadata.yaml) found{hint}")
             bags.extend(found)
     return bags
 
@@ -227,7 +229,7 @@ def _floats(text: str, parser: argparse.ArgumentParser) -> tuple[float, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, convert, print a summary; exit status 1 when any bag failed."""
+    """Parse arguments, convert, print a summary; exit status 1 when any bag failed, 2 when none was found."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bags", nargs="+", type=Path, help="bag folders, or folders containing bag folders")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder receiving one episode per bag")
@@ -260,7 +262,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as error:  # e.g. extrinsics not one per image topic
         parser.error(str(error))
-    outcomes = convert_many(find_bags(args.bags), args.output, config, force=args.force, workers=args.workers)
+    try:
+        bags = find_bags(args.bags)
+    except FileNotFoundError as error:
+        print(f"bag_to_droid: {error}", file=sys.stderr)
+        return 2
+    outcomes = convert_many(bags, args.output, config, force=args.force, workers=args.workers)
     for outcome in outcomes:
         if outcome.error:
             print(f"FAILED {outcome.error}", file=sys.stderr)

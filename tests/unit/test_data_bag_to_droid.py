@@ -152,6 +152,16 @@ def test_cli_converts_a_batch_and_reports_failures(bags, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
 
 
+def test_cli_without_a_bag_says_so_and_points_at_crashed_recordings(tmp_path, capsys):
+    """Only a crashed recording under .partial/: a message naming it and bag_repair, not a traceback."""
+    (tmp_path / "bags" / ".partial" / "ep").mkdir(parents=True)
+    (tmp_path / "bags" / ".partial" / "ep" / "ep.mcap").write_bytes(b"")
+    assert cli_main([str(tmp_path / "bags"), "-o", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "no rosbag2 folders (metadata.yaml) found" in error and "1 crashed recording" in error
+    assert "python -m training.bag_repair" in error and not (tmp_path / "out").exists()
+
+
 def test_image_conversion_honours_encoding_and_padding():
     class Msg:
         height, width, step, encoding = 2, 3, 12, "bgr8"

@@ -82,14 +82,16 @@ def main() -> None:
         rows = []
         for seed in tqdm(range(args.episodes), desc="episodes"):
             rows += episode(env, world_model, cem, seed, args.steps)
-        after = {}
-        gains = {}
-        for name, disturb in DISTURBANCES.items():
-            disturbed, base = [], []
-            for seed in tqdm(range(args.episodes), desc=name):
-                base.append(episode(env, world_model, cem, seed, DISTURBED_STEP + 2)[DISTURBED_STEP + 1][3])
-                disturbed.append(episode(env, world_model, cem, seed, DISTURBED_STEP + 2, disturb)[-1][3])
-            after[name], gains[name] = np.array(disturbed), np.array(disturbed) - np.array(base)
+        base = np.array([  # surprise of the step after DISTURBED_STEP, undisturbed: the same for every disturbance
+            episode(env, world_model, cem, seed, DISTURBED_STEP + 2)[-1][3]
+            for seed in tqdm(range(args.episodes), desc="undisturbed")
+        ])  # fmt: skip
+        after = {
+            name: np.array([episode(env, world_model, cem, seed, DISTURBED_STEP + 2, disturb)[-1][3]
+                            for seed in tqdm(range(args.episodes), desc=name)])
+            for name, disturb in DISTURBANCES.items()
+        }  # fmt: skip
+        gains = {name: disturbed - base for name, disturbed in after.items()}
         tolerance = env.task_status().tolerance
     finally:
         env.close()

@@ -34,8 +34,9 @@ def run_episode(env: FrankaSimEnv, task: str, seed: int, sequence: bool, args: a
     runner = SubGoalController(MPCController(world_model, config), goals, subgoals)
     for step in range(1, args.max_steps + 1):
         state = torch.from_numpy(obs.ee_state)
-        runner.observe(world_model.encode(state))
-        decision, _ = runner.step(world_model.encode(state), state)
+        representation = world_model.encode(state)  # [1, 7]
+        runner.observe(representation)
+        decision, _ = runner.step(representation, state)
         obs = env.step(decision.target_state.numpy())
         if env.task_status().success:
             return True, step

@@ -115,3 +115,15 @@ def test_cli_verifies_bag_checksums(pristine, tmp_path, capsys):
     assert cli_main([str(bag), str(pristine)]) == 1
     output = capsys.readouterr().out
     assert "fails its CRC check" in output and "0/1 bags intact" in output and "1/1 episodes valid" in output
+
+
+def test_cli_verifies_a_crashed_recording_as_a_bag(pristine, tmp_path, capsys):
+    """A recorder's .partial/<episode> (an MCAP file, no metadata.yaml) is a bag to repair, not a broken episode."""
+    crashed = tmp_path / ".partial" / "bag"
+    crashed.mkdir(parents=True)
+    data = (pristine.parent.parent / "bag" / "bag.mcap").read_bytes()
+    (crashed / "bag.mcap").write_bytes(data[: len(data) * 2 // 3])  # what a kill leaves: no footer, no metadata.yaml
+    assert cli_main([str(crashed)]) == 1
+    output = capsys.readouterr().out
+    assert "truncated: no MCAP footer" in output and f"python -m training.bag_repair {crashed}" in output
+    assert "0/1 bags intact" in output and "episodes valid" not in output

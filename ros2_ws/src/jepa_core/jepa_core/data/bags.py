@@ -351,6 +351,12 @@ def bag_files(bag: Path) -> tuple[str, list[Path]]:
     return ("mcap", mcaps) if mcaps else ("sqlite3", sorted(bag.glob("*.db3")))
 
 
+def is_bag_folder(path: Path) -> bool:
+    """A rosbag2 folder: finished (metadata.yaml) or crashed (only its .mcap / .db3 files)."""
+    path = Path(path)
+    return (path / "metadata.yaml").is_file() or any(path.glob("*.mcap")) or any(path.glob("*.db3"))
+
+
 def verify_bag(bag: Path) -> list[str]:
     """Every defect of a bag folder in words, each naming the bag (empty list = intact and checksummed)."""
     bag = Path(bag)

@@ -267,8 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     config = check_config(args)
     conversion = ConversionConfig(image_topics=tuple(args.image_topic or ConversionConfig.image_topics))
+    recordings = find_recordings(args.recordings)  # a wrong path fails before the checkpoint is loaded
     world_model = build_world_model(args)
-    recordings = find_recordings(args.recordings)
     args.out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, EpisodeCheck]] = []
     names = unique_names(recordings)

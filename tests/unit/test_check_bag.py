@@ -110,6 +110,12 @@ def test_unreadable_recording_is_named(tmp_path, capsys):
         main(["--checkpoint", str(BUNDLED), str(tmp_path / "out")])
 
 
+def test_recordings_are_looked_for_before_the_model_is_loaded(tmp_path):
+    """A mistyped recording path is reported at once, not after loading a (possibly multi-GB) checkpoint."""
+    with pytest.raises(FileNotFoundError, match="missing: expected a bag folder"):
+        main(["--checkpoint", str(tmp_path / "not_there.pt"), str(tmp_path / "missing")])
+
+
 def test_recordings_are_found_in_folders_and_named_apart(tmp_path, capsys):
     for folder in ("a/ep", "b/ep", "mixed/bag1", "mixed/droid/bag1"):
         (tmp_path / folder).mkdir(parents=True)

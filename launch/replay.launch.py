@@ -7,6 +7,7 @@ Both players keep the recorded timing and QoS and take the same options here; th
 """
 
 import importlib.util
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -51,7 +52,11 @@ def player_process(context) -> list:
     arguments = player_arguments(**values)
     if values["player"] == "ros2bag":
         return [ExecuteProcess(cmd=[*ROS2_BAG_PLAY, *arguments], output="screen")]
-    return [ExecuteProcess(cmd=[*PROJECT_PLAYER, *arguments], cwd=str(REPO_ROOT), output="screen")]
+    # Run where the launch was started, as ros2 bag play does (a relative bag:= means the same to both players).
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    return [
+        ExecuteProcess(cmd=[*PROJECT_PLAYER, *arguments], additional_env={"PYTHONPATH": python_path}, output="screen")
+    ]
 
 
 def generate_launch_description():

@@ -2,10 +2,14 @@
 always, the expansion with the real launch API where it is installed."""
 
 import importlib.util
+import os
 import sys
+import types
 from pathlib import Path
 
 import pytest
+
+from tests.integration.test_launch_behaviour import load_launch  # noqa: F401 (a fixture: launch API stand-ins)
 
 LAUNCH_FILE = Path(__file__).resolve().parents[2] / "launch" / "replay.launch.py"
 
@@ -49,6 +53,19 @@ def test_the_project_player_parses_what_the_launch_file_passes(replay_launch, tm
     assert (parsed.bags, parsed.rate, parsed.loop, parsed.clock, parsed.no_progress) == (
         [str(tmp_path)], 2.0, True, 40.0, True,
     )  # fmt: skip
+
+
+def test_the_project_player_runs_where_the_launch_was_started(load_launch, monkeypatch, tmp_path):  # noqa: F811
+    """bag:= relative to the caller's directory reaches the player unchanged: the player must run there (with the
+    repository on its module path), as `ros2 bag play` does, not in the repository."""
+    monkeypatch.chdir(tmp_path)
+    (opaque,) = [e for e in load_launch("replay.launch.py") if type(e).__name__ == "OpaqueFunction"]
+    values = {"player": "project", "bag": "bags/ep1", "rate": "1.0", "loop": "false", "clock": "false"}
+    (process,) = opaque.kwargs["function"](types.SimpleNamespace(launch_configurations=values))
+    assert process.kwargs["cmd"][3] == "bags/ep1"
+    assert process.kwargs.get("cwd") in (None, str(tmp_path))
+    python_path = process.kwargs["additional_env"]["PYTHONPATH"].split(os.pathsep)
+    assert python_path[0] == str(LAUNCH_FILE.parents[1])
 
 
 def test_expansion_with_the_real_launch_api(replay_launch):

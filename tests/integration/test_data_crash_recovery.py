@@ -7,6 +7,7 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from jepa_core.data.crash_drill import DrillConfig, count_recovered, run_and_kill
+from jepa_core.data.typestore import stack_typestore
 from training.bag_repair import main as repair_main
 
 
@@ -26,3 +27,16 @@ def test_sigkilled_recording_is_recovered(tmp_path, capsys):
     assert result.old > 0, f"seed {seed}: kill too early to test anything"
     assert result.old_recovered == result.old, f"seed {seed}: {result}"
     assert result.recovered_fraction > 0.5, f"seed {seed}: {result}"
+
+
+def test_the_killed_child_records_with_the_drill_settings(tmp_path):
+    """Every DrillConfig field reaches the child (it once got only the speed-up and recorded 64 px for any size)."""
+    config = DrillConfig(seconds=6.0, size=32, max_age_s=0.3)
+    killed = run_and_kill(tmp_path, config, seed=0)
+    assert repair_main([str(tmp_path)]) == 0
+    with Reader(tmp_path / "crashed") as reader:
+        image = next(c for c in reader.connections if c.topic == "/camera/image_raw")
+        _, _, raw = next(reader.messages([image]))
+    msg = stack_typestore().deserialize_cdr(raw, image.msgtype)
+    assert (msg.height, msg.width) == (32, 32)
+    assert count_recovered(killed, tmp_path / "crashed", config).recovered > 0

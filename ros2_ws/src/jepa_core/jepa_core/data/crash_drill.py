@@ -2,12 +2,13 @@
 faster than real time) through the recorder's EpisodeWriter and is SIGKILLed at a random moment; the repaired bag is
 then compared with what the child had handed to the writer. Used by the crash test and benchmarks/data.py.
 
-Child: python -m jepa_core.data.crash_drill OUTPUT_DIR [--speedup 10]  (prints each message index once enqueued)
+Child: python -m jepa_core.data.crash_drill OUTPUT_DIR [--config JSON]  (prints each message index once enqueued)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rosbags.rosbag2 import Reader
@@ -26,6 +27,7 @@ from jepa_core.data.synthetic import synthetic_frame
 from jepa_core.data.typestore import stack_typestore
 
 EPISODE = "crashed"
+START_NS = 1_700_000_000_000_000_000  # stamp of row 0
 DRILL_TOPICS = {f"/{topics.CAMERA_IMAGE.name}": topics.CAMERA_IMAGE.msgtype, "/gripper_command": "std_msgs/msg/Float64"}
 
 
@@ -76,11 +78,11 @@ def record_child(output_dir: Path, config: DrillConfig) -> None:
     image_cls, header_cls = store.types["sensor_msgs/msg/Image"], store.types["std_msgs/msg/Header"]
     time_cls, float_cls = store.types["builtin_interfaces/msg/Time"], store.types["std_msgs/msg/Float64"]
     writer = EpisodeWriter(output_dir, EPISODE, DRILL_TOPICS, store)
-    start_ns, start = 1_700_000_000_000_000_000, time.monotonic()
+    start = time.monotonic()
     image_topic, gripper_topic = DRILL_TOPICS
     for index in range(int(config.seconds * config.row_hz)):
         time.sleep(max(0.0, start + index / (config.row_hz * config.speedup) - time.monotonic()))
-        stamp = start_ns + round(index * 1e9 / config.row_hz)
+        stamp = START_NS + round(index * 1e9 / config.row_hz)
         header = header_cls(time_cls(stamp // 1_000_000_000, stamp % 1_000_000_000), "drill_camera")
         frame = synthetic_frame(index, config.size, config.size)
         image = image_cls(header, config.size, config.size, "rgb8", 0, config.size * 3, frame.ravel())
@@ -93,7 +95,14 @@ def record_child(output_dir: Path, config: DrillConfig) -> None:
 def run_and_kill(output_dir: Path, config: DrillConfig = DrillConfig(), seed: int = 0) -> KilledRecording:
     """Start the child, SIGKILL it at a random moment of its recording, return what it had enqueued by then."""
     output_dir = Path(output_dir)
-    command = [sys.executable, "-m", "jepa_core.data.crash_drill", str(output_dir), "--speedup", str(config.speedup)]
+    command = [
+        sys.executable,
+        "-m",
+        "jepa_core.data.crash_drill",
+        str(output_dir),
+        "--config",
+        json.dumps(asdict(config)),
+    ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     killed = KilledRecording(output_dir)
     first_line = threading.Event()
@@ -121,13 +130,12 @@ def count_recovered(killed: KilledRecording, bag: Path, config: DrillConfig = Dr
     """Compare the repaired bag (read with rosbags' Reader) with the rows the child had enqueued."""
     store = stack_typestore()
     per_topic: dict[str, set[int]] = {topic: set() for topic in DRILL_TOPICS}
-    start_ns = 1_700_000_000_000_000_000
     with Reader(bag) as reader:
         for connection, stamp, raw in reader.messages():
             if connection.topic == "/gripper_command":
                 per_topic[connection.topic].add(int(store.deserialize_cdr(raw, connection.msgtype).data))
             else:
-                per_topic[connection.topic].add(round((stamp - start_ns) * config.row_hz / 1e9))
+                per_topic[connection.topic].add(round((stamp - START_NS) * config.row_hz / 1e9))
     recovered = set.intersection(*per_topic.values())
     old = {i for i, at in killed.enqueued_at.items() if at <= killed.killed_at - config.max_age_s}
     enqueued = set(killed.enqueued_at)
@@ -138,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     """Child entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir", type=Path)
-    parser.add_argument("--speedup", type=float, default=DrillConfig.speedup)
+    parser.add_argument("--config", type=json.loads, default={}, help="DrillConfig fields as JSON (default: defaults)")
     args = parser.parse_args(argv)
-    record_child(args.output_dir, DrillConfig(speedup=args.speedup))
+    record_child(args.output_dir, DrillConfig(**args.config))
 
 
 if __name__ == "__main__":

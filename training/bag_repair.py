@@ -1,10 +1,11 @@
 """CLI: turn crashed or damaged MCAP recordings into valid rosbag2 bags holding every intact chunk (a reindex).
 
 Usage: scripts/run.sh python -m training.bag_repair PATHS... [-o OUTPUT_DIR] [--keep-partial]
-A PATH is a crashed recording (`bags/.partial/<episode>`), a recorder output folder (every crashed recording under its
-`.partial/` is repaired), or a finished bag that fails its checks (written to `<bag>-repaired`). A crashed recording
-becomes `<output_dir>/<episode>`, where the recorder would have put it, and its partial folder is removed once the
-repaired bag is complete and on disk (--keep-partial keeps it). Each bag's summary says what was recovered and lost.
+A PATH is a crashed recording (`bags/.partial/<episode>`), a recorder output folder or its `.partial/` (every crashed
+recording under `.partial/` is repaired), or a finished bag that fails its checks (written to `<bag>-repaired`).
+A crashed recording becomes `<output_dir>/<episode>`, where the recorder would have put it, and its partial folder is
+removed once the repaired bag is complete and on disk (--keep-partial keeps it). Each bag's summary says what was
+recovered and lost.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def plan(paths: list[Path], output_dir: Path | None) -> list[tuple[Path, Path]]:
     """(damaged bag folder, repaired bag folder) for each path given."""
     jobs: list[tuple[Path, Path]] = []
     for path in map(Path, paths):
+        if path.name == PARTIAL_DIR and path.is_dir():  # the recorder's .partial/ folder itself
+            path = path.parent
         if (path / PARTIAL_DIR).is_dir():
             crashed = sorted(p for p in (path / PARTIAL_DIR).iterdir() if p.is_dir())
             jobs.extend((bag, (output_dir or path) / bag.name) for bag in crashed)

@@ -137,3 +137,16 @@ def test_repair_cli_on_a_finished_damaged_bag_and_on_nothing(tmp_path, capsys):
     (tmp_path / "empty" / PARTIAL_DIR / "ep" / "ep.mcap").write_bytes(b"")
     assert repair_main([str(tmp_path / "empty")]) == 1
     assert "FAILED" in capsys.readouterr().err and (tmp_path / "empty" / PARTIAL_DIR / "ep").exists()
+
+
+def test_repair_of_the_partial_folder_itself(tmp_path, capsys):
+    """`bag_repair bags/.partial` repairs each crashed recording in it (it was taken for one bag with no MCAP file)."""
+    from training.bag_repair import main as repair_main
+
+    crashed = tmp_path / "bags" / PARTIAL_DIR / "ep"
+    mcap = _write(tmp_path / "finished")
+    crashed.mkdir(parents=True)
+    (crashed / "ep.mcap").write_bytes(mcap.read_bytes()[: mcap.stat().st_size * 2 // 3])
+    assert repair_main([str(tmp_path / "bags" / PARTIAL_DIR)]) == 0
+    assert "repaired 1/1 bags" in capsys.readouterr().out
+    assert verify_bag(tmp_path / "bags" / "ep") == [] and not crashed.exists()

@@ -127,3 +127,12 @@ def test_cli_verifies_a_crashed_recording_as_a_bag(pristine, tmp_path, capsys):
     output = capsys.readouterr().out
     assert "truncated: no MCAP footer" in output and f"python -m training.bag_repair {crashed}" in output
     assert "0/1 bags intact" in output and "episodes valid" not in output
+
+
+def test_cli_verifies_the_bags_under_a_recording_folder(pristine, tmp_path, capsys):
+    """`validate_droid bags/` (as `bag_to_droid bags/`) checks every bag in it, not the folder as one DROID episode."""
+    for name in ("ep1", "ep2"):
+        shutil.copytree(pristine.parent.parent / "bag", tmp_path / "bags" / name)
+    assert cli_main([str(tmp_path / "bags")]) == 0
+    output = capsys.readouterr().out
+    assert "2/2 bags intact" in output and "episodes valid" not in output

@@ -247,8 +247,9 @@ class BagPlayer(Node):
         while True:
             with self._lock:
                 now = time.monotonic()
-                if not rclpy.ok(context=self.context):
+                if not rclpy.ok(context=self.context):  # SIGINT/SIGTERM: rclpy shut the context down
                     self.stats.interrupted = True
+                    self._stop.set()  # ends a --loop run too
                     return False
                 if self._stop.is_set():
                     return False

@@ -1,6 +1,10 @@
 """The bag player over real rclpy: topics, remaps, recorded QoS, timing at a rate, window options, /clock, pause/step
 services, loops, unknown types, both storage plugins; and a recorded sim episode replayed into the perception node."""
 
+import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +26,7 @@ from jepa_core.data.playback import NS, BagSource, PlaybackClock, PlaybackError,
 from jepa_core.data.typestore import stack_typestore  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
 from jepa_msgs.srv import ReplayControl  # noqa: E402
+from tests.conftest import REPO_ROOT  # noqa: E402
 from training.replay import BagPlayer, ReplayOptions, main, parse_remap, qos_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -325,12 +330,6 @@ def test_publisher_qos_follows_the_recorded_profiles():
 def test_cli_remaps_reach_rcl_only_through_ros_args(bags, tmp_path):
     """--remap OLD:=NEW is the player's own option: handed to rcl as well, it came back as a deprecated global remap
     rule (a warning, and a swap of two topics was undone)."""
-    import json
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO_ROOT
-
     root, times = bags
     stats = tmp_path / "stats.json"
     swap = ["--remap", "/camera/image_raw:=/ee_state", "--remap", "/ee_state:=/camera/image_raw"]
@@ -348,3 +347,28 @@ def test_bags_without_messages_are_refused_by_name(tmp_path):
         writer.add_connection("/ee_state", "jepa_msgs/msg/EndEffectorState", typestore=stack_typestore())
     with pytest.raises(PlaybackError, match=r"empty.*no messages"):
         BagSource([tmp_path / "empty"])
+
+
+def test_a_looping_cli_stops_on_sigterm(bags, ros_context):
+    """SIGTERM shuts the rcl context down: a --loop run must end with its summary, not restart its loop forever."""
+    root, _ = bags
+    listener = Listener(ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(listener.node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    command = [sys.executable, "-m", "training.replay", str(root / "mcap"), "--loop", "--rate", "5", "--no-progress"]
+    player = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30.0
+        while not listener.states and time.monotonic() < deadline and player.poll() is None:
+            time.sleep(0.05)
+        assert listener.states, "the player never published"
+        player.send_signal(signal.SIGTERM)
+        out, err = player.communicate(timeout=10)
+    finally:
+        player.kill()
+        executor.shutdown(timeout_sec=5.0)
+        spinner.join(5.0)
+        listener.node.destroy_node()
+    assert player.returncode == 0 and "replay interrupted" in out, (out, err)

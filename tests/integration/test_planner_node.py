@@ -473,3 +473,22 @@ def test_an_unexpected_error_still_gives_a_result_and_holds(system):
     assert run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=1)).outcome == (
         PlanToGoal.Result.OUTCOME_MAX_STEPS
     )  # the node goes on serving goals
+
+
+def test_no_command_from_a_plan_that_outlived_the_robot_state(make_system):
+    """A plan finished after the ee_state stream had stopped for longer than stale_timeout_s (a multi-second plan on a
+    big model): its target still went out, computed from a state nobody had confirmed since."""
+    planner, robot, client = make_system(stale_timeout_s=1.0)
+    plan = planner.controller.step
+
+    def slow_plan(*args, **kwargs):
+        decision = plan(*args, **kwargs)
+        robot.ee_alive = False  # the robot's state stream stops while the plan is computed
+        time.sleep(1.3)
+        return decision
+
+    planner.controller.step = slow_plan
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION and result.steps == 0, result.reason
+    assert "ee_state" in result.reason and "after planning" in result.reason
+    assert len(robot.targets) == 1 and robot.targets[0].pose == robot.published_pose  # only the hold

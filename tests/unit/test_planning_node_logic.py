@@ -141,3 +141,10 @@ def test_plan_markers():
     assert all(m.header.frame_id == "panda_link0" for m in markers.markers)
     no_goal = plan_markers("base", Time(), states, 1.0)
     assert [m.action for m in no_goal.markers if m.type == Marker.SPHERE] == [Marker.DELETE]
+
+
+def test_state_before_command_must_still_be_fresh():
+    run = GoalRun(GoalLimits(10, 60.0, 0.0, stale_timeout_s=1.0), start=0.0)
+    assert run.check_state_before_command(now=5.0, state_stamp=4.5) is None
+    stop = run.check_state_before_command(now=5.0, state_stamp=3.5)
+    assert stop.outcome == Outcome.STALE_OBSERVATION and "ee_state is 1.50 s old after planning step 0" in stop.reason

@@ -123,6 +123,15 @@ class GoalRun:
             return f"no {name} newer than the last command"
         return None
 
+    def check_state_before_command(self, now: float, state_stamp: float) -> Stop | None:
+        """After planning, before commanding: STALE_OBSERVATION when the latest ee_state is older than stale_timeout_s
+        (the robot's state stream stopped while the plan was computed; a big model plans for seconds)."""
+        problem = self._stamp_problem("ee_state", state_stamp, now)
+        if problem is None:
+            return None
+        reason = f"{problem} after planning step {self.steps} (stale_timeout_s {self.limits.stale_timeout_s} s)"
+        return Stop(Outcome.STALE_OBSERVATION, f"{reason}; holding the pose")
+
     def check_observation(self, observed_energy: float, surprise: float | None) -> Stop | None:
         """Before planning from a new observation: SURPRISE when the last action's surprise exceeds
         surprise_stop_threshold (checked first: a world that misbehaves is no success), SUCCEEDED when the observed

@@ -440,6 +440,13 @@ class PlannerNode(Node):
         reason = non_finite_reason(energy=decision.energy, target=decision.target_state.numpy())
         if reason:
             return Stop(Outcome.INTERNAL_ERROR, reason)
+        with self._lock:
+            latest = self._ee_state  # the robot may have gone silent (or wrong) while the plan was computed
+        if latest.problem:
+            return Stop(Outcome.INVALID_OBSERVATION, f"{latest.problem}; holding the last finite pose")
+        stop = run.check_state_before_command(self._now(), latest.stamp)
+        if stop is not None:
+            return stop
         violation = command_violation(state, decision.target_state.numpy(), self.settings.safety)
         if violation:
             return Stop(Outcome.SAFETY_LIMIT, violation)

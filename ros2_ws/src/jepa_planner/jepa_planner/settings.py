@@ -107,7 +107,12 @@ PARAMETERS: tuple[Param, ...] = (
         "success once the observed frame's energy to the goal is below this unless the goal sets one; 0 = off "
         "(0.05 measured for models/sim_reach.pt: within 4.7 cm of the goal)",
     ),
-    Param("stale_timeout_s", 2.0, "max age of embedding and ee_state (header stamp vs the node clock), s"),
+    Param(
+        "stale_timeout_s",
+        2.0,
+        "max age of embedding and ee_state (header stamp vs the node clock) before planning, and of ee_state when "
+        "the plan is ready to be commanded, s",
+    ),
     Param(
         "observation_timeout_s",
         GoalLimits.observation_timeout_s,

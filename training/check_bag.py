@@ -267,7 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     config = check_config(args)
     conversion = ConversionConfig(image_topics=tuple(args.image_topic or ConversionConfig.image_topics))
-    recordings = find_recordings(args.recordings)  # a wrong path fails before the checkpoint is loaded
+    try:
+        recordings = find_recordings(args.recordings)  # a wrong path fails before the checkpoint is loaded
+    except FileNotFoundError as error:
+        print(f"check_bag: {error}", file=sys.stderr)
+        return 2
     world_model = build_world_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, EpisodeCheck]] = []

@@ -104,16 +104,16 @@ def test_unreadable_recording_is_named(tmp_path, capsys):
     (broken / "metadata.yaml").write_text("not: a bag\n")
     assert main(["--checkpoint", str(BUNDLED), str(broken), "--out", str(tmp_path / "out")]) == 2
     assert f"cannot read {broken}" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="expected a bag folder, a DROID episode folder or a folder of them"):
-        main(["--checkpoint", str(BUNDLED), str(tmp_path / "missing")])
-    with pytest.raises(FileNotFoundError, match=r"no bag \(metadata.yaml\) or DROID episode"):
-        main(["--checkpoint", str(BUNDLED), str(tmp_path / "out")])
+    assert main(["--checkpoint", str(BUNDLED), str(tmp_path / "missing")]) == 2
+    assert "expected a bag folder, a DROID episode folder or a folder of them" in capsys.readouterr().err
+    assert main(["--checkpoint", str(BUNDLED), str(tmp_path / "out")]) == 2
+    assert "no bag (metadata.yaml) or DROID episode" in capsys.readouterr().err
 
 
-def test_recordings_are_looked_for_before_the_model_is_loaded(tmp_path):
-    """A mistyped recording path is reported at once, not after loading a (possibly multi-GB) checkpoint."""
-    with pytest.raises(FileNotFoundError, match="missing: expected a bag folder"):
-        main(["--checkpoint", str(tmp_path / "not_there.pt"), str(tmp_path / "missing")])
+def test_recordings_are_looked_for_before_the_model_is_loaded(tmp_path, capsys):
+    """A mistyped recording path is reported at once (exit 2), not after loading a (possibly multi-GB) checkpoint."""
+    assert main(["--checkpoint", str(tmp_path / "not_there.pt"), str(tmp_path / "missing")]) == 2
+    assert "missing: expected a bag folder" in capsys.readouterr().err
 
 
 def test_recordings_are_found_in_folders_and_named_apart(tmp_path, capsys):

@@ -148,3 +148,12 @@ def test_state_before_command_must_still_be_fresh():
     assert run.check_state_before_command(now=5.0, state_stamp=4.5) is None
     stop = run.check_state_before_command(now=5.0, state_stamp=3.5)
     assert stop.outcome == Outcome.STALE_OBSERVATION and "ee_state is 1.50 s old after planning step 0" in stop.reason
+
+
+@pytest.mark.parametrize("field", ["energy_threshold", "surprise_stop_threshold"])
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_non_finite_thresholds_are_refused_not_silently_off(field, value):
+    """A NaN threshold compared False everywhere: success (or the surprise stop) was silently off."""
+    limits = dict(max_steps=3, timeout_s=10.0, energy_threshold=0.5, stale_timeout_s=1.0) | {field: value}
+    with pytest.raises(ValueError, match=f"{field}={value}"):
+        GoalLimits(**limits)

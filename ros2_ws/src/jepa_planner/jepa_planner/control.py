@@ -55,10 +55,12 @@ class GoalLimits:
             bad.append(f"max_steps={self.max_steps}")
         if not self.future_tolerance_s >= 0:
             bad.append(f"future_tolerance_s={self.future_tolerance_s}")
+        thresholds = ("energy_threshold", "surprise_stop_threshold")  # NaN would silently turn the rule off
+        bad += [f"{name}={getattr(self, name)}" for name in thresholds if not math.isfinite(getattr(self, name))]
         if bad:
             raise ValueError(
-                f"GoalLimits: expected max_steps >= 1, {' > 0, '.join(positive)} > 0 and future_tolerance_s >= 0, "
-                f"got {', '.join(bad)}"
+                f"GoalLimits: expected max_steps >= 1, {' > 0, '.join(positive)} > 0, future_tolerance_s >= 0 and "
+                f"finite {' and '.join(thresholds)}, got {', '.join(bad)}"
             )
 
 

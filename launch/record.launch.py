@@ -6,6 +6,7 @@
 The topic list is jepa_core.data.topics.RECORDED_TOPICS for both; node parameters: launch/config/record.yaml.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def generate_launch_description() -> LaunchDescription:
     node_command = [sys.executable, "-m", "training.record", "--ros-args", "--params-file", str(CONFIG)]
     node = ExecuteProcess(
         cmd=[*node_command, "-p", ["output_dir:=", output], "-p", ["storage:=", storage]],
-        cwd=str(REPO_ROOT),
+        # runs where the launch was started (a relative output:= means what it means for ros2 bag record), with the
+        # repository on the module path for `-m training.record`
+        additional_env={"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))},
         output="screen",
         condition=IfCondition(EqualsSubstitution(recorder, "node")),
     )

@@ -8,6 +8,7 @@ gets as parameters, which launch arguments exist. Issue 13 items 13-17.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import types
 from pathlib import Path
@@ -164,3 +165,14 @@ def test_demo_model_paths_resolve_from_another_directory(load_launch, monkeypatc
     from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig
 
     assert FrameEncoder(FrameEncoderConfig(checkpoint=str(checkpoint))).grid.height == 4  # loads from tmp_path
+
+
+def test_record_node_runs_where_the_launch_was_started(load_launch, monkeypatch, tmp_path):
+    """recorder:=node with a relative output:= writes under the caller's directory, as `ros2 bag record` does: the
+    recorder process is not moved into the repository (which goes on its module path instead)."""
+    monkeypatch.chdir(tmp_path)
+    (recorder,) = [
+        e for e in load_launch("record.launch.py") if kind(e) == "ExecuteProcess" and "-m" in e.kwargs["cmd"]
+    ]
+    assert recorder.kwargs.get("cwd") in (None, str(tmp_path))
+    assert recorder.kwargs["additional_env"]["PYTHONPATH"].split(os.pathsep)[0] == str(LAUNCH_DIR.parent)

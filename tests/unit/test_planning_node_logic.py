@@ -157,3 +157,16 @@ def test_non_finite_thresholds_are_refused_not_silently_off(field, value):
     limits = dict(max_steps=3, timeout_s=10.0, energy_threshold=0.5, stale_timeout_s=1.0) | {field: value}
     with pytest.raises(ValueError, match=f"{field}={value}"):
         GoalLimits(**limits)
+
+
+@pytest.mark.parametrize(
+    "field, value, named",
+    [("max_translation_step", math.nan, "max_translation_step"),
+     ("max_rotation_step", math.inf, "max_translation_step/max_rotation_step"),
+     ("workspace_min", (math.nan, -0.6, 0.0), "workspace_min/max"),
+     ("workspace_max", (0.9, math.inf, 0.9), "workspace_min/max")],
+)  # fmt: skip
+def test_non_finite_safety_limits_are_refused(field, value, named):
+    """NaN compared False: a NaN step limit or box corner switched that check off (any command passed)."""
+    with pytest.raises(ValueError, match=f"SafetyLimits.{named}.*finite"):
+        SafetyLimits(**{field: value})

@@ -22,17 +22,20 @@ class SafetyLimits:
     max_rotation_step: float = 0.35  # rotation angle between current and target orientation per step, rad
 
     def __post_init__(self) -> None:
-        """Reject an empty box or non-positive step limits, naming the field."""
+        """Reject an empty box or non-positive step limits, naming the field; NaN/inf too (a comparison with NaN is
+        False, so such a limit would pass every command)."""
         low, high = np.asarray(self.workspace_min, float), np.asarray(self.workspace_max, float)
-        if low.shape != (3,) or high.shape != (3,) or np.any(low >= high):
+        finite = np.all(np.isfinite(low)) and np.all(np.isfinite(high))
+        if low.shape != (3,) or high.shape != (3,) or not finite or np.any(low >= high):
             raise ValueError(
-                f"SafetyLimits.workspace_min/max: expected 3 values each with min < max, got {self.workspace_min}, "
-                f"{self.workspace_max}"
+                f"SafetyLimits.workspace_min/max: expected 3 finite values each with min < max, got "
+                f"{self.workspace_min}, {self.workspace_max}"
             )
-        if self.max_translation_step <= 0 or self.max_rotation_step <= 0:
+        steps = (self.max_translation_step, self.max_rotation_step)
+        if not all(0 < step < np.inf for step in steps):
             raise ValueError(
-                f"SafetyLimits.max_translation_step/max_rotation_step: expected > 0, got {self.max_translation_step}, "
-                f"{self.max_rotation_step}"
+                f"SafetyLimits.max_translation_step/max_rotation_step: expected finite > 0, got "
+                f"{self.max_translation_step}, {self.max_rotation_step}"
             )
 
 

@@ -238,3 +238,11 @@ def test_gripper_commands_become_grasp_and_move_goals_one_at_a_time(rig):
     move.results[0].set_result(SimpleNamespace(result=SimpleNamespace(success=True)))
     adapter._on_gripper_command(Float64(data=0.02))  # within the deadband of the last goal: skipped
     assert len(move.goals) == 1 and len(grasp.goals) == 1
+
+
+@pytest.mark.parametrize("name", ["max_linear_step", "max_target_distance"])
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+def test_non_finite_limits_are_refused(ros_context, name, value):
+    """max_linear_step: inf passed the '> 0' check and let the equilibrium jump to the target in one message."""
+    with pytest.raises(ValueError, match=f"'{name}': expected finite > 0"):
+        FrankaAdapterNode(context=ros_context, parameter_overrides=[Parameter(name, value=value)])

@@ -36,6 +36,7 @@ older than `state_timeout`.
 from __future__ import annotations
 
 import importlib.util
+import math
 import time
 from dataclasses import dataclass
 
@@ -211,9 +212,9 @@ class FrankaAdapterNode(Node):
                 "gripper_deadband", 0.05, "Skip gripper commands closer than this (fraction of max width) to the last."
             ),
         )
-        for name in _POSITIVE_PARAMETERS:
-            if not getattr(config, name) > 0.0:
-                raise ValueError(f"franka_adapter parameter '{name}': expected > 0, got {getattr(config, name)}")
+        for name in _POSITIVE_PARAMETERS:  # inf would unbound a step or distance limit
+            if not 0.0 < getattr(config, name) < math.inf:
+                raise ValueError(f"franka_adapter parameter '{name}': expected finite > 0, got {getattr(config, name)}")
         tcp_offset(config.tcp_offset_xyz, config.tcp_offset_rpy)  # raises on malformed offsets
         return config
 

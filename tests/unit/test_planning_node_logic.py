@@ -150,10 +150,14 @@ def test_state_before_command_must_still_be_fresh():
     assert stop.outcome == Outcome.STALE_OBSERVATION and "ee_state is 1.50 s old after planning step 0" in stop.reason
 
 
-@pytest.mark.parametrize("field", ["energy_threshold", "surprise_stop_threshold"])
+@pytest.mark.parametrize(
+    "field", ["energy_threshold", "surprise_stop_threshold", "stale_timeout_s", "observation_timeout_s",
+              "future_tolerance_s"],
+)  # fmt: skip
 @pytest.mark.parametrize("value", [math.nan, math.inf])
-def test_non_finite_thresholds_are_refused_not_silently_off(field, value):
-    """A NaN threshold compared False everywhere: success (or the surprise stop) was silently off."""
+def test_non_finite_limits_are_refused_not_silently_off(field, value):
+    """A NaN threshold compared False everywhere: success (or the surprise stop) was silently off; an infinite
+    stale_timeout_s/observation_timeout_s/future_tolerance_s switched the freshness checks off."""
     limits = dict(max_steps=3, timeout_s=10.0, energy_threshold=0.5, stale_timeout_s=1.0) | {field: value}
     with pytest.raises(ValueError, match=f"{field}={value}"):
         GoalLimits(**limits)

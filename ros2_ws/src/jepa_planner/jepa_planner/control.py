@@ -48,20 +48,21 @@ class GoalLimits:
     surprise_stop_threshold: float = 0.0  # stop once an action's surprise exceeds this; <= 0 = monitor only
 
     def __post_init__(self) -> None:
-        """Reject limits that would never let a run end or start, naming the field."""
-        positive = ("timeout_s", "stale_timeout_s", "observation_timeout_s")
-        bad = [f"{name}={getattr(self, name)}" for name in positive if not getattr(self, name) > 0]
-        if self.max_steps < 1:
-            bad.append(f"max_steps={self.max_steps}")
-        if not self.future_tolerance_s >= 0:
-            bad.append(f"future_tolerance_s={self.future_tolerance_s}")
-        thresholds = ("energy_threshold", "surprise_stop_threshold")  # NaN would silently turn the rule off
-        bad += [f"{name}={getattr(self, name)}" for name in thresholds if not math.isfinite(getattr(self, name))]
+        """Reject limits that would never let a run end or start, or that NaN/inf would silently switch off (every
+        comparison with NaN is False), naming the field."""
+        inf = math.inf
+        checks = {
+            "max_steps": (self.max_steps >= 1, ">= 1"),
+            "timeout_s": (self.timeout_s > 0, "> 0"),
+            "stale_timeout_s": (0 < self.stale_timeout_s < inf, "finite > 0"),
+            "observation_timeout_s": (0 < self.observation_timeout_s < inf, "finite > 0"),
+            "future_tolerance_s": (0 <= self.future_tolerance_s < inf, "finite >= 0"),
+            "energy_threshold": (math.isfinite(self.energy_threshold), "finite"),
+            "surprise_stop_threshold": (math.isfinite(self.surprise_stop_threshold), "finite"),
+        }
+        bad = [f"{name}={getattr(self, name)} (expected {want})" for name, (ok, want) in checks.items() if not ok]
         if bad:
-            raise ValueError(
-                f"GoalLimits: expected max_steps >= 1, {' > 0, '.join(positive)} > 0, future_tolerance_s >= 0 and "
-                f"finite {' and '.join(thresholds)}, got {', '.join(bad)}"
-            )
+            raise ValueError(f"GoalLimits: {', '.join(bad)}")
 
 
 WAIT = "wait"

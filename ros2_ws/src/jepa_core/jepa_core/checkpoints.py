@@ -39,6 +39,11 @@ STRAY_KEYS = {
 }
 
 
+def is_auto_preset(preset: str | None) -> bool:
+    """True for the preset words that mean "from the checkpoint": None, "" and AUTO_PRESET."""
+    return preset in (None, "", AUTO_PRESET)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be used: unreadable, missing a key, or with tensors of the wrong shape."""
 
@@ -142,7 +147,7 @@ def _resolve_hparams(
     model_cls, presets: dict, preset: str | None, ckpt: dict, path: Path, key: str, config_key: str, state
 ):
     """Constructor kwargs: the named preset, else our stored jepa_config, else the unique preset whose shapes match."""
-    if preset not in (None, "", AUTO_PRESET):
+    if not is_auto_preset(preset):
         if preset not in presets:
             raise CheckpointError(f"{path}: unknown preset {preset!r}; known: {sorted(presets)} (or {AUTO_PRESET!r})")
         return asdict(presets[preset]), f"preset {preset!r}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa_core.checkpoints import AUTO_PRESET, NONFINITE_POLICIES, load_encoder
+from jepa_core.checkpoints import NONFINITE_POLICIES, is_auto_preset, load_encoder
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.precision import autocast
 from jepa_core.models.representations import normalize_reps
@@ -53,7 +53,7 @@ class FrameEncoderConfig:
 
     def validate(self) -> None:
         """Raise FrameEncoderError for a field that cannot work."""
-        if not self.checkpoint and not (self.preset not in ("", AUTO_PRESET) and self.allow_random_weights):
+        if not self.checkpoint and (is_auto_preset(self.preset) or not self.allow_random_weights):
             raise FrameEncoderError(
                 "checkpoint is empty: set checkpoint (an encoder checkpoint file), or preset together with "
                 f"allow_random_weights=True for random weights (got preset={self.preset!r}, "
@@ -114,7 +114,7 @@ def encoder_preset_name(preset: str) -> str:
 
 def _build_torch_encoder(config: FrameEncoderConfig, device: str) -> VisionTransformer:
     """Checkpoint weights, or the preset with seeded random weights; eval mode, fp32, on `device` ("meta": shapes)."""
-    preset = encoder_preset_name(config.preset) if config.preset not in ("", AUTO_PRESET) else None
+    preset = None if is_auto_preset(config.preset) else encoder_preset_name(config.preset)
     if config.checkpoint:
         return load_encoder(
             config.checkpoint, preset, config.checkpoint_key, device, nonfinite=config.nonfinite_weights

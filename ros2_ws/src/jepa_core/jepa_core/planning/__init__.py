@@ -11,5 +11,7 @@ ROS-free use (closed-loop evaluation, demos)::
 
 Modules: `poses` (batched compute_new_pose / poses_to_diffs), `cem` (CEMPlanner, CEMConfig, CEMResult),
 `world_model` (WorldModel, PlanningContext, energies), `mpc` (MPCController: history, warm start, seeds),
-`subgoals` (SubGoalController: a sequence of goals switched by step budget or energy threshold).
+`subgoals` (SubGoalController: a sequence of goals switched by step budget or energy threshold), `oracle`
+(StateWorldModel: exact predictions of true states, for tests and benchmarks), `model_check` (a model on
+recordings).
 """

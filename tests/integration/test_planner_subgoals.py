@@ -86,6 +86,8 @@ def test_a_single_goal_reports_subgoal_zero(system):
     assert result.outcome == RESULT.OUTCOME_MAX_STEPS and list(result.subgoals_reached) == [False]
     assert (result.subgoal_index, result.subgoal_name) == (0, "goal")
     assert [(f.subgoal_index, f.subgoal_name) for f in feedback] == [(0, "goal")] * 2
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), energy_threshold=1e9, max_steps=2))
+    assert result.success and list(result.subgoals_reached) == [True], result.reason  # its threshold was met
 
 
 def test_surprise_stops_the_sequence_before_its_last_threshold_counts(make_system):  # noqa: F811

@@ -328,7 +328,10 @@ class PlannerNode(Node):
         )  # fmt: skip
         if sequence is not None:
             result.subgoal_index, result.subgoal_name = sequence.index, sequence.active.name
-            result.subgoals_reached = list(sequence.reached)
+            # success means the active (last) sub-goal's threshold was met, whether the sequence or the goal saw it
+            result.subgoals_reached = [
+                r or (result.success and i == sequence.index) for i, r in enumerate(sequence.reached)
+            ]
         if stop.outcome == Outcome.SUCCEEDED:
             goal_handle.succeed()
         elif stop.outcome == Outcome.CANCELED and goal_handle.is_cancel_requested:

@@ -15,7 +15,6 @@ summary reports them over the whole output folder. Files are written with `jepa_
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 import uuid
@@ -28,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jepa_core.data import droid_format as fmt
+from jepa_core.data.bag_to_droid import clean_stale_temporaries, publish_folder, temporary_name
 from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
 from jepa_sim.scene import OBJECTS
@@ -147,7 +147,7 @@ def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> d
 
 def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: int) -> None:
     """Lay out one episode in the raw DROID format (trajectory.h5, MP4, metadata JSON) atomically."""
-    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
+    tmp = folder.parent / temporary_name(folder.name)  # matched by its own name, cleaned if this process dies
     (tmp / fmt.MP4_DIR).mkdir(parents=True)
     rows = len(episode["states"])
     row_hz = 1.0 / config.control_period
@@ -178,6 +178,8 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
         "trajectory_length": rows,
         "hdf5_path": fmt.TRAJECTORY_FILE,
         fmt.LEFT_MP4_KEY: fmt.mp4_relative_path(SERIAL),
+        fmt.RIGHT_MP4_KEY: fmt.mp4_relative_path(SERIAL),  # one camera: the official loader's default views need both
+        "right_mp4_source": "same camera as left (one camera recorded)",
         "camera_serials": [SERIAL],
         "ext1_cam_serial": SERIAL,
         "ext1_mp4_path": fmt.mp4_relative_path(SERIAL),
@@ -192,9 +194,7 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
         "mix_fractions": {key: float(np.mean(flags)) for key, flags in episode["mix"].items()},
     }
     (tmp / f"metadata_{episode_uuid}.json").write_text(json.dumps(metadata, indent=2))
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    publish_folder(tmp, folder)
 
 
 def mix_summary(root: Path) -> dict[str, float]:
@@ -220,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     env = FrankaSimEnv(sim_config)
     config.out.mkdir(parents=True, exist_ok=True)
+    for stale in clean_stale_temporaries(config.out):  # half-written episodes of a killed run
+        print(f"sim_episodes: removed {stale.name} (left by a run that died)")
     start, written, skipped = time.perf_counter(), 0, 0
     try:
         for number in tqdm(range(config.episodes), desc="sim episodes"):

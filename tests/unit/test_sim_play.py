@@ -85,3 +85,19 @@ def test_sim_episodes_record_the_mix(tmp_path):
     assert set(fractions) == set(sim_episodes.MIX_KEYS)
     assert all(0.0 <= v <= 1.0 for v in fractions.values())
     assert sim_episodes.mix_summary(tmp_path) == pytest.approx(fractions)
+
+
+def test_sim_episodes_serve_the_official_default_views_and_clean_dead_temporaries(tmp_path):
+    """Episodes carry right_mp4_path (the official DROID class loads left and right views by default), are published
+    through the converter's fsync-and-rename, and a killed run's half-written episode is removed by the next run."""
+    out = tmp_path / "my.tmp-data"  # a `.tmp-` in the output path is not a temporary folder
+    dead = out / ".tmp-999999999-deadbeef-sim_reach_0000001"  # pid that cannot exist
+    (dead / "recordings").mkdir(parents=True)
+    argv = ["--out", str(out), "--episodes", "1", "--steps", "4", "--image-size", "32", "--policy", "waypoints"]
+    assert sim_episodes.main(argv) == 0
+    assert not dead.exists()
+    (episode,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    (metadata_path,) = episode.glob("metadata_*.json")
+    metadata = json.loads(metadata_path.read_text())
+    for view in ("left_mp4_path", "right_mp4_path"):
+        assert (episode / metadata[view]).is_file()

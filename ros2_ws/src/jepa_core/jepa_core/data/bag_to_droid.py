@@ -355,9 +355,6 @@ def _write_episode(bag: Path, reader: AnyReader, config: ConversionConfig, folde
     metadata = _metadata(bag, reader.start_time, builder, config, serials, len(row_stamps))
     metadata["repeated_frames"] = int(np.sum(np.diff(image_index) == 0))  # rows reusing the previous image (gaps)
     (folder / f"metadata_{metadata['uuid']}.json").write_text(json.dumps(metadata, indent=2))
-    for path in sorted(folder.rglob("*"), reverse=True):  # files, then their folders: all on disk before the rename
-        fsync_path(path)
-    fsync_path(folder)
 
 
 def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = None, force: bool = False):
@@ -378,7 +375,7 @@ def convert_bag(bag: Path, output_root: Path, config: ConversionConfig | None = 
     tmp = output_root / temporary_name(bag.name)
     try:
         _write_episode(bag, reader, config, tmp)
-        _replace(tmp, final)
+        publish_folder(tmp, final)
         return final
     except BagConversionError:
         raise
@@ -462,8 +459,12 @@ def clean_stale_temporaries(output_root: Path) -> list[Path]:
     return stale
 
 
-def _replace(tmp: Path, final: Path) -> None:
-    """Move a finished episode into place, replacing an existing one only after the new one is complete."""
+def publish_folder(tmp: Path, final: Path) -> None:
+    """Move a finished episode folder into place atomically: every file and folder is fsynced first, an existing
+    episode is replaced only after the new one is complete, and the rename itself is fsynced."""
+    for path in sorted(tmp.rglob("*"), reverse=True):  # files, then their folders: all on disk before the rename
+        fsync_path(path)
+    fsync_path(tmp)
     if final.exists():
         trash = final.with_name(temporary_name(f"old-{final.name}"))
         final.rename(trash)

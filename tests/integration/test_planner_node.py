@@ -385,15 +385,15 @@ def test_ee_state_in_a_foreign_frame_is_refused(system):
     assert all(t.header.frame_id == "panda_link0" for t in robot.targets)
 
 
-def cancel_after(client, ready, settle_s: float = 0.0) -> PlanToGoal.Result:
-    """Send a goal, cancel it once ready() (plus settle_s); the result must come within 1 s of the cancel."""
+def cancel_after(client, ready, settle_s: float = 0.0, within_s: float = 1.0) -> PlanToGoal.Result:
+    """Send a goal, cancel it once ready() (plus settle_s); the result must come within `within_s` of the cancel."""
     handle, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image()), [])
     wait_for(ready)
     time.sleep(settle_s)
     canceled_at = time.monotonic()
     wait_for(handle.cancel_goal_async().done)
-    wait_for(result_future.done, timeout=5.0)
-    assert time.monotonic() - canceled_at < 1.0
+    wait_for(result_future.done, timeout=within_s + 5.0)
+    assert time.monotonic() - canceled_at < within_s
     return result_future.result().result
 
 
@@ -445,8 +445,11 @@ def test_surprise_above_the_threshold_stops_and_holds(make_system):
 
 def test_cancel_while_planning_a_long_step(make_system):
     """Item 6, every phase: a cancel during a long CEM (seconds per step on a big model) ends the goal at once."""
-    _, robot, client = make_system(**{"cem.samples": 4000, "cem.iterations": 60})
-    result = cancel_after(client, lambda: robot.encode_calls == 1, settle_s=0.5)  # planning the first step
+    # The uninterrupted step plans for about a minute here (600 iterations of 4000 candidates); the cancel is polled
+    # before each predictor call, so it lands within one call plus the executor's scheduling: measured up to ~3 s on
+    # a busy 2-core machine (the old code answered only after the whole step).
+    _, robot, client = make_system(**{"cem.samples": 4000, "cem.iterations": 600})
+    result = cancel_after(client, lambda: robot.encode_calls == 1, settle_s=0.5, within_s=10.0)  # planning step 0
     assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "planning" in result.reason
     assert result.steps == 0 and len(robot.targets) <= 1  # no planned step; at most the hold
 

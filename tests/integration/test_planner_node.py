@@ -131,6 +131,7 @@ BASE_OVERRIDES = {
     "cem.iterations": 2,
     "seed": 0,
     "stale_timeout_s": 2.0,  # generous: a loaded CI machine can starve the fake robot's 20 Hz timer for ~0.7 s
+    "observation_timeout_s": 5.0,  # generous for the same reason; the tests of the freshness rule set their own
     "max_steps": 4,
     "base_frame": "panda_link0",
 }
@@ -361,7 +362,7 @@ def test_frozen_ee_state_stops_within_the_observation_timeout(make_system):
     stopped_after = time.monotonic() - frozen_at
     result = result_future.result().result
     assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION and "ee_state" in result.reason
-    assert stopped_after < 0.5 + 0.5  # observation_timeout_s plus a margin, not 2 x stale_timeout_s (4 s)
+    assert stopped_after < 0.5 + 1.5  # observation_timeout_s plus a margin for a loaded CI machine, not the old ~4 s
     assert len(robot.targets) <= targets_before + 2  # at most the command in flight, then the hold
 
 

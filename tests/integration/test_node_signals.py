@@ -58,7 +58,7 @@ def start(node: str, index: int, log_dir: Path) -> tuple[subprocess.Popen, Path]
     with log.open("w") as out:
         process = subprocess.Popen(
             command(node, f"signals_{os.getpid()}_{index}"), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, env=os.environ | {"PYTHONFAULTHANDLER": "1"},
         )  # fmt: skip
     return process, log
 
@@ -76,6 +76,18 @@ def wait_until_ready(node: str, process: subprocess.Popen, log: Path) -> None:
     time.sleep(0.3)  # into the spin loop
 
 
+def wait_for_exit(process: subprocess.Popen, log: Path) -> int:
+    """Exit status of `process` within STOP_TIMEOUT_S; if it hangs, its threads' stacks (faulthandler, on SIGABRT)
+    go into the failure message."""
+    try:
+        return process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGABRT)
+        process.wait()
+        stacks = log.read_text()[-6000:]
+        raise AssertionError(f"no exit {STOP_TIMEOUT_S} s after the signal; thread stacks:\n{stacks}") from None
+
+
 @pytest.mark.parametrize(
     "node", [pytest.param(n, marks=pytest.mark.slow) if n == "bringup" else n for n in sorted(NODES)]
 )
@@ -90,7 +102,7 @@ def test_node_stops_cleanly_on_sigint_and_sigterm(node, tmp_path):
         for (signum, count), (process, _) in zip(CASES, runs, strict=True):
             if count == 2 and process.poll() is None:
                 os.killpg(process.pid, signum)
-        codes = [process.wait(timeout=STOP_TIMEOUT_S) for process, _ in runs]
+        codes = [wait_for_exit(process, log) for process, log in runs]
     finally:
         for process, _ in runs:
             if process.poll() is None:

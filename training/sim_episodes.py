@@ -30,7 +30,7 @@ from jepa_core.data import droid_format as fmt
 from jepa_core.data.bag_to_droid import clean_stale_temporaries, publish_folder, temporary_name
 from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
-from jepa_sim.scene import OBJECTS
+from jepa_sim.scene import CAMERAS, OBJECTS
 from jepa_sim.scripted import PlayConfig, PlayPolicy, in_hand, lifted
 from training.common_config import parse_config
 
@@ -52,6 +52,9 @@ class ExplorationConfig:
         default="play", metadata={"help": "play = manipulation mix (PlayPolicy); waypoints = reach-only exploration"}
     )
     image_size: int = field(default=256, metadata={"help": "rendered square image size (pixels)"})
+    camera: Literal["exterior", "workspace"] = field(
+        default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS)"}
+    )
     control_period: float = field(default=0.25, metadata={"help": "seconds per step = 1 / row rate"})
     max_translation: float = field(default=0.075, metadata={"help": "per-axis step bound, m"})
     noise: float = field(default=0.04, metadata={"help": "uniform per-axis noise added to the waypoint step, m"})
@@ -191,6 +194,7 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
         "action_semantics": "commanded target pose executed between this row and the next",
         "current_task": f"{config.policy} exploration ({config.task} reset)",
         "seed": seed,
+        "sim_camera": config.camera,  # jepa_sim.scene.CAMERAS name: evaluate with the same camera
         "mix_fractions": {key: float(np.mean(flags)) for key, flags in episode["mix"].items()},
     }
     (tmp / f"metadata_{episode_uuid}.json").write_text(json.dumps(metadata, indent=2))
@@ -216,7 +220,10 @@ def mix_summary(root: Path) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(ExplorationConfig, argv, __doc__)
     sim_config = SimConfig(
-        image_width=config.image_size, image_height=config.image_size, control_period=config.control_period
+        image_width=config.image_size,
+        image_height=config.image_size,
+        camera=CAMERAS[config.camera],
+        control_period=config.control_period,
     )
     env = FrankaSimEnv(sim_config)
     config.out.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,13 @@ bound, at 4 Hz and 15 Hz; sim_episodes records the manipulation mix per row and 
 
 import json
 
+import h5py
 import numpy as np
 import pytest
 
+from jepa_core.data import droid_format as fmt
 from jepa_sim.env import FrankaSimEnv, SimConfig
-from jepa_sim.scene import OBJECTS
+from jepa_sim.scene import CAMERAS, OBJECTS
 from jepa_sim.scripted import PlayPolicy, in_hand, lifted
 from training import sim_episodes
 
@@ -101,3 +103,22 @@ def test_sim_episodes_serve_the_official_default_views_and_clean_dead_temporarie
     metadata = json.loads(metadata_path.read_text())
     for view in ("left_mp4_path", "right_mp4_path"):
         assert (episode / metadata[view]).is_file()
+
+
+def test_sim_episodes_use_the_named_camera(tmp_path):
+    """--camera workspace renders from the workspace camera: its pose is in the trajectory and its name in the
+    metadata (evaluation must use the camera the model was trained with)."""
+    argv = ["--out", str(tmp_path), "--episodes", "1", "--steps", "2", "--image-size", "32", "--camera", "workspace"]
+    assert sim_episodes.main(argv) == 0
+    (episode,) = tmp_path.iterdir()
+    (metadata_path,) = episode.glob("metadata_*.json")
+    assert json.loads(metadata_path.read_text())["sim_camera"] == "workspace"
+    with h5py.File(episode / fmt.TRAJECTORY_FILE) as trajectory:
+        extrinsics = trajectory[fmt.extrinsics_key(sim_episodes.SERIAL)][:]
+    poses = {}
+    for name in ("workspace", "exterior"):
+        env = FrankaSimEnv(SimConfig(camera=CAMERAS[name], render_observations=False))
+        poses[name] = env.camera_extrinsics()
+        env.close()
+    np.testing.assert_allclose(extrinsics, np.tile(poses["workspace"], (3, 1)))
+    assert np.abs(poses["workspace"] - poses["exterior"]).max() > 0.1

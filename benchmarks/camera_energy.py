@@ -1,0 +1,76 @@
+"""How much a frozen random encoder's planning energy registers the object and the fingers, per simulator camera.
+
+For grasp episodes (seeds 0..episodes-1) the energy (mean |a - b| of layer-normed tokens, what the planner minimises)
+between the lift goal image (cube held 10 cm up) and three other scenes: the arm at the lift pose with the cube left on
+the table (a failed grasp the planner must not take for success), the arm and cube 3 cm off (a position error of the
+size the planner resolves), and the approach vs grasp goals (only the finger opening differs). A camera is better for
+manipulation the larger the first and last are relative to the second. The encoder is the seeded random `vit_tiny_128`
+of the CPU-sized models (`training.posttrain` defaults), at --image-size.
+Usage: scripts/run.sh python -m benchmarks.camera_energy [--episodes 8] [--image-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from jepa_core.models.representations import encode_frames
+from jepa_core.presets import build_encoder
+from jepa_core.transforms import planning_transform_batch
+from jepa_sim.env import FrankaSimEnv, SimConfig
+from jepa_sim.scene import CAMERAS
+
+
+def energy(encoder: torch.nn.Module, a: np.ndarray, b: np.ndarray, size: int) -> float:
+    """Planning energy between two RGB uint8 images [H, W, 3]."""
+    with torch.inference_mode():
+        reps = encode_frames(encoder, planning_transform_batch(np.stack([a, b]), size=size))  # [2, N, D]
+    return float((reps[0] - reps[1]).abs().mean())
+
+
+def camera_row(encoder: torch.nn.Module, camera: str, args: argparse.Namespace) -> tuple[float, float, float]:
+    """Mean (cube missing, arm + 3 cm, fingers) energies over the grasp seeds, with `camera`."""
+    env = FrankaSimEnv(SimConfig(camera=CAMERAS[camera], image_width=256, image_height=256))
+    rows = []
+    try:
+        for seed in range(args.episodes):
+            env.reset(task="grasp", seed=seed)
+            episode = env.episode
+            lift = episode.subgoals[-1]
+            goal = env.subgoal_image(len(episode.subgoals) - 1)
+            cube_left, _ = env.render_at_pose(lift.flange_state, episode.object_positions)
+            offset = np.array([0.03, 0.0, 0.0])
+            moved = {**lift.object_positions, episode.object_name: lift.object_positions[episode.object_name] + offset}
+            shifted, _ = env.render_at_pose(lift.flange_state + np.r_[offset, np.zeros(4)], moved)
+            fingers = energy(encoder, env.subgoal_image(0), env.subgoal_image(1), args.image_size)
+            rows.append(
+                (energy(encoder, goal, cube_left, args.image_size), energy(encoder, goal, shifted, args.image_size),
+                 fingers)
+            )  # fmt: skip
+    finally:
+        env.close()
+    return tuple(np.mean(rows, axis=0))
+
+
+def main() -> None:
+    """Print the table and the RESULT line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=8, help="grasp seeds 0..episodes-1")
+    parser.add_argument("--image-size", type=int, default=64, help="encoder input size, px")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)  # training.posttrain's default seed: the released models' random encoder
+    encoder = build_encoder("vit_tiny_128", img_size=(args.image_size, args.image_size), num_frames=2).eval()
+    rows = {camera: camera_row(encoder, camera, args) for camera in CAMERAS}
+    print(f"{'camera':10s} {'cube missing':>13s} {'arm +3 cm':>10s} {'fingers':>8s} {'cube / arm':>11s}")
+    for camera, (missing, shifted, fingers) in rows.items():
+        print(f"{camera:10s} {missing:13.4f} {shifted:10.4f} {fingers:8.4f} {missing / shifted:11.2f}")
+    base, close = rows["exterior"], rows["workspace"]
+    print(f"RESULT workspace_vs_exterior_cube={close[0] / base[0]:.2f} "
+          f"workspace_vs_exterior_fingers={close[2] / base[2]:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,6 @@ from jepa_core.data.video import VideoEncoding
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 DEFAULT_WORKERS = 1  # measured on 2 cores: libx264 already uses both, a second worker only adds contention
-WAIT_POLL_S = 0.5  # s, longest wait for a worker before the main thread checks for Ctrl-C again
 
 
 @dataclass(frozen=True)
@@ -152,8 +151,7 @@ def _convert_in_workers(bags, output, config, force, workers, convert, progress)
                 with contextlib.suppress(OSError):  # dead already: noticed through its sentinel below
                     worker.connection.send((worker.bag, output, config, force))
                 busy[worker.process.sentinel] = worker
-            # bounded: a Ctrl-C the kernel handed to another thread (tqdm's monitor) is only seen between waits
-            for sentinel_or_connection in wait([*busy, *(w.connection for w in busy.values())], timeout=WAIT_POLL_S):
+            for sentinel_or_connection in wait([*busy, *(w.connection for w in busy.values())]):
                 worker = busy.get(sentinel_or_connection) or next(
                     (w for w in busy.values() if w.connection is sentinel_or_connection), None
                 )

@@ -364,7 +364,8 @@ def test_frozen_ee_state_stops_within_the_observation_timeout(make_system):
     stopped_after = time.monotonic() - frozen_at
     result = result_future.result().result
     assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION and "ee_state" in result.reason
-    assert stopped_after < 2.0 + 1.5  # observation_timeout_s plus a margin for a loaded CI machine, not the old ~20 s
+    assert stopped_after < 2.0 + 4.0  # observation_timeout_s plus the step in flight on a loaded CI machine (3.8 s
+    # seen), far below the old ~20 s
     assert len(robot.targets) <= targets_before + 2  # at most the command in flight, then the hold
 
 

@@ -16,8 +16,9 @@ def test_models_folder_fits_the_budget():
 def test_sim_manip_is_a_release_checkpoint_trained_on_play_data():
     path = MODELS / "sim_manip.pt"
     ckpt = read_checkpoint(path)
-    assert ckpt["opt"] is None and ckpt["step"] == 1200
-    assert ckpt["train_config"]["data"] == ["data/sim_play"] and ckpt["train_config"]["recipe"] == "frozen"
+    assert ckpt["opt"] is None and ckpt["step"] == 3000
+    assert ckpt["train_config"]["data"] == ["data/sim_play", "data/sim_play_ext2"]  # seeds 100000-99 and 100100-299
+    assert ckpt["train_config"]["recipe"] == "frozen"
     encoder, predictor = load_encoder(path), load_ac_predictor(path)
     assert encoder.img_size == (64, 64) and predictor.embed_dim == encoder.embed_dim == 192
     assert predictor.tokens_per_frame == 16

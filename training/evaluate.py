@@ -20,7 +20,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -33,7 +32,7 @@ from jepa_core.planning.mpc import MPCConfig, MPCController
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_sim.env import FrankaSimEnv, SimConfig
-from jepa_sim.scene import CAMERAS
+from jepa_sim.scene import CAMERAS, CameraName
 from training.common_config import parse_config
 
 
@@ -57,7 +56,7 @@ class EvalConfig:
         default=0.0, metadata={"help": "leave a sub-goal once the observed energy is below this (0 = budgets only)"}
     )
     image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
-    camera: Literal["exterior", "workspace"] = field(
+    camera: CameraName = field(
         default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS), as in training"}
     )
     control_period: float = field(default=0.25, metadata={"help": "seconds of simulation per control step"})

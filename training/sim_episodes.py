@@ -30,7 +30,7 @@ from jepa_core.data import droid_format as fmt
 from jepa_core.data.bag_to_droid import clean_stale_temporaries, publish_folder, temporary_name
 from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
-from jepa_sim.scene import CAMERAS, OBJECTS
+from jepa_sim.scene import CAMERAS, OBJECTS, CameraName
 from jepa_sim.scripted import PlayConfig, PlayPolicy, in_hand, lifted
 from training.common_config import parse_config
 
@@ -52,9 +52,7 @@ class ExplorationConfig:
         default="play", metadata={"help": "play = manipulation mix (PlayPolicy); waypoints = reach-only exploration"}
     )
     image_size: int = field(default=256, metadata={"help": "rendered square image size (pixels)"})
-    camera: Literal["exterior", "workspace"] = field(
-        default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS)"}
-    )
+    camera: CameraName = field(default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS)"})
     control_period: float = field(default=0.25, metadata={"help": "seconds per step = 1 / row rate"})
     max_translation: float = field(default=0.075, metadata={"help": "per-axis step bound, m"})
     noise: float = field(default=0.04, metadata={"help": "uniform per-axis noise added to the waypoint step, m"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import mujoco
 import numpy as np
@@ -58,7 +59,8 @@ class CameraConfig:
 # table from closer with a narrower field of view, so at the 64 px input of the CPU-sized models the 5 cm cube covers
 # ~2.5x the image area: the frozen random encoder's energy then registers a missing cube and the finger opening
 # ~2.2x more (benchmarks/camera_energy.py), but the arm leaves the view above ~0.5 m (models/README.md: no better).
-CAMERAS = {
+CameraName = Literal["exterior", "workspace"]
+CAMERAS: dict[CameraName, CameraConfig] = {
     "exterior": CameraConfig(),
     "workspace": CameraConfig(position=(1.0, 0.5, 0.7), lookat=(0.47, 0.0, 0.22), fovy_deg=40.0),
 }

@@ -17,17 +17,18 @@ import numpy as np
 import torch
 
 from jepa_core.models.representations import encode_frames
-from jepa_core.presets import build_encoder
+from jepa_core.planning.world_model import WorldModel
 from jepa_core.transforms import planning_transform_batch
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS
+from training.posttrain import PosttrainConfig, build_encoder_for
 
 
 def energy(encoder: torch.nn.Module, a: np.ndarray, b: np.ndarray, size: int) -> float:
     """Planning energy between two RGB uint8 images [H, W, 3]."""
     with torch.inference_mode():
         reps = encode_frames(encoder, planning_transform_batch(np.stack([a, b]), size=size))  # [2, N, D]
-    return float((reps[0] - reps[1]).abs().mean())
+    return float(WorldModel.step_energies(reps[:1, None], reps[1])[0, 0])
 
 
 def camera_row(encoder: torch.nn.Module, camera: str, args: argparse.Namespace) -> tuple[float, float, float]:
@@ -61,8 +62,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=64, help="encoder input size, px")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(0)  # training.posttrain's default seed: the released models' random encoder
-    encoder = build_encoder("vit_tiny_128", img_size=(args.image_size, args.image_size), num_frames=2).eval()
+    encoder = build_encoder_for(PosttrainConfig(image_size=args.image_size)).eval()  # the bundled models' encoder
     rows = {camera: camera_row(encoder, camera, args) for camera in CAMERAS}
     print(f"{'camera':10s} {'cube missing':>13s} {'arm +3 cm':>10s} {'fingers':>8s} {'cube / arm':>11s}")
     for camera, (missing, shifted, fingers) in rows.items():

@@ -19,6 +19,9 @@ SIGReg(projector(tokens)) (`jepa_core.sigreg`; the projector is Linear-BatchNorm
 `projector` for resuming only). `--no-projector` applies SIGReg to the layer-normed tokens the planner compares: the
 BatchNorm projector can whiten a shrinking spread of the tokens, which then collapse partly (model card). Frames are
 preprocessed once and kept in memory; the planner later sees exactly the trained encoder's layer-normed tokens.
+`--state-probe-weight w` adds w * the error of a linear read-out of the recorded flange position and gripper opening
+from those tokens (`training.state_probe`; saved under `state_probe` for resuming only), so that the encoder keeps
+what the planner must control precisely.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from training.ac_clips import EncodedClipDataset, encode_episodes, frozen_encode
 from training.common_config import config_dict, parse_config
 from training.common_dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
 from training.common_loop import LoopConfig, endless, make_loader, print_summary, run_training
+from training.state_probe import StateProbe, state_statistics
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,10 @@ class PosttrainConfig(LoopConfig):
     )
     projector_hidden: int = field(default=512, metadata={"help": "end_to_end: projector hidden width"})
     projector_dim: int = field(default=256, metadata={"help": "end_to_end: projector output width (SIGReg's space)"})
+    state_probe_weight: float = field(
+        default=0.0,
+        metadata={"help": "end_to_end: weight of the linear state read-out loss on the planner's tokens; 0 = none"},
+    )
     encoder_checkpoint: Path | None = field(
         default=None, metadata={"help": "frozen encoder checkpoint (ours or Meta's); none = random init of the preset"}
     )
@@ -83,6 +91,14 @@ class PosttrainConfig(LoopConfig):
     weight_decay: float = 0.04
     run_dir: Path = Path("runs/posttrain")
 
+    def __post_init__(self) -> None:
+        if not self.state_probe_weight >= 0:
+            raise ValueError(f"state_probe_weight must be >= 0, got {self.state_probe_weight}")
+        if self.state_probe_weight > 0 and (self.recipe != "end_to_end" or not self.feature_cache):
+            raise ValueError(
+                "state_probe_weight > 0 needs --recipe end_to_end with the feature cache (it trains the encoder)"
+            )
+
 
 class ACLossModel(nn.Module):
     """The AC predictor and its training loss in one forward (teacher forcing + rollout: one DDP call per step)."""
@@ -102,21 +118,33 @@ class EndToEndLossModel(nn.Module):
     """Encoder + AC predictor + projector: AC loss on the encoder's own tokens + weight * SIGReg(projector(tokens))."""
 
     def __init__(
-        self, encoder: VisionTransformer, ac_model: ACLossModel, projector: Projector, config: PosttrainConfig
+        self,
+        encoder: VisionTransformer,
+        ac_model: ACLossModel,
+        projector: nn.Module,
+        config: PosttrainConfig,
+        probe: StateProbe | None = None,
     ):
         super().__init__()
         self.encoder = encoder
         self.ac_model = ac_model
         self.projector = projector
+        self.probe = probe
         self.weight = config.sigreg_weight
+        self.probe_weight = config.state_probe_weight
         self.sigreg_config = SIGRegConfig(directions=config.sigreg_directions)
 
     def forward(self, frames: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> dict[str, torch.Tensor]:
-        """frames [B, T, 3, S, S], actions [B, T-1, 7], states [B, T, 7] -> {"loss", "jloss", "sloss", "sigreg"}."""
+        """frames [B, T, 3, S, S], actions [B, T-1, 7], states [B, T, 7] -> {"loss", "jloss", "sloss", "sigreg"}
+        (+ "probe" with a state probe)."""
         reps = encode_clip_frames(self.encoder, frames.transpose(1, 2))  # [B, T*N, D], with gradients
         out = self.ac_model(reps, actions, states)
         regulariser = sigreg(self.projector(reps), self.sigreg_config)  # over B*T*N token embeddings
-        return {**out, "loss": out["loss"] + self.weight * regulariser, "sigreg": regulariser}
+        out = {**out, "loss": out["loss"] + self.weight * regulariser, "sigreg": regulariser}
+        if self.probe is not None:
+            probe = self.probe(reps, states)
+            out = {**out, "loss": out["loss"] + self.probe_weight * probe, "probe": probe}
+        return out
 
 
 class PosttrainTask:
@@ -124,7 +152,7 @@ class PosttrainTask:
 
     checkpoint_prefix = AC_PREFIX
 
-    def __init__(self, config: PosttrainConfig, ctx: DistContext, encoder, predictor):
+    def __init__(self, config: PosttrainConfig, ctx: DistContext, encoder, predictor, probe: StateProbe | None = None):
         self.config = config
         self.ctx = ctx
         self.end_to_end = config.recipe == "end_to_end"
@@ -139,8 +167,11 @@ class PosttrainTask:
                 if config.projector
                 else nn.Flatten(0, -2)  # [..., D] -> [n, D]: SIGReg on the layer-normed tokens themselves
             )
-            self.model = wrap_ddp(EndToEndLossModel(self.encoder, ac_model, projector, config).to(ctx.device), ctx)
+            model = EndToEndLossModel(self.encoder, ac_model, projector, config, probe)
+            self.model = wrap_ddp(model.to(ctx.device), ctx)
             self.loss_names.append("sigreg")
+            if probe is not None:
+                self.loss_names.append("probe")
         else:
             self.encoder = encoder.to(ctx.device).eval().requires_grad_(False)
             self.model = wrap_ddp(ac_model.to(ctx.device), ctx)
@@ -180,8 +211,11 @@ class PosttrainTask:
         return {"encoder": self.encoder, "target_encoder": self.encoder, "predictor": predictor}
 
     def extra_modules(self) -> dict[str, nn.Module]:
-        """Training-only modules saved (as state dicts) for resuming: the SIGReg projector."""
-        return {"projector": unwrap(self.model).projector} if self.end_to_end else {}
+        """Training-only modules saved (as state dicts) for resuming: the SIGReg projector and the state probe."""
+        if not self.end_to_end:
+            return {}
+        model = unwrap(self.model)
+        return {"projector": model.projector, **({"state_probe": model.probe} if model.probe is not None else {})}
 
 
 def build_encoder_for(config: PosttrainConfig) -> VisionTransformer:
@@ -224,6 +258,16 @@ def build_dataset(config: PosttrainConfig, encoder: VisionTransformer, ctx: Dist
     return DroidClipDataset(list(config.data), clip_config, transform=lambda f: planning_transform_batch(f, size=size))
 
 
+def build_probe_for(config: PosttrainConfig, encoder: VisionTransformer, dataset) -> StateProbe | None:
+    """The state probe of `--state-probe-weight` (standardised by the training data's states), else None."""
+    if config.state_probe_weight == 0:
+        return None
+    mean, std = state_statistics([episode.states for episode in dataset.episodes])
+    tokens = (encoder.img_size[0] // encoder.patch_size) * (encoder.img_size[1] // encoder.patch_size)
+    torch.manual_seed(config.seed + 2)
+    return StateProbe(tokens, encoder.embed_dim, mean, std)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(PosttrainConfig, argv, __doc__)
     ctx = setup_distributed(config.device, config.cpu_threads)
@@ -238,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"posttrain ({config.recipe}): {len(dataset)} clips; predictor {params:.2f} M parameters; "
                 f"{ctx.world_size} process(es)"
             )
-        task = PosttrainTask(config, ctx, encoder, predictor)
+        task = PosttrainTask(config, ctx, encoder, predictor, build_probe_for(config, encoder, dataset))
         batches = endless(make_loader(dataset, config, ctx))
         extra = {"batch_size": config.batch_size, "lr": config.lr, "train_config": config_dict(config)}
         summary = run_training(config, ctx, task, batches, extra, title="posttrain")

@@ -155,6 +155,27 @@ def test_posttrain_end_to_end_trains_the_encoder_and_resumes(droid_root, tmp_pat
     assert "projector" not in read_checkpoint(release)  # training-only
 
 
+def test_posttrain_end_to_end_with_a_state_probe_logs_it_and_keeps_it_out_of_the_release(droid_root, tmp_path):
+    args = ["--data", str(droid_root), "--run-dir", str(tmp_path), "--encoder-preset", "parity_tiny", "--recipe"]
+    args += ["end_to_end", "--state-probe-weight", "2.0", "--predictor-preset", "parity_tiny", "--predictor-depth"]
+    args += ["1", "--frames-per-clip", "3", "--sigreg-directions", "16", "--projector-hidden", "32"]
+    args += ["--projector-dim", "16", *TINY_LOOP]
+    assert posttrain.main([*args, "--steps", "2", "--checkpoint-every", "1"]) == 0
+    assert posttrain.main([*args, "--steps", "3", "--checkpoint-every", "1"]) == 0  # resumes the probe too
+    ckpt = read_checkpoint(tmp_path / "final.pt")
+    assert ckpt["train_config"]["state_probe_weight"] == 2.0
+    assert ckpt["state_probe"]["linear.weight"].shape == (4, 16 * 192)  # 4 probed dims from 16 tokens x width 192
+    with (tmp_path / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in rows] == [1, 2, 3]
+    for row in rows:  # the total includes the weighted probe term
+        parts = float(row["jloss"]) + float(row["sloss"]) + 0.1 * float(row["sigreg"]) + 2.0 * float(row["probe"])
+        assert float(row["loss"]) == pytest.approx(parts, rel=1e-4)
+    release = tmp_path / "release.pt"
+    export.release_checkpoint(tmp_path / "final.pt", tmp_path / "final.pt", "target_encoder", release)
+    assert "state_probe" not in read_checkpoint(release)
+
+
 def test_posttrain_end_to_end_without_projector_regularises_the_planner_tokens(droid_root, tmp_path):
     args = ["--data", str(droid_root), "--run-dir", str(tmp_path), "--encoder-preset", "parity_tiny", "--recipe"]
     args += ["end_to_end", "--no-projector", "--predictor-preset", "parity_tiny", "--predictor-depth", "1"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jepa_core.data import droid_format as fmt
+from jepa_core.transforms import planning_transform_batch
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, OBJECTS
 from jepa_sim.scripted import PlayPolicy, in_hand, lifted
@@ -122,3 +123,21 @@ def test_sim_episodes_use_the_named_camera(tmp_path):
         env.close()
     np.testing.assert_allclose(extrinsics, np.tile(poses["workspace"], (3, 1)))
     assert np.abs(poses["workspace"] - poses["exterior"]).max() > 0.1
+
+
+def _finger_pixels(camera: str, seeds: range) -> int:
+    """64 px pixels that change by more than 10 levels when only the fingers close (grasp approach vs grasp image)."""
+    env = FrankaSimEnv(SimConfig(camera=CAMERAS[camera]))
+    changed = 0
+    for seed in seeds:
+        env.reset("grasp", seed)
+        approach, grasp = (planning_transform_batch(env.subgoal_image(i)[None], size=64) for i in (0, 1))
+        changed += int(((approach - grasp).abs().amax(1) > 10 / 255 / 0.225).sum())  # ~10 levels in normalised units
+    env.close()
+    return changed
+
+
+def test_front_camera_sees_the_fingers_close_across_the_image():
+    """The exterior camera sees the finger gap nearly along its line of sight; the front camera faces it."""
+    front, exterior = _finger_pixels("front", range(3)), _finger_pixels("exterior", range(3))
+    assert front >= 1.5 * exterior, (front, exterior)

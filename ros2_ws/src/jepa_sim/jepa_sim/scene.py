@@ -59,10 +59,13 @@ class CameraConfig:
 # table from closer with a narrower field of view, so at the 64 px input of the CPU-sized models the 5 cm cube covers
 # ~2.5x the image area: the frozen random encoder's energy then registers a missing cube and the finger opening
 # ~2.2x more (benchmarks/camera_energy.py), but the arm leaves the view above ~0.5 m (models/README.md: no better).
-CameraName = Literal["exterior", "workspace"]
+# "front" faces the robot across the table, so the fingers (closing along the base y axis) open and close across the
+# image instead of along the line of sight: at 64 px closing them changes ~2x the pixels the exterior view shows.
+CameraName = Literal["exterior", "workspace", "front"]
 CAMERAS: dict[CameraName, CameraConfig] = {
     "exterior": CameraConfig(),
     "workspace": CameraConfig(position=(1.0, 0.5, 0.7), lookat=(0.47, 0.0, 0.22), fovy_deg=40.0),
+    "front": CameraConfig(position=(1.3, 0.1, 0.65), lookat=(0.47, 0.0, 0.25), fovy_deg=45.0),
 }
 
 

@@ -17,6 +17,7 @@ import torch
 from jepa_core.planning.mpc import MPCController
 from jepa_core.planning.subgoals import SubGoal, SubGoalController
 from jepa_sim.env import FrankaSimEnv, SimConfig
+from jepa_sim.scene import CAMERAS
 from training.evaluate import EvalConfig, build_world_model
 
 XY_TOLERANCE, Z_TOLERANCE, OPEN_BELOW = 0.015, 0.02, 0.3  # m, m, gripper command (0 open, 1 closed)
@@ -25,8 +26,9 @@ XY_TOLERANCE, Z_TOLERANCE, OPEN_BELOW = 0.015, 0.02, 0.3  # m, m, gripper comman
 def approach(env: FrankaSimEnv, world_model, config: EvalConfig, seed: int, steps: int) -> tuple[float, float, float]:
     """(xy error m, |z error| m, gripper) after `steps` planned steps towards the approach image of grasp `seed`."""
     obs = env.reset("grasp", seed)
-    target = env.episode.subgoals[0].flange_state
-    goal = world_model.encode_images(env.subgoal_image(0)[None])[0]
+    index = env.episode.subgoal_index("approach")
+    target = env.episode.subgoals[index].flange_state
+    goal = world_model.encode_images(env.subgoal_image(index)[None])[0]
     runner = SubGoalController(MPCController(world_model, config.mpc_config(seed)), [goal], [SubGoal("approach")])
     for _ in range(steps):
         representation = world_model.encode_images(obs.image[None])[0]
@@ -43,11 +45,12 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=Path("models/sim_manip.pt"), help="AC checkpoint")
     parser.add_argument("--episodes", type=int, default=20, help="grasp seeds 0..episodes-1")
     parser.add_argument("--steps", type=int, default=20, help="planned steps per episode")
+    parser.add_argument("--camera", choices=sorted(CAMERAS), default="exterior", help="the camera the model saw")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = EvalConfig(checkpoint=args.checkpoint, gifs=False)
     world_model = build_world_model(config)
-    env = FrankaSimEnv(SimConfig())
+    env = FrankaSimEnv(SimConfig(camera=CAMERAS[args.camera]))
     try:
         rows = np.array([approach(env, world_model, config, seed, args.steps) for seed in range(args.episodes)])
     finally:

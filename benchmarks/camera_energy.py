@@ -45,7 +45,8 @@ def camera_row(encoder: torch.nn.Module, camera: str, args: argparse.Namespace) 
             offset = np.array([0.03, 0.0, 0.0])
             moved = {**lift.object_positions, episode.object_name: lift.object_positions[episode.object_name] + offset}
             shifted, _ = env.render_at_pose(lift.flange_state + np.r_[offset, np.zeros(4)], moved)
-            fingers = energy(encoder, env.subgoal_image(0), env.subgoal_image(1), args.image_size)
+            approach, grasp = (env.subgoal_image(episode.subgoal_index(name)) for name in ("approach", "grasp"))
+            fingers = energy(encoder, approach, grasp, args.image_size)
             rows.append(
                 (energy(encoder, goal, cube_left, args.image_size), energy(encoder, goal, shifted, args.image_size),
                  fingers)
@@ -67,9 +68,13 @@ def main() -> None:
     print(f"{'camera':10s} {'cube missing':>13s} {'arm +3 cm':>10s} {'fingers':>8s} {'cube / arm':>11s}")
     for camera, (missing, shifted, fingers) in rows.items():
         print(f"{camera:10s} {missing:13.4f} {shifted:10.4f} {fingers:8.4f} {missing / shifted:11.2f}")
-    base, close = rows["exterior"], rows["workspace"]
-    print(f"RESULT workspace_vs_exterior_cube={close[0] / base[0]:.2f} "
-          f"workspace_vs_exterior_fingers={close[2] / base[2]:.2f}")  # fmt: skip
+    base = rows["exterior"]
+    ratios = [
+        f"{camera}_vs_exterior_cube={row[0] / base[0]:.2f} {camera}_vs_exterior_fingers={row[2] / base[2]:.2f}"
+        for camera, row in rows.items()
+        if camera != "exterior"
+    ]
+    print("RESULT " + " ".join(ratios))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@
 Per task and seed (0..episodes-1): reset, encode the goal images, then each control step encode the camera frame, plan
 with `jepa_core.planning.mpc.MPCController` (WorldModel + CEMPlanner, the code the planner node runs) and execute the
 target pose for one control period. With `--subgoals` (default) the planner follows the task's sub-goal sequence
-(`jepa_core.planning.subgoals`: grasp = approach, grasp, lift; pick_place = approach, grasp, carry, place; each
-sub-goal for its step budget from the simulator, or until the observed energy is below `--subgoal-threshold`), as the
-V-JEPA 2 paper does for pick-and-place; `--no-subgoals` plans to the final goal image only. An episode ends on success
+(`jepa_core.planning.subgoals`: grasp = pregrasp, approach, grasp, lift; pick_place = pregrasp, approach, grasp,
+carry, place; each sub-goal for its step budget from the simulator, or until the observed energy is below
+`--subgoal-threshold`), as the V-JEPA 2 paper does for pick-and-place; `--no-subgoals` plans to the final goal image
+only. The CEM plans the gripper as in the paper; `--subgoal-grippers` commands the gripper each sub-goal image shows
+(open or closed) instead, for models that cannot see the fingers (models/README.md). An episode ends on success
 (the simulator's rule, e.g. reach within 4 cm) or after `--max-steps`. Writes episodes.csv, summary.csv/summary.md
 (success rate, final distance, steps), eval.png and one GIF per episode ([camera | active goal] side by side).
 """
@@ -54,6 +56,10 @@ class EvalConfig:
     subgoals: bool = field(default=True, metadata={"help": "follow the task's sub-goal images (else the final goal)"})
     subgoal_threshold: float = field(
         default=0.0, metadata={"help": "leave a sub-goal once the observed energy is below this (0 = budgets only)"}
+    )
+    subgoal_grippers: bool = field(
+        default=False,
+        metadata={"help": "each sub-goal commands the gripper its image shows (open/closed) instead of the CEM"},
     )
     image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
     camera: CameraName = field(
@@ -123,7 +129,11 @@ def episode_subgoals(env: FrankaSimEnv, config: EvalConfig) -> tuple[list[np.nda
     images = [env.subgoal_image(index) for index in range(first, count)]
     last = len(scenes) - 1
     threshold = config.subgoal_threshold
-    return images, [SubGoal(s.name, 0 if i == last else s.steps, threshold) for i, s in enumerate(scenes)]
+    grippers = [s.gripper_command if config.subgoal_grippers else None for s in scenes]
+    return images, [
+        SubGoal(s.name, 0 if i == last else s.steps, threshold, gripper)
+        for i, (s, gripper) in enumerate(zip(scenes, grippers, strict=True))
+    ]
 
 
 def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, task: str, seed: int):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from jepa_core.planning.cem import CEMConfig, CEMPlanner
-from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.mpc import MPCConfig, MPCController, fixed_gripper
 from jepa_core.planning.oracle import StateWorldModel
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController, SubGoalSequence
 from jepa_core.planning.world_model import WorldModel
@@ -57,6 +57,8 @@ def test_no_threshold_means_budget_only_and_the_reason_names_the_subgoals():
         ([SubGoal("a", 0), SubGoal("b", 3)], r"sub-goal 0 \('a'\): steps must be >= 1"),
         ([SubGoal("a", -1)], r"sub-goal 0 \('a'\): steps must be >= 1"),
         ([SubGoal("a", 2, float("nan"))], "energy_threshold must be finite"),
+        ([SubGoal("a", 2, gripper=1.5), SubGoal("b")], r"sub-goal 0 \('a'\): gripper must be in \[0, 1\]"),
+        ([SubGoal("a", gripper=float("nan"))], "gripper must be in"),
     ],
 )
 def test_invalid_sequences_are_rejected(subgoals, match):
@@ -149,3 +151,53 @@ def test_planned_gripper_grasps_carries_and_releases_in_the_simulator(task, seed
     if task == "pick_place":
         assert closures["place"][-1] < 0.05  # released
     assert np.all(np.isfinite(obs.ee_state))
+
+
+# ---- a gripper commanded by the sub-goal --------------------------------------------------------------------------
+def test_fixed_gripper_moves_to_the_target_in_the_first_step_and_holds_it():
+    actions = torch.full((5, 3, 7), 0.3)  # [S, H, 7]
+    fixed = fixed_gripper(current=0.2, target=1.0)(actions)
+    assert torch.allclose(fixed[:, 0, 6], torch.tensor(0.8)) and torch.all(fixed[:, 1:, 6] == 0)
+    assert torch.equal(fixed[..., :6], actions[..., :6]) and torch.all(actions[..., 6] == 0.3)  # input untouched
+    with pytest.raises(ValueError, match=r"gripper: expected a target in \[0, 1\]"):
+        fixed_gripper(0.0, -0.1)
+
+
+class RecordingWorldModel(StateWorldModel):
+    """The oracle, remembering every candidate batch its energy function scored."""
+
+    def __init__(self):
+        super().__init__()
+        self.scored: list[torch.Tensor] = []
+
+    def energy_fn(self, context, goal, interrupt=None):
+        inner = super().energy_fn(context, goal, interrupt)
+
+        def energy(candidates):
+            self.scored.append(candidates.clone())
+            return inner(candidates)
+
+        return energy
+
+
+def test_subgoal_gripper_is_commanded_and_every_candidate_is_scored_with_it():
+    """The goal state asks for an open gripper, the sub-goal commands it closed: the command wins, and the predictor
+    scored exactly the commanded gripper delta for every candidate (what will be executed)."""
+    world_model = RecordingWorldModel()
+    state = torch.tensor([0.5, 0.0, 0.3, 3.14, 0.0, 0.0, 0.5], dtype=torch.float64)
+    goal = state.clone()
+    goal[0] += 0.05
+    goal[6] = 0.0
+    config = MPCConfig(cem=CEMConfig(samples=32, top_k=4, iterations=3, horizon=2), seed=0)
+    runner = SubGoalController(
+        MPCController(world_model, config), [world_model.encode(goal)], [SubGoal("close", gripper=1.0)]
+    )
+    decision, _ = runner.step(world_model.encode(state), state)
+    assert decision.target_state[6] == pytest.approx(1.0) and decision.action[6] == pytest.approx(0.5)
+    assert torch.all(decision.plan[1:, 6] == 0)
+    assert decision.predicted_states[-1, 0] > state[0] + 0.03  # the arm is still planned towards the goal
+    scored = torch.cat([batch.reshape(-1, 2, 7) for batch in world_model.scored])  # [all candidates, H, 7]
+    assert torch.allclose(scored[:, 0, 6].float(), torch.tensor(0.5)) and torch.all(scored[:, 1, 6] == 0)
+    planned = MPCController(RecordingWorldModel(), config)
+    planned.set_goal(world_model.encode(goal))
+    assert planned.step(world_model.encode(state), state).predicted_states[-1, 6] < 0.3  # None: the CEM opens it

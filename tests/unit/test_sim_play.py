@@ -131,7 +131,10 @@ def _finger_pixels(camera: str, seeds: range) -> int:
     changed = 0
     for seed in seeds:
         env.reset("grasp", seed)
-        approach, grasp = (planning_transform_batch(env.subgoal_image(i)[None], size=64) for i in (0, 1))
+        approach, grasp = (
+            planning_transform_batch(env.subgoal_image(i)[None], size=64)
+            for i in map(env.episode.subgoal_index, ("approach", "grasp"))
+        )
         changed += int(((approach - grasp).abs().amax(1) > 10 / 255 / 0.225).sum())  # ~10 levels in normalised units
     env.close()
     return changed

@@ -14,8 +14,8 @@ CONFIG = TaskConfig()
 
 
 def test_each_task_has_its_subgoal_sequence_ending_in_the_goal_scene():
-    names = {"reach": ["reach"], "grasp": ["approach", "grasp", "lift"],
-             "pick_place": ["approach", "grasp", "carry", "place"]}  # fmt: skip
+    names = {"reach": ["reach"], "grasp": ["pregrasp", "approach", "grasp", "lift"],
+             "pick_place": ["pregrasp", "approach", "grasp", "carry", "place"]}  # fmt: skip
     for task, expected in names.items():
         episode = sample_episode(task, 5, "cube", HOME, CONFIG)
         assert [s.name for s in episode.subgoals] == expected
@@ -28,9 +28,13 @@ def test_each_task_has_its_subgoal_sequence_ending_in_the_goal_scene():
 def test_pick_place_subgoals_show_grasp_carry_and_release():
     spec = OBJECTS["cup"]
     episode = sample_episode("pick_place", 9, "cup", HOME, CONFIG)
-    approach, grasp, carry, place = episode.subgoals
+    pregrasp, approach, grasp, carry, place = episode.subgoals
     start, goal = episode.object_positions["cup"], episode.object_goal
     above = np.array([0.0, 0.0, spec.grasp_flange_height])
+    np.testing.assert_allclose(pregrasp.flange_state[:3], start + above + [0.0, 0.0, CONFIG.hover_height])  # above it
+    assert pregrasp.finger_opening == FINGER_OPEN_M and pregrasp.flange_state[6] == 0.0
+    commands = [s.gripper_command for s in episode.subgoals]
+    assert commands == [0.0, 0.0, 1.0, 1.0, 0.0]  # open, open, close on it, keep closed, release
     for subgoal in (approach, grasp):  # at the object's start, fingers open then closed on it
         np.testing.assert_allclose(subgoal.flange_state[:3], start + above)
         np.testing.assert_array_equal(subgoal.object_positions["cup"], start)
@@ -48,7 +52,7 @@ def test_pick_place_subgoals_show_grasp_carry_and_release():
 
 def test_subgoal_budgets_must_not_skip_a_subgoal():
     with pytest.raises(ValueError, match="pick_place_subgoal_steps"):
-        TaskConfig(pick_place_subgoal_steps=(4, 0, 10))
+        TaskConfig(pick_place_subgoal_steps=(4, 3, 0, 10))
     with pytest.raises(ValueError, match="grasp_subgoal_steps"):
         TaskConfig(grasp_subgoal_steps=(4,))
 
@@ -63,19 +67,19 @@ def env():
 def test_subgoal_images_are_rendered_per_scene_and_the_last_is_the_goal_image(env):
     obs = env.reset("pick_place", 2)
     images = env.subgoal_images()
-    assert len(images) == 4 and all(image.shape == (64, 64, 3) for image in images)
+    assert len(images) == 5 and all(image.shape == (64, 64, 3) for image in images)
     np.testing.assert_array_equal(images[-1], env.goal_image())
     assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(images))
     np.testing.assert_array_equal(env.render(), obs.image)  # rendering sub-goals leaves the scene untouched
-    with pytest.raises(IndexError, match="index 4 out of range for 4"):
-        env.subgoal_image(4)
+    with pytest.raises(IndexError, match="index 5 out of range for 5"):
+        env.subgoal_image(5)
 
 
 def hold_cube(env: FrankaSimEnv, close_command: float, hold_command: float | None) -> float:
     """Close on the cube with `close_command`, then lift it 12 cm commanding `hold_command` (None: the measured
     closure, what the planner commands when its gripper delta is 0): the cube's height."""
     env.reset("grasp", 0)
-    grasp = env.episode.subgoals[1].flange_state.copy()
+    grasp = env.episode.subgoals[2].flange_state.copy()
     for _ in range(8):  # straight down onto the cube, fingers open
         obs = env.step(np.concatenate([grasp[:6], [0.0]]))
     obs = env.step(np.concatenate([grasp[:6], [close_command]]))
@@ -107,3 +111,10 @@ def test_a_closing_command_grasps_and_keeps_squeezing_while_the_planner_commands
 def test_gripper_deadband_is_validated():
     with pytest.raises(ValueError, match="gripper_deadband"):
         SimConfig(gripper_deadband=1.5).validate()
+
+
+def test_subgoal_index_finds_a_scene_by_name_or_names_the_scenes():
+    episode = sample_episode("grasp", 3, "cube", HOME, CONFIG)
+    assert episode.subgoals[episode.subgoal_index("approach")].name == "approach"
+    with pytest.raises(ValueError, match=r"no sub-goal 'carry'; its sub-goals: \['pregrasp', 'approach'"):
+        episode.subgoal_index("carry")

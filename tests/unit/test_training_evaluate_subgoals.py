@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence
 
+from jepa_sim.env import FrankaSimEnv, SimConfig
 from training import evaluate
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "sim_reach.pt"
 
 
 def run(tmp_path: Path, *extra: str) -> tuple[dict, list[np.ndarray]]:
-    """One pick_place episode of 9 steps (approach 6 + grasp 2 budgets, then carry); its row and GIF goal panels."""
+    """One pick_place episode of 17 steps (pregrasp 8 + approach 5 + grasp 3 budgets, then carry); its row and GIF
+    goal panels."""
     args = ["--checkpoint", str(CHECKPOINT), "--out", str(tmp_path), "--tasks", "pick_place", "--seeds", "3"]
-    args += ["--max-steps", "9", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    args += ["--max-steps", "17", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
     args += ["--gif-size", "64", *extra]
     assert evaluate.main(args) == 0
     with (tmp_path / "episodes.csv").open() as handle:
@@ -32,9 +34,9 @@ def changed(before: np.ndarray, after: np.ndarray) -> bool:
 
 def test_pick_place_switches_goal_images_after_the_budgets(tmp_path):
     row, goals = run(tmp_path / "sequence")
-    assert row["final_subgoal"] == "carry" and int(row["steps"]) == 9
-    assert len(goals) == 10  # start + 9 steps
-    assert [i for i in range(1, 10) if changed(goals[i - 1], goals[i])] == [6, 8]  # approach -> grasp, -> carry
+    assert row["final_subgoal"] == "carry" and int(row["steps"]) == 17
+    assert len(goals) == 18  # start + 17 steps
+    assert [i for i in range(1, 18) if changed(goals[i - 1], goals[i])] == [8, 13, 16]  # -> approach, grasp, carry
 
 
 def test_no_subgoals_plans_to_the_final_goal_only(tmp_path):
@@ -45,5 +47,23 @@ def test_no_subgoals_plans_to_the_final_goal_only(tmp_path):
 
 def test_each_observation_within_the_threshold_moves_on_and_the_last_one_ends_the_episode(tmp_path):
     row, goals = run(tmp_path / "threshold", "--subgoal-threshold", "1e9")
-    assert int(row["steps"]) == 3 and row["final_subgoal"] == "place"  # one switch per observation, then done
-    assert [changed(a, b) for a, b in itertools.pairwise(goals)] == [True, True, True]
+    assert int(row["steps"]) == 4 and row["final_subgoal"] == "place"  # one switch per observation, then done
+    assert [changed(a, b) for a, b in itertools.pairwise(goals)] == [True] * 4
+
+
+def test_subgoal_grippers_command_what_each_image_shows_and_default_to_the_cem():
+    env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
+    try:
+        env.reset("pick_place", 3)
+        commanded = evaluate.episode_subgoals(env, evaluate.EvalConfig(subgoal_grippers=True))[1]
+        planned = evaluate.episode_subgoals(env, evaluate.EvalConfig())[1]
+    finally:
+        env.close()
+    assert [s.gripper for s in commanded] == [0.0, 0.0, 1.0, 1.0, 0.0]  # open, open, close, hold, release
+    assert [s.gripper for s in planned] == [None] * 5
+    assert [s.steps for s in commanded] == [s.steps for s in planned] == [8, 5, 3, 8, 0]
+
+
+def test_subgoal_grippers_run_closed_loop(tmp_path):
+    row, _ = run(tmp_path / "grippers", "--subgoal-grippers")
+    assert row["final_subgoal"] == "carry" and int(row["steps"]) == 17

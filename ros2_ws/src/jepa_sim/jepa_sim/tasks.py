@@ -9,11 +9,13 @@ deterministic.
 
 Each episode also carries its sub-goal scenes (`Episode.subgoals`, the last one is the goal scene), the sequence a
 planner can be given instead of one goal image, as the V-JEPA 2 paper does for pick-and-place (grasp, carry, place
-goal images switched after 4, 10 and 4 steps): reach has one; grasp has approach (open fingers around the object),
-grasp (fingers closed on it) and lift; pick_place has approach, grasp, carry (object held `lift_height` above its
-goal) and place (object resting at its goal, fingers open). The approach scene comes first because a closed-gripper
-grasp image alone invites closing the fingers on the way down. Each sub-goal but the last has a step budget
-(`TaskConfig`); the last one keeps the planner busy for the rest of the episode.
+goal images switched after 4, 10 and 4 steps): reach has one; grasp has pregrasp (open fingers `hover_height` above
+the object), approach (open fingers around it), grasp (fingers closed on it) and lift; pick_place has pregrasp,
+approach, grasp, carry (object held `lift_height` above its goal) and place (object resting at its goal, fingers
+open). The open-finger scenes come first because a closed-gripper grasp image alone invites closing the fingers on the
+way down, and the pregrasp makes the hand descend onto the object instead of sweeping into it from the side (grasp
+0% -> 35% with the bundled model and commanded grippers, models/README.md). Each sub-goal but the last has a step
+budget (`TaskConfig`); the last one keeps the planner busy for the rest of the episode.
 """
 
 from __future__ import annotations
@@ -40,13 +42,13 @@ class TaskConfig:
     reach_tolerance: float = 0.04
     object_tolerance: float = 0.05
     lift_height: float = 0.1  # m, grasp goal height of the object above its start
-    hover_height: float = 0.08  # m, flange height above the grasp pose in the pick_place goal image
-    grasp_subgoal_steps: tuple[int, int] = (6, 2)  # control steps on approach and grasp before lift
-    pick_place_subgoal_steps: tuple[int, int, int] = (6, 2, 8)  # approach, grasp, carry before place
+    hover_height: float = 0.08  # m, flange height above the grasp pose in pregrasp and pick_place goal images
+    grasp_subgoal_steps: tuple[int, int, int] = (8, 5, 3)  # control steps on pregrasp, approach, grasp before lift
+    pick_place_subgoal_steps: tuple[int, int, int, int] = (8, 5, 3, 8)  # pregrasp, approach, grasp, carry; place
 
     def __post_init__(self) -> None:
         """Reject sub-goal budgets that would skip a sub-goal."""
-        for name, count in (("grasp_subgoal_steps", 2), ("pick_place_subgoal_steps", 3)):
+        for name, count in (("grasp_subgoal_steps", 3), ("pick_place_subgoal_steps", 4)):
             steps = getattr(self, name)
             if len(steps) != count or min(steps) < 1:
                 raise ValueError(f"TaskConfig.{name}: expected {count} step budgets >= 1, got {steps!r}")
@@ -56,11 +58,16 @@ class TaskConfig:
 class SubGoal:
     """One goal scene of an episode's sequence and how many control steps a planner gets for it."""
 
-    name: str  # "reach", "approach", "grasp", "lift", "carry" or "place"
+    name: str  # "reach", "pregrasp", "approach", "grasp", "lift", "carry" or "place"
     flange_state: np.ndarray  # [7] flange state shown (xyz, euler xyz, gripper)
     object_positions: dict[str, np.ndarray]  # name -> [3] object positions shown
     finger_opening: float  # m, each finger's joint position shown
     steps: int  # control steps before the next sub-goal; 0 = the last one (kept until the episode ends)
+
+    @property
+    def gripper_command(self) -> float:
+        """The gripper command that makes the fingers look as shown: 0 = open, 1 = close (until they meet the object)."""
+        return 0.0 if self.finger_opening >= FINGER_OPEN_M else 1.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,13 @@ class Episode:
     tolerance: float  # m, success when distance < tolerance
     object_name: str | None = None  # the object the task is about (None for reach)
     object_goal: np.ndarray | None = field(default=None)  # [3] object goal position (grasp, pick_place)
+
+    def subgoal_index(self, name: str) -> int:
+        """Position of the sub-goal scene called `name` in `subgoals`; ValueError naming the scenes if none is."""
+        names = [subgoal.name for subgoal in self.subgoals]
+        if name not in names:
+            raise ValueError(f"{self.task} episode has no sub-goal {name!r}; its sub-goals: {names}")
+        return names.index(name)
 
     @property
     def goal_state(self) -> np.ndarray:
@@ -157,23 +171,25 @@ def sample_episode(task: str, seed: int, task_object: str, home_state: np.ndarra
     )
 
 
-def _pick_subgoals(spec, objects, task_object, orientation, steps: tuple[int, int]) -> tuple[SubGoal, SubGoal]:
-    """approach (fingers open around the object at its start) and grasp (fingers closed on it)."""
+def _pick_subgoals(spec, objects, task_object, orientation, steps, hover) -> tuple[SubGoal, ...]:
+    """pregrasp (fingers open, hover above the object), approach (fingers open around it) and grasp (closed on it)."""
     start = objects[task_object]
     held = 1.0 - spec.held_finger_opening / FINGER_OPEN_M
+    above = _grasp_state(spec, start, orientation, 0.0, lift=hover)
     return (
-        SubGoal("approach", _grasp_state(spec, start, orientation, 0.0), dict(objects), FINGER_OPEN_M, steps[0]),
+        SubGoal("pregrasp", above, dict(objects), FINGER_OPEN_M, steps[0]),
+        SubGoal("approach", _grasp_state(spec, start, orientation, 0.0), dict(objects), FINGER_OPEN_M, steps[1]),
         SubGoal(
-            "grasp", _grasp_state(spec, start, orientation, held), dict(objects), spec.held_finger_opening, steps[1]
+            "grasp", _grasp_state(spec, start, orientation, held), dict(objects), spec.held_finger_opening, steps[2]
         ),
     )
 
 
 def _grasp_subgoals(spec, objects, task_object, object_goal, orientation, config: TaskConfig) -> tuple[SubGoal, ...]:
     """approach, grasp, lift (held at object_goal)."""
-    pick = _pick_subgoals(spec, objects, task_object, orientation, config.grasp_subgoal_steps)
+    pick = _pick_subgoals(spec, objects, task_object, orientation, config.grasp_subgoal_steps, config.hover_height)
     lifted = {**objects, task_object: object_goal}
-    lift_state = _grasp_state(spec, object_goal, orientation, pick[1].flange_state[6])
+    lift_state = _grasp_state(spec, object_goal, orientation, pick[-1].flange_state[6])
     return (*pick, SubGoal("lift", lift_state, lifted, spec.held_finger_opening, 0))
 
 
@@ -181,9 +197,9 @@ def _pick_place_subgoals(spec, objects, task_object, object_goal, orientation, c
     """approach, grasp, carry (held lift_height above its goal), place (resting at the goal, fingers open, flange
     hover_height above the grasp pose)."""
     *pick_steps, carry_steps = config.pick_place_subgoal_steps
-    pick = _pick_subgoals(spec, objects, task_object, orientation, tuple(pick_steps))
+    pick = _pick_subgoals(spec, objects, task_object, orientation, tuple(pick_steps), config.hover_height)
     carried = object_goal + np.array([0.0, 0.0, config.lift_height])
-    carry_state = _grasp_state(spec, carried, orientation, pick[1].flange_state[6])
+    carry_state = _grasp_state(spec, carried, orientation, pick[-1].flange_state[6])
     place_state = _grasp_state(spec, object_goal, orientation, 0.0, lift=config.hover_height)
     return (
         *pick,

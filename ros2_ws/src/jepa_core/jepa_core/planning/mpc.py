@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from jepa_core.planning.cem import CEMConfig, CEMPlanner, CEMResult
+from jepa_core.planning.cem import GRIPPER_DIM, CEMConfig, CEMPlanner, CEMResult
 from jepa_core.planning.poses import STATE_DIM, pose_differences, rollout_poses
 from jepa_core.planning.world_model import WorldModel
 
@@ -50,6 +50,27 @@ class MPCStep:
     planning_time: float  # wall time of this step's planning, s
     cem: CEMResult  # full CEM result (device tensors)
     predicted_next: torch.Tensor  # [N, D] predicted representation of the frame after `action` (float32, device)
+
+
+def fixed_gripper(current: float, target: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Map over action sequences [..., H, 7] setting the gripper delta to reach `target` (0 open .. 1 closed) from
+    `current` in the first step and 0 after it."""
+    if not 0.0 <= target <= 1.0:
+        raise ValueError(f"gripper: expected a target in [0, 1] (0 open, 1 closed), got {target}")
+    delta = target - current
+
+    def apply(actions: torch.Tensor) -> torch.Tensor:
+        actions = actions.clone()
+        actions[..., 0, GRIPPER_DIM] = delta
+        actions[..., 1:, GRIPPER_DIM] = 0.0
+        return actions
+
+    return apply
+
+
+def _with_actions(energy_fn, transform: Callable[[torch.Tensor], torch.Tensor]):
+    """The energy function scoring transform(candidates) [S, H, 7] instead of the candidates."""
+    return lambda candidates: energy_fn(transform(candidates))
 
 
 class MPCController:
@@ -105,13 +126,19 @@ class MPCController:
         return float(self.world_model.step_energies(observed[None, None], target)[0, 0])
 
     def step(
-        self, representation: torch.Tensor, state: torch.Tensor, interrupt: Callable[[], bool] | None = None
+        self,
+        representation: torch.Tensor,
+        state: torch.Tensor,
+        interrupt: Callable[[], bool] | None = None,
+        gripper: float | None = None,
     ) -> MPCStep:
         """Plan from the current frame's representation [N, D] and end-effector state [7]; returns the decision.
 
         `interrupt` is polled before every predictor call of the CEM (the world model's `energy_fn`); once it returns
         True the step raises world_model.PlanningInterrupted (a long plan on a big model honours a cancel within one
-        call, not one whole plan).
+        call, not one whole plan). `gripper` (0 open .. 1 closed) fixes the gripper: every candidate, and the plan,
+        moves it to that value in the first step and keeps it there, so the predictor scores what will be commanded;
+        None lets the CEM plan it.
         """
         if self._goal is None:
             raise RuntimeError("MPCController.step: no goal; call set_goal(goal_representation) first")
@@ -130,8 +157,13 @@ class MPCController:
         context = self.world_model.make_context(torch.stack(self._frames), states.float(), executed.float())
         warm = self._previous if self.config.warm_start else None
         energy_fn = self.world_model.energy_fn(context, self._goal, interrupt)
+        if gripper is not None:
+            fixed = fixed_gripper(float(state[GRIPPER_DIM]), gripper)
+            energy_fn = _with_actions(energy_fn, fixed)
         result = self.planner.plan(energy_fn, warm, self._generator)
         self._previous = result
+        if gripper is not None:
+            result.actions = fixed(result.actions)
         plan = result.actions.detach().to("cpu", torch.float64)  # [H, 7]
         path = rollout_poses(state, plan[None])[0]  # [H + 1, 7]
         energy = result.energy if result.energy is not None else result.elite_energy

@@ -26,6 +26,7 @@ class SubGoal:
     name: str
     steps: int = 0  # control steps on this sub-goal before the next one; 0 = no budget (last sub-goal only)
     energy_threshold: float = 0.0  # move on (last: succeed) once an observed frame's energy to it is below
+    gripper: float | None = None  # commanded gripper while active (0 open .. 1 closed); None = the CEM plans it
 
 
 def validate_subgoals(subgoals: Sequence[SubGoal]) -> None:
@@ -39,6 +40,9 @@ def validate_subgoals(subgoals: Sequence[SubGoal]) -> None:
                 f"sub-goal {index} ({subgoal.name!r}): steps must be >= 1 (0 = no budget is allowed only for the "
                 f"last sub-goal), got {subgoal.steps}"
             )
+        if subgoal.gripper is not None and not 0.0 <= subgoal.gripper <= 1.0:
+            raise ValueError(f"sub-goal {index} ({subgoal.name!r}): gripper must be in [0, 1] (0 open, 1 closed) or "
+                             f"None (planned), got {subgoal.gripper}")  # fmt: skip
         if not math.isfinite(subgoal.energy_threshold):
             raise ValueError(f"sub-goal {index} ({subgoal.name!r}): energy_threshold must be finite, got "
                              f"{subgoal.energy_threshold}")  # fmt: skip
@@ -137,8 +141,8 @@ class SubGoalController:
     ) -> tuple[MPCStep, SubGoalUpdate]:
         """Plan one action towards the active sub-goal from frame [N, D] and state [7], then count the step against
         its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal).
-        `interrupt` as in MPCController.step."""
-        decision = self.controller.step(representation, state, interrupt)
+        A sub-goal with a `gripper` commands it instead of the CEM planning it. `interrupt` as in MPCController.step."""
+        decision = self.controller.step(representation, state, interrupt, gripper=self.sequence.active.gripper)
         return decision, self._follow(self.sequence.record_step())
 
     def _follow(self, update: SubGoalUpdate) -> SubGoalUpdate:

@@ -66,7 +66,7 @@ class SubGoal:
 
     @property
     def gripper_command(self) -> float:
-        """The gripper command that makes the fingers look as shown: 0 = open, 1 = close (until they meet the object)."""
+        """The command that makes the fingers look as shown: 0 = open, 1 = close (until they meet an object)."""
         return 0.0 if self.finger_opening >= FINGER_OPEN_M else 1.0
 
 

@@ -12,6 +12,7 @@ pytest.importorskip("rclpy")
 
 from jepa_bringup.demo import EpisodeGoals
 from jepa_bringup.demo_report import CAPTION_HEIGHT, EpisodeRecord, write_gif
+from jepa_msgs.msg import SubGoal
 from jepa_sim.tasks import TaskConfig
 from tests.integration.test_demo_smoke import TINY, run_demo
 
@@ -40,31 +41,37 @@ def test_gif_shows_the_subgoal_each_step_planned_towards(tmp_path):
 
 def test_plan_goal_is_the_subgoal_sequence_or_the_final_goal_image():
     images = [np.full((8, 8, 3), value, np.uint8) for value in (10, 20, 30)]
-    goals = EpisodeGoals(["approach", "grasp", "lift"], images, [6, 2, 0])
-    args = argparse.Namespace(max_steps=20, timeout=60.0, subgoals=True, subgoal_threshold=0.3)
+    grippers = [SubGoal.GRIPPER_OPEN, SubGoal.GRIPPER_CLOSED, SubGoal.GRIPPER_CLOSED]
+    goals = EpisodeGoals(["approach", "grasp", "lift"], images, [6, 2, 0], grippers)
+    args = argparse.Namespace(max_steps=20, timeout=60.0, subgoals=True, subgoal_threshold=0.3, subgoal_grippers=False)
     goal, names, shown = goals.plan_goal(args)
     assert names == ["approach", "grasp", "lift"] and len(shown) == 3 and goal.goal_image.width == 0
-    assert [(s.name, s.steps, s.energy_threshold, s.image.data[0]) for s in goal.subgoals] == [
-        ("approach", 6, 0.3, 10), ("grasp", 2, 0.3, 20), ("lift", 0, 0.3, 30)
-    ]  # fmt: skip
+    assert [(s.name, s.steps, s.energy_threshold, s.image.data[0], s.gripper) for s in goal.subgoals] == [
+        ("approach", 6, 0.3, 10, 0),
+        ("grasp", 2, 0.3, 20, 0),
+        ("lift", 0, 0.3, 30, 0),
+    ]  # fmt: skip  (GRIPPER_PLANNED = 0)
+    commanded = goals.plan_goal(argparse.Namespace(**{**vars(args), "subgoal_grippers": True}))[0]
+    assert [s.gripper for s in commanded.subgoals] == grippers
     assert (goal.max_steps, goal.timeout) == (20, 60.0)
     single, names, shown = goals.plan_goal(argparse.Namespace(**{**vars(args), "subgoals": False}))
     assert names == [] and not single.subgoals and single.goal_image.data[0] == 30 and len(shown) == 1
-    reach = EpisodeGoals(["reach"], images[:1], [0]).plan_goal(args)[0]
+    reach = EpisodeGoals(["reach"], images[:1], [0], grippers[:1]).plan_goal(args)[0]
     assert not reach.subgoals and reach.goal_image.data[0] == 10
 
 
 def test_pick_place_demo_sends_the_subgoal_sequence(tmp_path):
-    approach, grasp, _ = TaskConfig().pick_place_subgoal_steps
-    steps = approach + grasp + 1  # into carry
+    pregrasp, approach, grasp, _ = TaskConfig().pick_place_subgoal_steps
+    steps = pregrasp + approach + grasp + 1  # into carry
     args = [*TINY, "--task", "pick_place", "--episodes", "1", "--max-steps", str(steps), "--no-stop-on-success"]
     done = run_demo(*args, "--output", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "goals: the episode's sub-goal images, each for its step budget" in done.stdout
     assert "last sub-goal carry" in done.stdout
     episode = json.loads((tmp_path / "summary.json").read_text())["episodes"][0]
-    assert episode["subgoal_names"] == ["approach", "grasp", "carry", "place"]
-    assert episode["subgoal_indices"] == [0] * approach + [1] * grasp + [2] and episode["steps"] == steps
+    assert episode["subgoal_names"] == ["pregrasp", "approach", "grasp", "carry", "place"]
+    assert episode["subgoal_indices"] == [0] * pregrasp + [1] * approach + [2] * grasp + [3]
+    assert episode["steps"] == steps
     panels = goal_panels(tmp_path / f"{episode['name']}.gif")
-    assert np.abs(panels[0] - panels[steps]).mean() > 1.0  # approach vs carry
+    assert np.abs(panels[0] - panels[steps]).mean() > 1.0  # pregrasp vs carry
     assert "| carry |" in (tmp_path / "summary.md").read_text()

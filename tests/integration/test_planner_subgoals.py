@@ -98,3 +98,20 @@ def test_surprise_stops_the_sequence_before_its_last_threshold_counts(make_syste
     result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=10))
     assert result.outcome == RESULT.OUTCOME_SURPRISE and not result.success, result.reason
     assert result.steps == 1 and "surprise_stop_threshold 0.5" in result.reason
+
+
+def test_subgoal_grippers_are_commanded_and_an_unknown_value_is_refused(system):
+    """GRIPPER_OPEN / GRIPPER_CLOSED sub-goals publish that gripper command on every step they are active (the arm is
+    still planned); GRIPPER_PLANNED leaves it to the CEM; an unknown value is an invalid goal naming the sub-goal."""
+    _, robot, client = system
+    subgoals = [SubGoal(name="open", image=goal_image(), steps=2, gripper=SubGoal.GRIPPER_OPEN),
+                SubGoal(name="close", image=goal_image(), steps=2, gripper=SubGoal.GRIPPER_CLOSED),
+                SubGoal(name="planned", image=goal_image())]  # fmt: skip
+    robot.grippers.clear()
+    result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=4))
+    assert result.outcome == RESULT.OUTCOME_MAX_STEPS and result.steps == 4, result.reason
+    assert robot.grippers[:4] == [0.0, 0.0, 1.0, 1.0]  # the four steps' commands (then the hold)
+    bad = [SubGoal(name="odd", image=goal_image(), steps=1, gripper=7), SubGoal(image=goal_image())]
+    result = run_goal(client, PlanToGoal.Goal(subgoals=bad))
+    assert result.outcome == RESULT.OUTCOME_INVALID_GOAL and result.steps == 0
+    assert "sub-goal 0 (odd): gripper 7 is not one of GRIPPER_PLANNED (0)" in result.reason

@@ -14,7 +14,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
 
-from jepa_msgs.msg import EndEffectorState, TaskStatus  # noqa: E402
+from jepa_msgs.msg import EndEffectorState, SubGoal, TaskStatus  # noqa: E402
 from jepa_msgs.srv import RenderGoal, ResetSim  # noqa: E402
 from jepa_sim.sim_node import SimNode  # noqa: E402
 
@@ -125,19 +125,22 @@ def test_reset_returns_the_subgoal_sequence_and_render_goal_renders_a_subgoal(sy
     sim, probe, executor = system
     response = call(executor, probe.reset_client, ResetSim.Request(task="pick_place", seed=4))
     assert response.success, response.message
-    assert list(response.subgoal_names) == ["approach", "grasp", "carry", "place"]
+    assert list(response.subgoal_names) == ["pregrasp", "approach", "grasp", "carry", "place"]
     assert list(response.subgoal_steps) == [*sim.env.config.tasks.pick_place_subgoal_steps, 0]
+    open_, closed = SubGoal.GRIPPER_OPEN, SubGoal.GRIPPER_CLOSED
+    assert list(response.subgoal_grippers) == [open_, open_, closed, closed, open_]
     images = [np.frombuffer(bytes(image.data), np.uint8) for image in response.subgoal_images]
     assert all(image.size == 64 * 48 * 3 for image in images)
     np.testing.assert_array_equal(images[-1], np.frombuffer(bytes(response.goal_image.data), np.uint8))
     rendered = call(executor, probe.render_client, RenderGoal.Request(subgoal="carry"))
     assert rendered.success, rendered.message
-    np.testing.assert_array_equal(np.frombuffer(bytes(rendered.image.data), np.uint8), images[2])
+    np.testing.assert_array_equal(np.frombuffer(bytes(rendered.image.data), np.uint8), images[3])
     assert rendered.position_error < 0.005
     missing = call(executor, probe.render_client, RenderGoal.Request(subgoal="lift"))
     assert not missing.success and "unknown sub-goal 'lift'" in missing.message and "carry" in missing.message
     reach = call(executor, probe.reset_client, ResetSim.Request(task="reach", seed=4))
     assert list(reach.subgoal_names) == ["reach"] and list(reach.subgoal_steps) == [0]
+    assert list(reach.subgoal_grippers) == [SubGoal.GRIPPER_OPEN]
 
 
 def test_bad_requests_are_refused_with_a_reason(system):

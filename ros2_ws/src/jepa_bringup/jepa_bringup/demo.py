@@ -53,6 +53,7 @@ TASKS = ("reach", "grasp", "pick_place")
 DEFAULT_ENCODER = "models/sim_reach.pt"
 DEFAULT_PREDICTOR = "models/sim_reach.pt"
 MANIPULATION_MODEL = "models/sim_manip.pt"  # default encoder and predictor of --task grasp / pick_place
+DEFAULT_MAX_STEPS = {"reach": 20, "grasp": 30, "pick_place": 40}  # per --task: sub-goal budgets (16, 24) plus room
 OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
     if name.startswith("OUTCOME_")
@@ -111,7 +112,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--task", choices=TASKS, default="reach", help="simulated task (default: reach)")
     parser.add_argument("--episodes", type=int, default=5, help="number of episodes (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
-    parser.add_argument("--max-steps", type=int, default=20, help="control steps per episode (default: 20)")
+    parser.add_argument(
+        "--max-steps", type=int, default=None,
+        help="control steps per episode (default: reach 20, grasp 30, pick_place 40: the sub-goal budgets plus room)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per episode, s")
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: runs/demo-<UTC time>)")
     parser.add_argument(
@@ -125,8 +129,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--subgoals", action=argparse.BooleanOptionalAction, default=True,
-        help="grasp/pick_place: send the episode's sub-goal images with the simulator's step budgets (approach, "
-        "grasp, [carry,] lift/place); --no-subgoals sends the final goal image only",
+        help="grasp/pick_place: send the episode's sub-goal images with the simulator's step budgets (pregrasp, "
+        "approach, grasp, [carry,] lift/place); --no-subgoals sends the final goal image only",
+    )  # fmt: skip
+    parser.add_argument(
+        "--subgoal-grippers", action=argparse.BooleanOptionalAction, default=False,
+        help="each sub-goal commands the gripper its image shows (open/closed) instead of the CEM planning it: the "
+        "bundled 64 px models cannot see the fingers (models/README.md)",
     )  # fmt: skip
     parser.add_argument(
         "--subgoal-threshold", type=float, default=0.0,
@@ -154,6 +163,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--timeout must be > 0, got {args.timeout}")
     if args.subgoal_threshold < 0:
         parser.error(f"--subgoal-threshold must be >= 0, got {args.subgoal_threshold}")
+    args.max_steps = args.max_steps or DEFAULT_MAX_STEPS[args.task]
     default = DEFAULT_ENCODER if args.task == "reach" else MANIPULATION_MODEL
     args.encoder = args.encoder or default
     args.predictor = args.predictor or (args.encoder if args.encoder.endswith(".pt") else default)
@@ -202,6 +212,7 @@ class EpisodeGoals:
     names: list[str]
     images: list[np.ndarray]  # [H, W, 3] uint8 each
     steps: list[int]  # control steps per sub-goal before the next; 0 for the last
+    grippers: list[int]  # gripper each scene shows: SubGoal.GRIPPER_OPEN or GRIPPER_CLOSED
 
     def plan_goal(self, args: argparse.Namespace) -> tuple[PlanToGoal.Goal, list[str], list[np.ndarray]]:
         """The PlanToGoal goal the demo sends, the sub-goal names it carries ([] for one goal image) and the goal
@@ -210,10 +221,11 @@ class EpisodeGoals:
         if not args.subgoals or len(self.names) < 2:
             goal.goal_image = array_to_image_msg(self.images[-1], "rgb8")
             return goal, [], self.images[-1:]
+        grippers = self.grippers if args.subgoal_grippers else [SubGoal.GRIPPER_PLANNED] * len(self.names)
         goal.subgoals = [
             SubGoal(name=name, image=array_to_image_msg(image, "rgb8"), steps=steps,
-                    energy_threshold=args.subgoal_threshold)
-            for name, image, steps in zip(self.names, self.images, self.steps, strict=True)
+                    energy_threshold=args.subgoal_threshold, gripper=gripper)
+            for name, image, steps, gripper in zip(self.names, self.images, self.steps, grippers, strict=True)
         ]  # fmt: skip
         return goal, list(self.names), list(self.images)
 
@@ -308,7 +320,8 @@ class DemoClient:
                 "the sim's reset returned no sub-goal images (an older jepa_msgs? run bash scripts/setup.sh)"
             )
         images = [image_msg_to_rgb8(image) for image in response.subgoal_images]
-        return EpisodeGoals(list(response.subgoal_names), images, [int(steps) for steps in response.subgoal_steps])
+        steps = [int(steps) for steps in response.subgoal_steps]
+        return EpisodeGoals(list(response.subgoal_names), images, steps, list(response.subgoal_grippers))
 
     def send_goal(self, goal: PlanToGoal.Goal):
         """Send a goal to plan_to_goal; the accepted goal handle."""

@@ -40,6 +40,7 @@ from jepa_core.planning.world_model import PlanningInterrupted
 from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise
+from jepa_msgs.msg import SubGoal as SubGoalMsg
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
 from jepa_perception.image_conversion import ImageConversionError, array_to_image_msg, image_msg_to_rgb8
 from jepa_planner.control import READY, WAIT, GoalRun, Outcome, Stop
@@ -62,6 +63,10 @@ MAX_REASON_CHARS = 500  # result reasons longer than this are cut (with a note):
 
 class GoalError(ValueError):
     """A goal that cannot be turned into a goal representation (reported as OUTCOME_INVALID_GOAL)."""
+
+
+# jepa_msgs/SubGoal gripper field -> the gripper a sub-goal commands (None: the CEM plans it)
+SUBGOAL_GRIPPERS = {SubGoalMsg.GRIPPER_PLANNED: None, SubGoalMsg.GRIPPER_OPEN: 0.0, SubGoalMsg.GRIPPER_CLOSED: 1.0}
 
 
 class GoalInterruptError(Exception):
@@ -303,9 +308,14 @@ class PlannerNode(Node):
                 rep, position = self._goal_representation(entry.goal_name, entry.image, interrupted)
             except GoalError as error:
                 raise GoalError(f"sub-goal {index} ({name}): {error}") from None
+            if entry.gripper not in SUBGOAL_GRIPPERS:
+                raise GoalError(
+                    f"sub-goal {index} ({name}): gripper {entry.gripper} is not one of GRIPPER_PLANNED (0), "
+                    "GRIPPER_OPEN (1), GRIPPER_CLOSED (2)"
+                )
             reps.append(rep)
             positions.append(position)
-            subgoals.append(SubGoal(name, entry.steps, entry.energy_threshold))
+            subgoals.append(SubGoal(name, entry.steps, entry.energy_threshold, SUBGOAL_GRIPPERS[entry.gripper]))
         if subgoals[-1].energy_threshold <= 0:
             subgoals[-1] = replace(subgoals[-1], energy_threshold=threshold)
         return reps, positions, subgoals

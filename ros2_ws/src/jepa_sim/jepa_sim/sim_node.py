@@ -34,7 +34,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64, Header
 
 from jepa_core.stop_signals import run_until_stopped
-from jepa_msgs.msg import EndEffectorState, TaskStatus
+from jepa_msgs.msg import EndEffectorState, SubGoal, TaskStatus
 from jepa_msgs.srv import RenderGoal, ResetSim
 from jepa_sim import messages
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
@@ -212,6 +212,9 @@ class SimNode(Node):
         response.subgoal_names = [subgoal.name for subgoal in episode.subgoals]
         response.subgoal_images = [messages.image_msg(image, header) for image in subgoal_images]
         response.subgoal_steps = [subgoal.steps for subgoal in episode.subgoals]
+        response.subgoal_grippers = [
+            SubGoal.GRIPPER_CLOSED if subgoal.gripper_command else SubGoal.GRIPPER_OPEN for subgoal in episode.subgoals
+        ]
         self.get_logger().info(f"reset: task {episode.task} seed {episode.seed}")
         return response
 

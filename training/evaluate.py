@@ -130,9 +130,12 @@ def episode_subgoals(env: FrankaSimEnv, config: EvalConfig) -> tuple[list[np.nda
     last = len(scenes) - 1
     threshold = config.subgoal_threshold
     grippers = [s.gripper_command if config.subgoal_grippers else None for s in scenes]
+    # A scene that only changes the gripper (grasp: the fingers close where the approach left them) looks the same as
+    # the one before to a model that cannot see the fingers: it keeps its budget, never a threshold.
+    changes = [i > 0 and s.gripper_command != scenes[i - 1].gripper_command for i, s in enumerate(scenes)]
     return images, [
-        SubGoal(s.name, 0 if i == last else s.steps, threshold, gripper)
-        for i, (s, gripper) in enumerate(zip(scenes, grippers, strict=True))
+        SubGoal(s.name, 0 if i == last else s.steps, 0.0 if changed and i < last else threshold, gripper)
+        for i, (s, gripper, changed) in enumerate(zip(scenes, grippers, changes, strict=True))
     ]
 
 

@@ -159,8 +159,31 @@ def test_fixed_gripper_moves_to_the_target_in_the_first_step_and_holds_it():
     fixed = fixed_gripper(current=0.2, target=1.0)(actions)
     assert torch.allclose(fixed[:, 0, 6], torch.tensor(0.8)) and torch.all(fixed[:, 1:, 6] == 0)
     assert torch.equal(fixed[..., :6], actions[..., :6]) and torch.all(actions[..., 6] == 0.3)  # input untouched
+    in_place = fixed_gripper(current=0.2, target=1.0, hold_arm=True)(actions)
+    assert torch.all(in_place[:, 0, :6] == 0) and torch.equal(in_place[:, 1:, :6], actions[:, 1:, :6])
     with pytest.raises(ValueError, match=r"gripper: expected a target in \[0, 1\]"):
         fixed_gripper(0.0, -0.1)
+
+
+def test_only_a_subgoal_that_changes_the_commanded_gripper_before_the_last_is_gripper_only():
+    sequence = SubGoalSequence([SubGoal("pregrasp", 1, gripper=0.0), SubGoal("approach", 1, gripper=0.0),
+                                SubGoal("grasp", 2, gripper=1.0), SubGoal("carry", 1, gripper=1.0),
+                                SubGoal("place", 0, gripper=0.0)])  # fmt: skip
+    only = []
+    for _ in range(6):
+        only.append((sequence.active.name, sequence.gripper_only))
+        sequence.record_step()
+    assert only == [
+        ("pregrasp", False),
+        ("approach", False),
+        ("grasp", True),
+        ("grasp", True),
+        ("carry", False),
+        ("place", False),
+    ]  # fmt: skip  (the last one plans: it may need to move after opening)
+    planned = SubGoalSequence([SubGoal("a", 1), SubGoal("b", 1, gripper=1.0), SubGoal("c")])
+    planned.record_step()
+    assert not planned.gripper_only  # the previous one was planned by the CEM: nothing to compare with
 
 
 class RecordingWorldModel(StateWorldModel):
@@ -201,3 +224,20 @@ def test_subgoal_gripper_is_commanded_and_every_candidate_is_scored_with_it():
     planned = MPCController(RecordingWorldModel(), config)
     planned.set_goal(world_model.encode(goal))
     assert planned.step(world_model.encode(state), state).predicted_states[-1, 6] < 0.3  # None: the CEM opens it
+
+
+def test_a_grasp_subgoal_closes_the_fingers_in_place():
+    world_model = StateWorldModel()
+    state = torch.tensor([0.5, 0.0, 0.3, 3.14, 0.0, 0.0, 0.0], dtype=torch.float64)
+    away = state.clone()
+    away[0] += 0.05  # both goals lie 5 cm off: only the gripper-only sub-goal stays put
+    goals = [world_model.encode(away)] * 3
+    subgoals = [SubGoal("approach", 1, gripper=0.0), SubGoal("grasp", 1, gripper=1.0), SubGoal("lift", gripper=1.0)]
+    config = MPCConfig(cem=CEMConfig(samples=32, top_k=4, iterations=3), seed=0)
+    runner = SubGoalController(MPCController(world_model, config), goals, subgoals)
+    approach, _ = runner.step(world_model.encode(state), state)
+    assert approach.action[0] > 0.03 and approach.action[6] == 0.0  # planned towards the goal, fingers open
+    grasp, _ = runner.step(world_model.encode(approach.target_state), approach.target_state)
+    assert torch.all(grasp.action[:6] == 0) and grasp.target_state[6] == pytest.approx(1.0)
+    lift, _ = runner.step(world_model.encode(grasp.target_state), grasp.target_state)
+    assert lift.target_state[6] == pytest.approx(1.0)  # the last one plans the arm again, fingers kept closed

@@ -47,8 +47,9 @@ def test_no_subgoals_plans_to_the_final_goal_only(tmp_path):
 
 def test_each_observation_within_the_threshold_moves_on_and_the_last_one_ends_the_episode(tmp_path):
     row, goals = run(tmp_path / "threshold", "--subgoal-threshold", "1e9")
-    assert int(row["steps"]) == 4 and row["final_subgoal"] == "place"  # one switch per observation, then done
-    assert [changed(a, b) for a, b in itertools.pairwise(goals)] == [True] * 4
+    # one switch per observation, except grasp (only the fingers change): its 3-step budget, then carry and place
+    assert int(row["steps"]) == 5 and row["final_subgoal"] == "place"
+    assert [changed(a, b) for a, b in itertools.pairwise(goals)] == [True, True, False, True, True]
 
 
 def test_subgoal_grippers_command_what_each_image_shows_and_default_to_the_cem():
@@ -62,6 +63,16 @@ def test_subgoal_grippers_command_what_each_image_shows_and_default_to_the_cem()
     assert [s.gripper for s in commanded] == [0.0, 0.0, 1.0, 1.0, 0.0]  # open, open, close, hold, release
     assert [s.gripper for s in planned] == [None] * 5
     assert [s.steps for s in commanded] == [s.steps for s in planned] == [8, 5, 3, 8, 0]
+    assert [s.energy_threshold for s in planned] == [0.0] * 5
+    env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
+    try:
+        env.reset("pick_place", 3)
+        thresholds = [
+            s.energy_threshold for s in evaluate.episode_subgoals(env, evaluate.EvalConfig(subgoal_threshold=0.05))[1]
+        ]
+    finally:
+        env.close()
+    assert thresholds == [0.05, 0.05, 0.0, 0.05, 0.05]  # grasp only closes the fingers: its budget, never a threshold
 
 
 def test_subgoal_grippers_run_closed_loop(tmp_path):

@@ -52,15 +52,18 @@ class MPCStep:
     predicted_next: torch.Tensor  # [N, D] predicted representation of the frame after `action` (float32, device)
 
 
-def fixed_gripper(current: float, target: float) -> Callable[[torch.Tensor], torch.Tensor]:
+def fixed_gripper(current: float, target: float, hold_arm: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """Map over action sequences [..., H, 7] setting the gripper delta to reach `target` (0 open .. 1 closed) from
-    `current` in the first step and 0 after it."""
+    `current` in the first step and 0 after it; `hold_arm` also zeroes the first step's arm motion (a grasp in place:
+    the fingers close on what is between them now)."""
     if not 0.0 <= target <= 1.0:
         raise ValueError(f"gripper: expected a target in [0, 1] (0 open, 1 closed), got {target}")
     delta = target - current
 
     def apply(actions: torch.Tensor) -> torch.Tensor:
         actions = actions.clone()
+        if hold_arm:
+            actions[..., 0, :GRIPPER_DIM] = 0.0
         actions[..., 0, GRIPPER_DIM] = delta
         actions[..., 1:, GRIPPER_DIM] = 0.0
         return actions
@@ -131,6 +134,7 @@ class MPCController:
         state: torch.Tensor,
         interrupt: Callable[[], bool] | None = None,
         gripper: float | None = None,
+        hold_arm: bool = False,
     ) -> MPCStep:
         """Plan from the current frame's representation [N, D] and end-effector state [7]; returns the decision.
 
@@ -138,7 +142,7 @@ class MPCController:
         True the step raises world_model.PlanningInterrupted (a long plan on a big model honours a cancel within one
         call, not one whole plan). `gripper` (0 open .. 1 closed) fixes the gripper: every candidate, and the plan,
         moves it to that value in the first step and keeps it there, so the predictor scores what will be commanded;
-        None lets the CEM plan it.
+        None lets the CEM plan it. `hold_arm` (with a `gripper`): the first step moves only the gripper.
         """
         if self._goal is None:
             raise RuntimeError("MPCController.step: no goal; call set_goal(goal_representation) first")
@@ -158,7 +162,7 @@ class MPCController:
         warm = self._previous if self.config.warm_start else None
         energy_fn = self.world_model.energy_fn(context, self._goal, interrupt)
         if gripper is not None:
-            fixed = fixed_gripper(float(state[GRIPPER_DIM]), gripper)
+            fixed = fixed_gripper(float(state[GRIPPER_DIM]), gripper, hold_arm)
             energy_fn = _with_actions(energy_fn, fixed)
         result = self.planner.plan(energy_fn, warm, self._generator)
         self._previous = result

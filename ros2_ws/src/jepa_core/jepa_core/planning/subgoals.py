@@ -83,6 +83,15 @@ class SubGoalSequence:
         return self.subgoals[self.index]
 
     @property
+    def gripper_only(self) -> bool:
+        """True while the active sub-goal only changes the commanded gripper: it commands another gripper than the
+        sub-goal before it (both commanded) and is not the last one."""
+        if self.index == 0 or self.is_last:
+            return False
+        active, previous = self.active, self.subgoals[self.index - 1]
+        return None not in (active.gripper, previous.gripper) and active.gripper != previous.gripper
+
+    @property
     def is_last(self) -> bool:
         """True while the last sub-goal is active."""
         return self.index == len(self.subgoals) - 1
@@ -141,8 +150,13 @@ class SubGoalController:
     ) -> tuple[MPCStep, SubGoalUpdate]:
         """Plan one action towards the active sub-goal from frame [N, D] and state [7], then count the step against
         its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal).
-        A sub-goal with a `gripper` commands it instead of the CEM planning it. `interrupt` as in MPCController.step."""
-        decision = self.controller.step(representation, state, interrupt, gripper=self.sequence.active.gripper)
+        A sub-goal with a `gripper` commands it instead of the CEM planning it; one that changes the previous
+        sub-goal's commanded gripper and is not the last (a grasp: the fingers close where the approach left them)
+        holds the arm for its budget. `interrupt` as in MPCController.step."""
+        active = self.sequence.active
+        decision = self.controller.step(
+            representation, state, interrupt, gripper=active.gripper, hold_arm=self.sequence.gripper_only
+        )
         return decision, self._follow(self.sequence.record_step())
 
     def _follow(self, update: SubGoalUpdate) -> SubGoalUpdate:

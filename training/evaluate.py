@@ -8,9 +8,11 @@ target pose for one control period. With `--subgoals` (default) the planner foll
 (`jepa_core.planning.subgoals`: grasp = pregrasp, approach, grasp, lift; pick_place = pregrasp, approach, grasp,
 carry, place; each sub-goal for its step budget from the simulator, or until the observed energy is below
 `--subgoal-threshold`), as the V-JEPA 2 paper does for pick-and-place; `--no-subgoals` plans to the final goal image
-only. The CEM plans the gripper as in the paper; `--subgoal-grippers` commands the gripper each sub-goal image shows
-(open or closed) instead, for models that cannot see the fingers (models/README.md). An episode ends on success
-(the simulator's rule, e.g. reach within 4 cm) or after `--max-steps`. Writes episodes.csv, summary.csv/summary.md
+only. Each sub-goal commands the gripper its image shows (open or closed; a sub-goal that only closes the fingers
+does so in place) because the bundled 64 px models cannot see the fingers (models/README.md); `--no-subgoal-grippers`
+lets the CEM plan the gripper as in the paper. An episode ends on success
+(the simulator's rule, e.g. reach within 4 cm) or after `--max-steps` (default per task: reach 20, grasp 30,
+pick_place 40). Writes episodes.csv, summary.csv/summary.md
 (success rate, final distance, steps), eval.png and one GIF per episode ([camera | active goal] side by side).
 """
 
@@ -35,6 +37,7 @@ from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, CameraName
+from jepa_sim.tasks import EPISODE_STEPS
 from training.common_config import parse_config
 
 
@@ -51,15 +54,19 @@ class EvalConfig:
     episodes: int = field(default=50, metadata={"help": "seeded episodes per task (seeds first_seed..)"})
     first_seed: int = field(default=0, metadata={"help": "seed of the first episode"})
     seeds: tuple[int, ...] = field(default=(), metadata={"help": "explicit seeds (replace --episodes/--first-seed)"})
-    max_steps: int = field(default=20, metadata={"help": "control steps per episode"})
+    max_steps: int = field(
+        default=0, metadata={"help": "control steps per episode; 0 = per task (reach 20, grasp 30, pick_place 40)"}
+    )
     stop_on_success: bool = field(default=True, metadata={"help": "end an episode once the task succeeds"})
     subgoals: bool = field(default=True, metadata={"help": "follow the task's sub-goal images (else the final goal)"})
     subgoal_threshold: float = field(
-        default=0.0, metadata={"help": "leave a sub-goal once the observed energy is below this (0 = budgets only)"}
-    )
+        default=0.05,
+        metadata={"help": "leave a sub-goal once the observed energy is below this (0 = budgets only; the planner's "
+                  "energy_threshold measured for the bundled models)"},
+    )  # fmt: skip
     subgoal_grippers: bool = field(
-        default=False,
-        metadata={"help": "each sub-goal commands the gripper its image shows (open/closed) instead of the CEM"},
+        default=True,
+        metadata={"help": "each sub-goal commands the gripper its image shows (open/closed); no = the CEM plans it"},
     )
     image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
     camera: CameraName = field(
@@ -129,13 +136,9 @@ def episode_subgoals(env: FrankaSimEnv, config: EvalConfig) -> tuple[list[np.nda
     images = [env.subgoal_image(index) for index in range(first, count)]
     last = len(scenes) - 1
     threshold = config.subgoal_threshold
-    grippers = [s.gripper_command if config.subgoal_grippers else None for s in scenes]
-    # A scene that only changes the gripper (grasp: the fingers close where the approach left them) looks the same as
-    # the one before to a model that cannot see the fingers: it keeps its budget, never a threshold.
-    changes = [i > 0 and s.gripper_command != scenes[i - 1].gripper_command for i, s in enumerate(scenes)]
     return images, [
-        SubGoal(s.name, 0 if i == last else s.steps, 0.0 if changed and i < last else threshold, gripper)
-        for i, (s, gripper, changed) in enumerate(zip(scenes, grippers, changes, strict=True))
+        SubGoal(s.name, 0 if i == last else s.steps, threshold, s.gripper_command if config.subgoal_grippers else None)
+        for i, s in enumerate(scenes)
     ]
 
 
@@ -149,7 +152,7 @@ def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, 
     frames, distances, energies, planning = [obs.image], [initial], [], []
     shown = [goal_images[0]]  # the goal active at each frame
     status = env.task_status()
-    for _ in range(config.max_steps):
+    for _ in range(config.max_steps or EPISODE_STEPS[task]):
         representation = world_model.encode_images(obs.image[None])[0]
         if runner.observe(representation)[1].advance is Advance.REACHED:
             break  # the last sub-goal's energy threshold: the planner node would stop here

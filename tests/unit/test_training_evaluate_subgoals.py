@@ -18,7 +18,7 @@ def run(tmp_path: Path, *extra: str) -> tuple[dict, list[np.ndarray]]:
     goal panels."""
     args = ["--checkpoint", str(CHECKPOINT), "--out", str(tmp_path), "--tasks", "pick_place", "--seeds", "3"]
     args += ["--max-steps", "17", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
-    args += ["--gif-size", "64", *extra]
+    args += ["--gif-size", "64", "--subgoal-threshold", "0", *extra]  # budgets only unless `extra` sets one
     assert evaluate.main(args) == 0
     with (tmp_path / "episodes.csv").open() as handle:
         (row,) = list(csv.DictReader(handle))
@@ -52,29 +52,20 @@ def test_each_observation_within_the_threshold_moves_on_and_the_last_one_ends_th
     assert [changed(a, b) for a, b in itertools.pairwise(goals)] == [True, True, False, True, True]
 
 
-def test_subgoal_grippers_command_what_each_image_shows_and_default_to_the_cem():
+def test_subgoal_grippers_command_what_each_image_shows_unless_the_cem_plans_them():
     env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
     try:
         env.reset("pick_place", 3)
-        commanded = evaluate.episode_subgoals(env, evaluate.EvalConfig(subgoal_grippers=True))[1]
-        planned = evaluate.episode_subgoals(env, evaluate.EvalConfig())[1]
+        commanded = evaluate.episode_subgoals(env, evaluate.EvalConfig())[1]
+        planned = evaluate.episode_subgoals(env, evaluate.EvalConfig(subgoal_grippers=False))[1]
     finally:
         env.close()
     assert [s.gripper for s in commanded] == [0.0, 0.0, 1.0, 1.0, 0.0]  # open, open, close, hold, release
     assert [s.gripper for s in planned] == [None] * 5
     assert [s.steps for s in commanded] == [s.steps for s in planned] == [8, 5, 3, 8, 0]
-    assert [s.energy_threshold for s in planned] == [0.0] * 5
-    env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
-    try:
-        env.reset("pick_place", 3)
-        thresholds = [
-            s.energy_threshold for s in evaluate.episode_subgoals(env, evaluate.EvalConfig(subgoal_threshold=0.05))[1]
-        ]
-    finally:
-        env.close()
-    assert thresholds == [0.05, 0.05, 0.0, 0.05, 0.05]  # grasp only closes the fingers: its budget, never a threshold
+    assert [s.energy_threshold for s in commanded] == [0.05] * 5  # the bundled models' energy threshold
 
 
-def test_subgoal_grippers_run_closed_loop(tmp_path):
-    row, _ = run(tmp_path / "grippers", "--subgoal-grippers")
+def test_cem_planned_grippers_run_closed_loop(tmp_path):
+    row, _ = run(tmp_path / "grippers", "--no-subgoal-grippers")
     assert row["final_subgoal"] == "carry" and int(row["steps"]) == 17

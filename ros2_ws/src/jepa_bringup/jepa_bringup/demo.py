@@ -47,13 +47,13 @@ from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal, TaskStatus
 from jepa_msgs.srv import ResetSim
 from jepa_perception.image_conversion import array_to_image_msg, image_msg_to_rgb8
+from jepa_sim.tasks import EPISODE_STEPS
 
 TASKS = ("reach", "grasp", "pick_place")
 # Bundled models (models/README.md: trained in the simulator, 92% reach with the same planner settings).
 DEFAULT_ENCODER = "models/sim_reach.pt"
 DEFAULT_PREDICTOR = "models/sim_reach.pt"
 MANIPULATION_MODEL = "models/sim_manip.pt"  # default encoder and predictor of --task grasp / pick_place
-DEFAULT_MAX_STEPS = {"reach": 20, "grasp": 30, "pick_place": 40}  # per --task: sub-goal budgets (16, 24) plus room
 OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
     if name.startswith("OUTCOME_")
@@ -133,13 +133,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "approach, grasp, [carry,] lift/place); --no-subgoals sends the final goal image only",
     )  # fmt: skip
     parser.add_argument(
-        "--subgoal-grippers", action=argparse.BooleanOptionalAction, default=False,
-        help="each sub-goal commands the gripper its image shows (open/closed) instead of the CEM planning it: the "
-        "bundled 64 px models cannot see the fingers (models/README.md)",
+        "--subgoal-grippers", action=argparse.BooleanOptionalAction, default=True,
+        help="each sub-goal commands the gripper its image shows (open/closed; the bundled 64 px models cannot see "
+        "the fingers, models/README.md); --no-subgoal-grippers lets the CEM plan it, as the V-JEPA 2 paper",
     )  # fmt: skip
     parser.add_argument(
-        "--subgoal-threshold", type=float, default=0.0,
-        help="leave a sub-goal once the observed energy to it is below this (0 = step budgets only)",
+        "--subgoal-threshold", type=float, default=0.05,
+        help="leave a sub-goal once the observed energy to it is below this (0 = step budgets only; default: the "
+        "planner's energy_threshold measured for the bundled models)",
     )  # fmt: skip
     parser.add_argument("--samples", type=int, default=None, help="CEM samples per iteration (default: demo.yaml)")
     parser.add_argument("--iterations", type=int, default=None, help="CEM iterations per step (default: demo.yaml)")
@@ -163,7 +164,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--timeout must be > 0, got {args.timeout}")
     if args.subgoal_threshold < 0:
         parser.error(f"--subgoal-threshold must be >= 0, got {args.subgoal_threshold}")
-    args.max_steps = args.max_steps or DEFAULT_MAX_STEPS[args.task]
+    args.max_steps = args.max_steps or EPISODE_STEPS[args.task]
     default = DEFAULT_ENCODER if args.task == "reach" else MANIPULATION_MODEL
     args.encoder = args.encoder or default
     args.predictor = args.predictor or (args.encoder if args.encoder.endswith(".pt") else default)

@@ -54,6 +54,11 @@ class TaskConfig:
                 raise ValueError(f"TaskConfig.{name}: expected {count} step budgets >= 1, got {steps!r}")
 
 
+# Control steps an episode of each task gets unless told otherwise (evaluation, demo): the sub-goal budgets of
+# TaskConfig (grasp 16, pick_place 24) plus room to finish.
+EPISODE_STEPS = {"reach": 20, "grasp": 30, "pick_place": 40}
+
+
 @dataclass(frozen=True)
 class SubGoal:
     """One goal scene of an episode's sequence and how many control steps a planner gets for it."""

@@ -97,9 +97,10 @@ class SubGoalSequence:
         return self.index == len(self.subgoals) - 1
 
     def observe(self, energy: float) -> SubGoalUpdate:
-        """An observed frame's `energy` to the active sub-goal: below its threshold -> SWITCH (last: REACHED)."""
+        """An observed frame's `energy` to the active sub-goal: below its threshold -> SWITCH (last: REACHED). A
+        gripper-only sub-goal keeps its budget: its image differs from the one before only in the fingers."""
         index, subgoal = self.index, self.active
-        if not (subgoal.energy_threshold > 0 and energy < subgoal.energy_threshold):
+        if self.gripper_only or not (subgoal.energy_threshold > 0 and energy < subgoal.energy_threshold):
             return SubGoalUpdate(Advance.STAY, index, "")
         self.reached[index] = True
         reason = f"sub-goal {index} ({subgoal.name}): observed energy {energy:.4f} below {subgoal.energy_threshold}"

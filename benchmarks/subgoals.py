@@ -4,8 +4,8 @@ The planner's own MPC/CEM code (`jepa_core.planning.subgoals.SubGoalController`)
 oracle world model `jepa_core.planning.oracle.StateWorldModel` (representations are true end-effector states,
 predictions are exact), so the table shows what the sub-goal machinery, the CEM's gripper dimension (deadband 0.25)
 and the simulator's gripper achieve when the model is perfect about the arm: the upper bound for a trained model.
-Each episode runs until the simulator reports success or --max-steps.
-Usage: scripts/run.sh python -m benchmarks.subgoals [--episodes 20] [--max-steps 20] [--samples 100]
+Each episode runs until the simulator reports success or --max-steps (default per task: jepa_sim.tasks.EPISODE_STEPS).
+Usage: scripts/run.sh python -m benchmarks.subgoals [--episodes 20] [--max-steps 0] [--samples 100]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from jepa_core.planning.mpc import MPCConfig, MPCController
 from jepa_core.planning.oracle import StateWorldModel
 from jepa_core.planning.subgoals import SubGoal, SubGoalController
 from jepa_sim.env import FrankaSimEnv, SimConfig
+from jepa_sim.tasks import EPISODE_STEPS
 
 
 def run_episode(env: FrankaSimEnv, task: str, seed: int, sequence: bool, args: argparse.Namespace) -> tuple[bool, int]:
@@ -32,7 +33,8 @@ def run_episode(env: FrankaSimEnv, task: str, seed: int, sequence: bool, args: a
     subgoals = [SubGoal(scene.name, 0 if i == len(scenes) - 1 else scene.steps) for i, scene in enumerate(scenes)]
     config = MPCConfig(cem=CEMConfig(samples=args.samples, iterations=args.iterations), seed=seed)
     runner = SubGoalController(MPCController(world_model, config), goals, subgoals)
-    for step in range(1, args.max_steps + 1):
+    max_steps = args.max_steps or EPISODE_STEPS[task]
+    for step in range(1, max_steps + 1):
         state = torch.from_numpy(obs.ee_state)
         representation = world_model.encode(state)  # [1, 7]
         runner.observe(representation)
@@ -40,14 +42,14 @@ def run_episode(env: FrankaSimEnv, task: str, seed: int, sequence: bool, args: a
         obs = env.step(decision.target_state.numpy())
         if env.task_status().success:
             return True, step
-    return False, args.max_steps
+    return False, max_steps
 
 
 def main() -> None:
     """Print the table and the RESULT line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=20, help="seeds 0..episodes-1 per task and mode")
-    parser.add_argument("--max-steps", type=int, default=20, help="control steps per episode")
+    parser.add_argument("--max-steps", type=int, default=0, help="control steps per episode; 0 = per task")
     parser.add_argument("--samples", type=int, default=100, help="CEM samples per iteration")
     parser.add_argument("--iterations", type=int, default=5, help="CEM iterations")
     args = parser.parse_args()

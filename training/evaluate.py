@@ -5,14 +5,13 @@
 Per task and seed (0..episodes-1): reset, encode the goal images, then each control step encode the camera frame, plan
 with `jepa_core.planning.mpc.MPCController` (WorldModel + CEMPlanner, the code the planner node runs) and execute the
 target pose for one control period. With `--subgoals` (default) the planner follows the task's sub-goal sequence
-(`jepa_core.planning.subgoals`: grasp = pregrasp, approach, grasp, lift; pick_place = pregrasp, approach, grasp,
-carry, place; each sub-goal for its step budget from the simulator, or until the observed energy is below
+(`jepa_core.planning.subgoals`: grasp = pregrasp, approach, grasp, lift; pick_place = pregrasp, approach, grasp, carry,
+place; each sub-goal but the last for its step budget from the simulator, or until the observed energy is below
 `--subgoal-threshold`), as the V-JEPA 2 paper does for pick-and-place; `--no-subgoals` plans to the final goal image
-only. Each sub-goal commands the gripper its image shows (open or closed; a sub-goal that only closes the fingers
-does so in place) because the bundled 64 px models cannot see the fingers (models/README.md); `--no-subgoal-grippers`
-lets the CEM plan the gripper as in the paper. An episode ends on success
-(the simulator's rule, e.g. reach within 4 cm) or after `--max-steps` (default per task: reach 20, grasp 30,
-pick_place 40). Writes episodes.csv, summary.csv/summary.md
+only. Each sub-goal commands the gripper its image shows (open or closed; a sub-goal that only closes the fingers does
+so in place) because the bundled 64 px models cannot see the fingers (models/README.md); `--no-subgoal-grippers` lets
+the CEM plan the gripper as in the paper. An episode ends on success (the simulator's rule, e.g. reach within 4 cm) or
+after `--max-steps` (default per task: reach 20, grasp 30, pick_place 40). Writes episodes.csv, summary.csv/summary.md
 (success rate, final distance, steps), eval.png and one GIF per episode ([camera | active goal] side by side).
 """
 
@@ -33,7 +32,7 @@ from tqdm import tqdm
 from jepa_core.checkpoints import load_ac_predictor, load_encoder
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig, MPCController
-from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
+from jepa_core.planning.subgoals import SubGoal, SubGoalController
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, CameraName
@@ -61,8 +60,8 @@ class EvalConfig:
     subgoals: bool = field(default=True, metadata={"help": "follow the task's sub-goal images (else the final goal)"})
     subgoal_threshold: float = field(
         default=0.05,
-        metadata={"help": "leave a sub-goal once the observed energy is below this (0 = budgets only; the planner's "
-                  "energy_threshold measured for the bundled models)"},
+        metadata={"help": "leave a sub-goal (not the last) once the observed energy is below this (0 = budgets only; "
+                  "the planner's energy_threshold measured for the bundled models)"},
     )  # fmt: skip
     subgoal_grippers: bool = field(
         default=True,
@@ -137,7 +136,12 @@ def episode_subgoals(env: FrankaSimEnv, config: EvalConfig) -> tuple[list[np.nda
     last = len(scenes) - 1
     threshold = config.subgoal_threshold
     return images, [
-        SubGoal(s.name, 0 if i == last else s.steps, threshold, s.gripper_command if config.subgoal_grippers else None)
+        SubGoal(
+            s.name,
+            0 if i == last else s.steps,
+            0.0 if i == last else threshold,  # the simulator judges success: the last one runs to success or the end
+            s.gripper_command if config.subgoal_grippers else None,
+        )
         for i, s in enumerate(scenes)
     ]
 
@@ -154,8 +158,7 @@ def run_episode(env: FrankaSimEnv, world_model: WorldModel, config: EvalConfig, 
     status = env.task_status()
     for _ in range(config.max_steps or EPISODE_STEPS[task]):
         representation = world_model.encode_images(obs.image[None])[0]
-        if runner.observe(representation)[1].advance is Advance.REACHED:
-            break  # the last sub-goal's energy threshold: the planner node would stop here
+        runner.observe(representation)  # may switch to the next sub-goal
         decision, _ = runner.step(representation, torch.from_numpy(obs.ee_state))
         obs = env.step(decision.target_state.numpy())
         status = env.task_status()

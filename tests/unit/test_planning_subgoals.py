@@ -241,3 +241,14 @@ def test_a_grasp_subgoal_closes_the_fingers_in_place():
     assert torch.all(grasp.action[:6] == 0) and grasp.target_state[6] == pytest.approx(1.0)
     lift, _ = runner.step(world_model.encode(grasp.target_state), grasp.target_state)
     assert lift.target_state[6] == pytest.approx(1.0)  # the last one plans the arm again, fingers kept closed
+
+
+def test_a_gripper_only_subgoal_ignores_its_threshold_and_keeps_its_budget():
+    """Its image differs from the approach only in the fingers, which a model may not see: an energy threshold
+    would leave it before the fingers closed."""
+    sequence = SubGoalSequence([SubGoal("approach", 5, 0.5, gripper=0.0), SubGoal("grasp", 2, 0.5, gripper=1.0),
+                                SubGoal("lift", 0, 0.5, gripper=1.0)])  # fmt: skip
+    assert sequence.observe(0.1).advance is Advance.SWITCH and sequence.active.name == "grasp"
+    assert sequence.observe(0.1).advance is Advance.STAY  # below its threshold, yet it stays
+    assert steps(sequence, 2) == [(1, Advance.STAY), (1, Advance.SWITCH)]
+    assert sequence.observe(0.1).advance is Advance.REACHED

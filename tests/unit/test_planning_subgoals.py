@@ -165,22 +165,24 @@ def test_fixed_gripper_moves_to_the_target_in_the_first_step_and_holds_it():
         fixed_gripper(0.0, -0.1)
 
 
-def test_only_a_subgoal_that_changes_the_commanded_gripper_before_the_last_is_gripper_only():
+def test_a_subgoal_that_changes_the_commanded_gripper_is_gripper_only_for_its_budget_or_first_step():
     sequence = SubGoalSequence([SubGoal("pregrasp", 1, gripper=0.0), SubGoal("approach", 1, gripper=0.0),
                                 SubGoal("grasp", 2, gripper=1.0), SubGoal("carry", 1, gripper=1.0),
                                 SubGoal("place", 0, gripper=0.0)])  # fmt: skip
     only = []
-    for _ in range(6):
+    for _ in range(7):
         only.append((sequence.active.name, sequence.gripper_only))
         sequence.record_step()
-    assert only == [
+    expected = [
         ("pregrasp", False),
         ("approach", False),
         ("grasp", True),
         ("grasp", True),
         ("carry", False),
+        ("place", True),
         ("place", False),
-    ]  # fmt: skip  (the last one plans: it may need to move after opening)
+    ]  # fmt: skip  (the last releases in place, then plans again)
+    assert only == expected
     planned = SubGoalSequence([SubGoal("a", 1), SubGoal("b", 1, gripper=1.0), SubGoal("c")])
     planned.record_step()
     assert not planned.gripper_only  # the previous one was planned by the CEM: nothing to compare with
@@ -251,4 +253,12 @@ def test_a_gripper_only_subgoal_ignores_its_threshold_and_keeps_its_budget():
     assert sequence.observe(0.1).advance is Advance.SWITCH and sequence.active.name == "grasp"
     assert sequence.observe(0.1).advance is Advance.STAY  # below its threshold, yet it stays
     assert steps(sequence, 2) == [(1, Advance.STAY), (1, Advance.SWITCH)]
+    assert sequence.observe(0.1).advance is Advance.REACHED
+
+
+def test_a_release_as_the_last_subgoal_opens_before_its_threshold_can_end_the_goal():
+    sequence = SubGoalSequence([SubGoal("carry", 1, gripper=1.0), SubGoal("place", 0, 0.5, gripper=0.0)])
+    assert steps(sequence, 1) == [(0, Advance.SWITCH)]
+    assert sequence.observe(0.1).advance is Advance.STAY  # the fingers have not opened yet: not a success
+    assert steps(sequence, 1) == [(1, Advance.STAY)]
     assert sequence.observe(0.1).advance is Advance.REACHED

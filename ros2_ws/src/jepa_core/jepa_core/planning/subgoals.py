@@ -84,12 +84,14 @@ class SubGoalSequence:
 
     @property
     def gripper_only(self) -> bool:
-        """True while the active sub-goal only changes the commanded gripper: it commands another gripper than the
-        sub-goal before it (both commanded) and is not the last one."""
-        if self.index == 0 or self.is_last:
+        """True while the active sub-goal only moves the gripper: it commands another gripper than the sub-goal before
+        it (both commanded), for its budget (the last one, which has none, for its first step: a release in place)."""
+        if self.index == 0:
             return False
         active, previous = self.active, self.subgoals[self.index - 1]
-        return None not in (active.gripper, previous.gripper) and active.gripper != previous.gripper
+        if None in (active.gripper, previous.gripper) or active.gripper == previous.gripper:
+            return False
+        return self.steps_on_active < (active.steps or 1)
 
     @property
     def is_last(self) -> bool:
@@ -152,8 +154,9 @@ class SubGoalController:
         """Plan one action towards the active sub-goal from frame [N, D] and state [7], then count the step against
         its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal).
         A sub-goal with a `gripper` commands it instead of the CEM planning it; one that changes the previous
-        sub-goal's commanded gripper and is not the last (a grasp: the fingers close where the approach left them)
-        holds the arm for its budget. `interrupt` as in MPCController.step."""
+        sub-goal's commanded gripper holds the arm while `SubGoalSequence.gripper_only` (a grasp closes the fingers
+        where the approach left them, a release drops the object where the carry brought it). `interrupt` as in
+        MPCController.step."""
         active = self.sequence.active
         decision = self.controller.step(
             representation, state, interrupt, gripper=active.gripper, hold_arm=self.sequence.gripper_only

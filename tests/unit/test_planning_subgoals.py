@@ -163,6 +163,10 @@ def test_fixed_gripper_moves_to_the_target_in_the_first_step_and_holds_it():
     assert torch.all(in_place[:, 0, :6] == 0) and torch.equal(in_place[:, 1:, :6], actions[:, 1:, :6])
     with pytest.raises(ValueError, match=r"gripper: expected a target in \[0, 1\]"):
         fixed_gripper(0.0, -0.1)
+    controller = MPCController(StateWorldModel())
+    controller.set_goal(StateWorldModel().encode(torch.zeros(7)))
+    with pytest.raises(ValueError, match="hold_arm needs a commanded gripper"):
+        controller.step(StateWorldModel().encode(torch.zeros(7)), torch.zeros(7), hold_arm=True)
 
 
 def test_a_subgoal_that_changes_the_commanded_gripper_is_gripper_only_for_its_budget_or_first_step():

@@ -191,7 +191,7 @@ def _pick_subgoals(spec, objects, task_object, orientation, steps, hover) -> tup
 
 
 def _grasp_subgoals(spec, objects, task_object, object_goal, orientation, config: TaskConfig) -> tuple[SubGoal, ...]:
-    """approach, grasp, lift (held at object_goal)."""
+    """pregrasp, approach, grasp, lift (held at object_goal)."""
     pick = _pick_subgoals(spec, objects, task_object, orientation, config.grasp_subgoal_steps, config.hover_height)
     lifted = {**objects, task_object: object_goal}
     lift_state = _grasp_state(spec, object_goal, orientation, pick[-1].flange_state[6])
@@ -199,8 +199,8 @@ def _grasp_subgoals(spec, objects, task_object, object_goal, orientation, config
 
 
 def _pick_place_subgoals(spec, objects, task_object, object_goal, orientation, config) -> tuple[SubGoal, ...]:
-    """approach, grasp, carry (held lift_height above its goal), place (resting at the goal, fingers open, flange
-    hover_height above the grasp pose)."""
+    """pregrasp, approach, grasp, carry (held lift_height above its goal), place (resting at the goal, fingers open,
+    flange hover_height above the grasp pose)."""
     *pick_steps, carry_steps = config.pick_place_subgoal_steps
     pick = _pick_subgoals(spec, objects, task_object, orientation, tuple(pick_steps), config.hover_height)
     carried = object_goal + np.array([0.0, 0.0, config.lift_height])

@@ -146,6 +146,8 @@ class MPCController:
         """
         if self._goal is None:
             raise RuntimeError("MPCController.step: no goal; call set_goal(goal_representation) first")
+        if hold_arm and gripper is None:
+            raise ValueError("MPCController.step: hold_arm needs a commanded gripper (it holds the arm while it moves)")
         self.world_model.check_representation("representation", representation)
         state = torch.as_tensor(state, dtype=torch.float64).reshape(-1)
         if state.shape != (STATE_DIM,):

@@ -157,10 +157,8 @@ class SubGoalController:
         sub-goal's commanded gripper holds the arm while `SubGoalSequence.gripper_only` (a grasp closes the fingers
         where the approach left them, a release drops the object where the carry brought it). `interrupt` as in
         MPCController.step."""
-        active = self.sequence.active
-        decision = self.controller.step(
-            representation, state, interrupt, gripper=active.gripper, hold_arm=self.sequence.gripper_only
-        )
+        gripper, hold_arm = self.sequence.active.gripper, self.sequence.gripper_only
+        decision = self.controller.step(representation, state, interrupt, gripper=gripper, hold_arm=hold_arm)
         return decision, self._follow(self.sequence.record_step())
 
     def _follow(self, update: SubGoalUpdate) -> SubGoalUpdate:

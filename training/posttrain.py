@@ -258,14 +258,14 @@ def build_dataset(config: PosttrainConfig, encoder: VisionTransformer, ctx: Dist
     return DroidClipDataset(list(config.data), clip_config, transform=lambda f: planning_transform_batch(f, size=size))
 
 
-def build_probe_for(config: PosttrainConfig, encoder: VisionTransformer, dataset) -> StateProbe | None:
-    """The state probe of `--state-probe-weight` (standardised by the training data's states), else None."""
+def build_probe_for(config: PosttrainConfig, predictor: VisionTransformerPredictorAC, dataset) -> StateProbe | None:
+    """The state probe of `--state-probe-weight` over the frame tokens the predictor reads (standardised by the
+    training data's states), else None."""
     if config.state_probe_weight == 0:
         return None
     mean, std = state_statistics([episode.states for episode in dataset.episodes])
-    tokens = (encoder.img_size[0] // encoder.patch_size) * (encoder.img_size[1] // encoder.patch_size)
     torch.manual_seed(config.seed + 2)
-    return StateProbe(tokens, encoder.embed_dim, mean, std)
+    return StateProbe(predictor.tokens_per_frame, predictor.embed_dim, mean, std)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"posttrain ({config.recipe}): {len(dataset)} clips; predictor {params:.2f} M parameters; "
                 f"{ctx.world_size} process(es)"
             )
-        task = PosttrainTask(config, ctx, encoder, predictor, build_probe_for(config, encoder, dataset))
+        task = PosttrainTask(config, ctx, encoder, predictor, build_probe_for(config, predictor, dataset))
         batches = endless(make_loader(dataset, config, ctx))
         extra = {"batch_size": config.batch_size, "lr": config.lr, "train_config": config_dict(config)}
         summary = run_training(config, ctx, task, batches, extra, title="posttrain")

@@ -29,9 +29,10 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder
+from jepa_core.checkpoints import load_ac_predictor, load_encoder, load_pose_probe
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig, MPCController
+from jepa_core.planning.pose_prior import GoalPositionPrior, describe_prior
 from jepa_core.planning.subgoals import SubGoal, SubGoalController
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_sim.env import FrankaSimEnv, SimConfig
@@ -79,6 +80,13 @@ class EvalConfig:
     max_translation: float = field(default=0.075, metadata={"help": "per-axis |dxyz| bound, m"})
     context_steps: int = field(default=1, metadata={"help": "observed frames the predictor sees"})
     warm_start: bool = field(default=True, metadata={"help": "warm-start CEM from the previous plan"})
+    pose_prior_weight: float = field(
+        default=GoalPositionPrior.weight,
+        metadata={"help": "energy per m of the goal-position prior (the checkpoint's pose_probe; 0 = off)"},
+    )
+    pose_prior_dead_zone: float = field(
+        default=GoalPositionPrior.dead_zone, metadata={"help": "no prior pull within this distance of the decoded goal, m"}
+    )
     gifs: bool = field(default=True, metadata={"help": "write one GIF per episode"})
     gif_size: int = field(default=128, metadata={"help": "pixels per GIF panel"})
     cpu_threads: int = field(default=1, metadata={"help": "torch CPU threads (0 = torch default)"})
@@ -272,10 +280,17 @@ def plot_results(out: Path, results: list[EpisodeResult], curves: list[list[floa
 
 
 def build_world_model(config: EvalConfig) -> WorldModel:
-    """Encoder + AC predictor from the checkpoint(s), on CPU, fp32."""
-    encoder = load_encoder(config.encoder_checkpoint or config.checkpoint, key=config.encoder_key)
+    """Encoder + AC predictor from the checkpoint(s), on CPU, fp32, with the encoder checkpoint's goal-position probe
+    as a prior when it has one and --pose-prior-weight > 0."""
+    encoder_checkpoint = config.encoder_checkpoint or config.checkpoint
+    encoder = load_encoder(encoder_checkpoint, key=config.encoder_key)
     predictor = load_ac_predictor(config.checkpoint)
-    return WorldModel(predictor, encoder, WorldModelConfig(device="cpu"))
+    probe = load_pose_probe(encoder_checkpoint, predictor.tokens_per_frame, predictor.embed_dim)
+    prior = None
+    if probe is not None and config.pose_prior_weight > 0:
+        prior = GoalPositionPrior(probe, config.pose_prior_weight, config.pose_prior_dead_zone)
+    print(f"goal-position prior: {describe_prior(prior, config.pose_prior_weight)}")
+    return WorldModel(predictor, encoder, WorldModelConfig(device="cpu"), goal_prior=prior)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

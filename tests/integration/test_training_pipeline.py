@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder, read_checkpoint
+from jepa_core.checkpoints import load_ac_predictor, load_encoder, load_pose_probe, read_checkpoint
 from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_core.models.representations import encode_clip_frames
 from jepa_core.planning.world_model import WorldModel
-from training import evaluate, export, posttrain, pretrain, sim_episodes
+from training import evaluate, export, fit_pose_probe, posttrain, pretrain, sim_episodes
 
 TINY_LOOP = [
     "--batch-size",
@@ -116,6 +116,28 @@ def test_evaluate_writes_table_plot_and_gifs(posttrained, tmp_path):
     assert "| reach | 2 |" in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "eval.png").stat().st_size > 0
     assert len(list((tmp_path / "gifs").glob("reach_*.gif"))) == 2
+
+
+def test_fit_pose_probe_adds_the_goal_prior_that_evaluate_uses(posttrained, droid_root, tmp_path, capsys):
+    out = tmp_path / "with_probe.pt"
+    args = ["--checkpoint", str(posttrained / "final.pt"), "--data", str(droid_root), "--holdout", "0.5"]
+    assert fit_pose_probe.main([*args, "--out", str(out), "--hidden", "16", "--steps", "20", "--batch-size", "8"]) == 0
+    printed = capsys.readouterr().out
+    assert "pose probe: 2 episodes" in printed and "held out (1 episodes)" in printed
+    ckpt = read_checkpoint(out)
+    assert set(read_checkpoint(posttrained / "final.pt")) | {"pose_probe", "pose_probe_info"} == set(ckpt)
+    assert ckpt["pose_probe_info"]["frames"] == 14 and ckpt["pose_probe_info"]["holdout_rmse_x_m"] >= 0
+    assert ckpt["pose_probe"]["net.0.weight"].shape[0] == 16
+    predictor = load_ac_predictor(out)
+    assert load_pose_probe(out, predictor.tokens_per_frame, predictor.embed_dim) is not None
+    args = ["--checkpoint", str(out), "--out", str(tmp_path / "eval"), "--episodes", "1", "--no-gifs"]
+    args += ["--max-steps", "1", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    assert evaluate.main([*args, "--pose-prior-dead-zone", "0.05"]) == 0
+    assert "goal-position prior: on (weight 2 per m outside 5 cm" in capsys.readouterr().out
+    assert evaluate.main([*args, "--pose-prior-weight", "0"]) == 0
+    assert "goal-position prior: off (weight 0)" in capsys.readouterr().out
+    assert evaluate.main([*args[:1], str(posttrained / "final.pt"), *args[2:]]) == 0
+    assert "goal-position prior: off (the checkpoint has no pose_probe)" in capsys.readouterr().out
 
 
 def test_posttrain_streaming_clips_without_feature_cache(droid_root, tmp_path):

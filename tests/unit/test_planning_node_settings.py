@@ -53,6 +53,8 @@ def test_defaults_build_the_paper_planner():
         ("future_tolerance_s", -1.0, "future_tolerance_s"),
         ("compile_mode", "fastest", "compile_mode"),
         ("activation_budget_mb", 0, "activation_budget_mb"),
+        ("pose_prior_weight", -1.0, "pose_prior_weight"),
+        ("pose_prior_dead_zone", -0.01, "pose_prior_dead_zone"),
     ],
 )
 def test_bad_values_name_the_parameter(name, value, match):
@@ -102,3 +104,22 @@ def test_preset_auto_and_nonfinite_weights(tmp_path):
         PlannerSettings.from_values(values | {"nonfinite_weights": "warn"}).build_world_model()
     with pytest.raises(ValueError, match="parameter nonfinite_weights"):
         PlannerSettings.from_values(values | {"nonfinite_weights": "maybe"})
+
+
+def test_goal_position_prior_comes_from_the_encoder_checkpoint(tmp_path):
+    """A checkpoint with a pose_probe (training.fit_pose_probe) plans with the prior; weight 0, or none, does not."""
+    from jepa_core.checkpoints import AC_PREFIX, read_checkpoint, save_checkpoint, write_checkpoint
+    from jepa_core.planning.pose_prior import PROBE_KEY, PoseProbe
+    from jepa_core.presets import build_ac_predictor, build_encoder
+
+    predictor = build_ac_predictor("parity_tiny")
+    path = save_checkpoint(tmp_path / "ac.pt", encoder=build_encoder("parity_tiny"), predictor=predictor,
+                           prefix=AC_PREFIX)  # fmt: skip
+    values = DEFAULTS | {"predictor_checkpoint": str(path), "predictor_preset": "auto"}
+    assert PlannerSettings.from_values(values).build_world_model().goal_prior is None
+    ckpt = read_checkpoint(path)
+    ckpt[PROBE_KEY] = PoseProbe(predictor.tokens_per_frame, predictor.embed_dim, hidden=8).state_dict()
+    write_checkpoint(ckpt, path)
+    prior = PlannerSettings.from_values(values | {"pose_prior_dead_zone": 0.03}).build_world_model().goal_prior
+    assert (prior.weight, prior.dead_zone) == (DEFAULTS["pose_prior_weight"], 0.03)
+    assert PlannerSettings.from_values(values | {"pose_prior_weight": 0.0}).build_world_model().goal_prior is None

@@ -22,6 +22,7 @@ from torch import nn
 from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.predictor import VisionTransformerPredictor
+from jepa_core.planning.pose_prior import PROBE_KEY, PoseProbe
 from jepa_core.presets import AC_PREDICTOR_PRESETS, ENCODER_PRESETS, PREDICTOR_PRESETS
 
 PRETRAIN_PREFIX = "module.backbone."
@@ -296,6 +297,13 @@ def save_checkpoint(
             ckpt[name] = _prefixed_fp32(model, prefix)
     ckpt.update(opt=opt, scaler=scaler, epoch=epoch, **extra)
     ckpt[CONFIG_KEY] = config if config is not None else default_config(target_encoder or encoder, predictor)
+    return write_checkpoint(ckpt, path)
+
+
+def write_checkpoint(ckpt: dict, path: str | Path) -> Path:
+    """torch.save `ckpt` to `path` atomically (temporary file in the same folder + rename): a crash never leaves a
+    half-written checkpoint where a good one was."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -306,3 +314,19 @@ def save_checkpoint(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def load_pose_probe(path: str | Path, tokens: int, dim: int, device: str | torch.device = "cpu") -> PoseProbe | None:
+    """The goal-position probe stored under `pose_probe` (ours; official files have none: None), checked against the
+    predictor's frame shape [tokens, dim] and for finite values."""
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    if PROBE_KEY not in ckpt:
+        return None
+    state = ckpt[PROBE_KEY]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: {PROBE_KEY!r} is not a state dict of tensors")
+    try:
+        return PoseProbe.from_state_dict(dict(state), tokens, dim).to(device)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc

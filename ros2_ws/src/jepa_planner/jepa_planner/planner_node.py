@@ -35,6 +35,7 @@ from std_msgs.msg import Float64, Header
 from visualization_msgs.msg import MarkerArray
 
 from jepa_core.planning.mpc import MPCController, MPCStep
+from jepa_core.planning.pose_prior import describe_prior
 from jepa_core.planning.subgoals import Advance, SubGoal, SubGoalController
 from jepa_core.planning.world_model import PlanningInterrupted
 from jepa_core.stop_signals import run_until_stopped
@@ -140,7 +141,8 @@ class PlannerNode(Node):
         self.get_logger().info(
             f"planner ready: goal encoder '{values['goal_encoder']}', device {values['device']}, "
             f"CEM {self.settings.mpc.cem.samples}x{self.settings.mpc.cem.iterations}, "
-            f"K={self.settings.mpc.context_steps}"
+            f"K={self.settings.mpc.context_steps}, goal-position prior "
+            f"{describe_prior(self.world_model.goal_prior, values['pose_prior_weight'])}"
         )
 
     # ---- inputs -------------------------------------------------------------------------------------------------

@@ -11,15 +11,18 @@ from typing import Any
 
 import torch
 
-from jepa_core.checkpoints import NONFINITE_POLICIES, load_ac_predictor, load_encoder
+from jepa_core.checkpoints import NONFINITE_POLICIES, load_ac_predictor, load_encoder, load_pose_probe
+from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig
+from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_core.presets import build_ac_predictor, build_encoder
 from jepa_planner.control import GoalLimits
 from jepa_planner.safety import SafetyLimits
 
 _CEM = CEMConfig()
+_PRIOR = GoalPositionPrior
 _SAFETY = SafetyLimits()
 CEM_PREFIX = "cem."
 # Success rule default: the observed frame's energy to the goal. Measured with models/sim_reach.pt in the simulator
@@ -98,6 +101,13 @@ PARAMETERS: tuple[Param, ...] = (
     Param("context_steps", MPCConfig().context_steps, "observed frames K given to the predictor (1 = paper)"),
     Param("warm_start", MPCConfig().warm_start, "start each CEM from the previous plan shifted by one step"),
     Param("seed", -1, "seed of the CEM draws per goal (reproducible runs); -1 = nondeterministic"),
+    Param(
+        "pose_prior_weight",
+        _PRIOR.weight,
+        "energy per m pulling candidates towards the goal image's flange position decoded by the checkpoint's "
+        "pose_probe (training.fit_pose_probe); 0 or no probe = the official image energy",
+    ),
+    Param("pose_prior_dead_zone", _PRIOR.dead_zone, "no pose-prior pull within this distance of the decoded goal, m"),
     *(Param(f"{CEM_PREFIX}{f.name}", getattr(_CEM, f.name), CEM_DESCRIPTIONS[f.name]) for f in fields(CEMConfig)),
     Param("max_steps", 100, "control steps per goal unless the goal sets max_steps"),
     Param("goal_timeout_s", 600.0, "wall-clock limit per goal unless the goal sets timeout, s"),
@@ -178,6 +188,9 @@ class PlannerSettings:
             raise ValueError(
                 f"parameter autocast_dtype: expected one of {list(AUTOCAST_DTYPES)}, got {values['autocast_dtype']!r}"
             )
+        for name in ("pose_prior_weight", "pose_prior_dead_zone"):
+            if not values[name] >= 0:
+                raise ValueError(f"parameter {name}: expected >= 0, got {values[name]}")
         seed = values["seed"]
         mpc = MPCConfig(
             cem=_cem_config(values),
@@ -243,4 +256,14 @@ class PlannerSettings:
                 encoder = build_encoder(v["encoder_preset"], device=device)
             else:
                 raise ValueError("parameter encoder_checkpoint: goal_encoder 'local' needs an encoder checkpoint")
-        return WorldModel(predictor, encoder, self.world_model)
+        return WorldModel(predictor, encoder, self.world_model, goal_prior=self.goal_prior(predictor))
+
+    def goal_prior(self, predictor: VisionTransformerPredictorAC) -> GoalPositionPrior | None:
+        """The goal-position prior from the encoder's checkpoint (the probe reads that encoder's tokens), or None with
+        pose_prior_weight 0, random weights or a checkpoint without a pose_probe."""
+        v = self.values
+        checkpoint = v["encoder_checkpoint"] or v["predictor_checkpoint"]
+        if v["pose_prior_weight"] == 0 or not checkpoint:
+            return None
+        probe = load_pose_probe(checkpoint, predictor.tokens_per_frame, predictor.embed_dim)
+        return None if probe is None else GoalPositionPrior(probe, v["pose_prior_weight"], v["pose_prior_dead_zone"])

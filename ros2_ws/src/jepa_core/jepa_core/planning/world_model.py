@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from jepa_core.models.ac_predictor import ACContextCache, VisionTransformerPredi
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_frames, normalize_reps
 from jepa_core.planning.cem import EnergyFn
+from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
 from jepa_core.transforms import planning_transform_batch
 
@@ -129,15 +130,26 @@ class WorldModel:
         predictor: VisionTransformerPredictorAC,
         encoder: VisionTransformer | None = None,
         config: WorldModelConfig | None = None,
+        goal_prior: GoalPositionPrior | None = None,
     ) -> None:
         """Move the models to the configured device in eval mode; `encoder` may be None when goals and frames arrive
-        already encoded (e.g. from the perception node), which keeps only one encoder in GPU memory."""
+        already encoded (e.g. from the perception node), which keeps only one encoder in GPU memory. `goal_prior` adds
+        its pull towards the goal image's decoded flange position to the planning energy (None: the official energy)."""
         self.config = config or WorldModelConfig()
         self.device = torch.device(self.config.device)
         self.predictor = predictor.to(self.device).eval()
         self.encoder = None if encoder is None else encoder.to(self.device).eval()
         self.tokens_per_frame = predictor.tokens_per_frame
         self.embed_dim = predictor.embed_dim
+        if goal_prior is not None:
+            probe = goal_prior.probe
+            if (probe.tokens, probe.dim) != (self.tokens_per_frame, self.embed_dim):
+                raise ValueError(
+                    f"goal_prior: its probe reads {probe.tokens} tokens x {probe.dim}, the predictor's frames are "
+                    f"{self.tokens_per_frame} x {self.embed_dim}"
+                )
+            goal_prior = replace(goal_prior, probe=probe.to(self.device).eval())
+        self.goal_prior = goal_prior
         mode = self.config.compile_mode
         self._predict = torch.compile(self.predictor, mode=mode, dynamic=False) if mode else self.predictor
 
@@ -251,16 +263,23 @@ class WorldModel:
     ) -> EnergyFn:
         """Energy callable for `CEMPlanner.plan`: candidates [S, H, 7] -> per-step energies [S, H] to `goal` [N, D],
         in chunks of `chunk_size`; `interrupt` is polled before each chunk's predictor call (`raise_if_interrupted`),
-        so a long plan on a big model honours a cancel within one call."""
+        so a long plan on a big model honours a cancel within one call. With a goal prior each step's energy also
+        gets its penalty on the step's rolled-out flange position."""
         self.check_representation("goal", goal)
         goal = goal.reshape(self.tokens_per_frame, self.embed_dim).to(self.device, torch.float32)
+        prior = self.goal_prior
+        goal_position = None if prior is None else prior.goal_position(goal)  # [3]
 
         def energies(candidates: torch.Tensor) -> torch.Tensor:
             chunk = self.chunk_size(context, candidates.shape[1])
             pieces = []
             for piece in candidates.split(chunk) if chunk > 0 else (candidates,):
                 raise_if_interrupted(interrupt)
-                pieces.append(self.step_energies(self.rollout(context, piece)[0], goal))
+                predictions, poses = self.rollout(context, piece)  # [S, H, N, D], [S, H+1, 7]
+                energy = self.step_energies(predictions, goal)  # [S, H]
+                if prior is not None:
+                    energy = energy + prior.penalty(poses[:, 1:, :3], goal_position)
+                pieces.append(energy)
             return torch.cat(pieces)  # [S, H]
 
         return energies

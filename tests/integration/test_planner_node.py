@@ -502,3 +502,45 @@ def test_no_command_from_a_plan_that_outlived_the_robot_state(make_system):
     assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION and result.steps == 0, result.reason
     assert "ee_state" in result.reason and "after planning" in result.reason
     assert len(robot.targets) == 1 and robot.targets[0].pose == robot.published_pose  # only the hold
+
+
+# ---- issue 12: the goal-position prior -----------------------------------------------------------------------------
+def checkpoint_with_probe(tmp_path, decoded) -> str:
+    """A tiny AC checkpoint whose pose_probe reads every goal image as flange position `decoded`."""
+    import torch
+
+    from jepa_core.checkpoints import AC_PREFIX, read_checkpoint, save_checkpoint, write_checkpoint
+    from jepa_core.planning.pose_prior import PROBE_KEY, PoseProbe
+    from jepa_core.presets import build_ac_predictor
+
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "ac_probe.pt", predictor=build_ac_predictor("parity_tiny"), prefix=AC_PREFIX)
+    probe = PoseProbe(N, D, hidden=8)
+    torch.nn.init.zeros_(probe.net[-1].weight)
+    torch.nn.init.zeros_(probe.net[-1].bias)
+    probe.position_mean.copy_(torch.tensor(decoded))
+    ckpt = read_checkpoint(path)
+    ckpt[PROBE_KEY] = probe.state_dict()
+    write_checkpoint(ckpt, path)
+    return str(path)
+
+
+def test_goal_prior_heads_for_the_decoded_goal(make_system, tmp_path):
+    """A checkpoint with a pose probe: the commands head for the goal image's decoded flange position."""
+    checkpoint = checkpoint_with_probe(tmp_path, [0.6, 0.15, 0.25])
+    planner, robot, client = make_system(predictor_checkpoint=checkpoint, pose_prior_weight=50.0)
+    assert planner.world_model.goal_prior is not None
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=4))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_MAX_STEPS
+    goal = np.array([0.6, 0.15, 0.25])
+    distances = [np.linalg.norm(state_of(t.pose)[:3] - goal) for t in robot.targets[:4]]  # targets[4] is the hold
+    assert distances[0] < 0.22 - 0.05 and min(distances) < 0.08  # started 0.22 m away; CEM 16 x 2 is coarse
+
+
+def test_goal_decoded_outside_the_workspace_is_refused(make_system, tmp_path):
+    """A probe that does not read this camera (decoded goal 2 m away) must not pull the arm there: INVALID_GOAL."""
+    checkpoint = checkpoint_with_probe(tmp_path, [2.0, 0.0, 0.3])
+    _, robot, client = make_system(predictor_checkpoint=checkpoint)
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=4))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_GOAL
+    assert "pose_probe" in result.reason and robot.targets == []

@@ -54,7 +54,7 @@ from jepa_planner.messages import (
     stamp_seconds,
     state_from_ee_state,
 )
-from jepa_planner.safety import command_violation, non_finite_reason
+from jepa_planner.safety import command_violation, decoded_goal_violation, non_finite_reason
 from jepa_planner.settings import PARAMETERS, PlannerSettings
 
 LATEST_ONLY = QoSProfile(depth=1)
@@ -283,7 +283,9 @@ class PlannerNode(Node):
         return True
 
     def _goal_representation(self, goal_name: str, goal_image: Image, interrupted: Callable[[], Stop | None]):
-        """Goal representation [N, D] and, when known, the goal flange position [3] (for markers)."""
+        """Goal representation [N, D] and, when known, the goal flange position [3] (for markers): the library's, else
+        the goal-position prior's decoded one (refused when outside the workspace box)."""
+        known = None
         if goal_name:
             try:
                 rgb, metadata = self.library.load(goal_name)
@@ -291,10 +293,19 @@ class PlannerNode(Node):
                 raise GoalError(str(error)) from None
             position = metadata.get("position", metadata.get("state", [None] * 3)[:3])
             known = None if position[0] is None else np.asarray(position, dtype=np.float64)
-            return self._encode_goal_image(array_to_image_msg(rgb, "rgb8"), rgb, interrupted), known
-        if goal_image.width == 0 or goal_image.height == 0:
+            rep = self._encode_goal_image(array_to_image_msg(rgb, "rgb8"), rgb, interrupted)
+        elif goal_image.width == 0 or goal_image.height == 0:
             raise GoalError("goal has neither goal_name nor a goal_image")
-        return self._encode_goal_image(goal_image, None, interrupted), None
+        else:
+            rep = self._encode_goal_image(goal_image, None, interrupted)
+        prior = self.world_model.goal_prior
+        if prior is not None:
+            decoded = prior.goal_position(rep.to(self.world_model.device)).double().cpu().numpy()
+            problem = decoded_goal_violation(decoded, self.settings.safety)
+            if problem is not None:
+                raise GoalError(problem)
+            known = decoded if known is None else known
+        return rep, known
 
     def _goal_sequence(self, goal: PlanToGoal.Goal, threshold: float, interrupted: Callable[[], Stop | None]):
         """The goal as a sequence: representations [N, D], flange positions (or None) and SubGoals. A goal without

@@ -58,6 +58,20 @@ def rotation_angle(euler_a: np.ndarray, euler_b: np.ndarray) -> float:
     return float(np.arccos(np.clip((np.trace(relative) - 1.0) / 2.0, -1.0, 1.0)))
 
 
+def decoded_goal_violation(position: np.ndarray, limits: SafetyLimits) -> str | None:
+    """Why a goal image's decoded flange position [3] cannot be a goal (it lies outside the workspace box, so the pose
+    probe does not read this camera's images), or None."""
+    low, high = np.asarray(limits.workspace_min), np.asarray(limits.workspace_max)
+    if np.all(np.isfinite(position)) and np.all(position >= low) and np.all(position <= high):
+        return None
+    return (
+        f"the goal image's flange position decoded by the checkpoint's pose_probe, "
+        f"{np.round(position, 3).tolist()} m, is outside the workspace box {list(limits.workspace_min)}.."
+        f"{list(limits.workspace_max)}: the probe does not read this camera's images (refit it with "
+        f"training.fit_pose_probe on recordings of this setup) or set pose_prior_weight 0"
+    )
+
+
 def command_violation(current_state: np.ndarray, target_state: np.ndarray, limits: SafetyLimits) -> str | None:
     """Why commanding `target_state` [7] from `current_state` [7] is unsafe, or None when it is within every limit."""
     current, target = np.asarray(current_state, np.float64), np.asarray(target_state, np.float64)

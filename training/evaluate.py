@@ -10,9 +10,11 @@ place; each sub-goal but the last for its step budget from the simulator, or unt
 `--subgoal-threshold`), as the V-JEPA 2 paper does for pick-and-place; `--no-subgoals` plans to the final goal image
 only. Each sub-goal commands the gripper its image shows (open or closed; a sub-goal that only closes the fingers does
 so in place) because the bundled 64 px models cannot see the fingers (models/README.md); `--no-subgoal-grippers` lets
-the CEM plan the gripper as in the paper. An episode ends on success (the simulator's rule, e.g. reach within 4 cm) or
-after `--max-steps` (default per task: reach 20, grasp 30, pick_place 40). Writes episodes.csv, summary.csv/summary.md
-(success rate, final distance, steps), eval.png and one GIF per episode ([camera | active goal] side by side).
+the CEM plan the gripper as in the paper. A checkpoint with a pose probe (training.fit_pose_probe) plans with its
+goal-position prior (`--pose-prior-weight`, `--pose-prior-dead-zone`; 0 = the official image energy). An episode ends
+on success (the simulator's rule, e.g. reach within 4 cm) or after `--max-steps` (default per task: reach 20, grasp
+30, pick_place 40). Writes episodes.csv, summary.csv/summary.md (success rate, final distance, steps), eval.png and
+one GIF per episode ([camera | active goal] side by side).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class EvalConfig:
         metadata={"help": "energy per m of the goal-position prior (the checkpoint's pose_probe; 0 = off)"},
     )
     pose_prior_dead_zone: float = field(
-        default=GoalPositionPrior.dead_zone, metadata={"help": "no prior pull within this distance of the decoded goal, m"}
+        default=GoalPositionPrior.dead_zone,
+        metadata={"help": "no prior pull within this distance of the decoded goal, m"},
     )
     gifs: bool = field(default=True, metadata={"help": "write one GIF per episode"})
     gif_size: int = field(default=128, metadata={"help": "pixels per GIF panel"})

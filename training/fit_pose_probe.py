@@ -2,8 +2,8 @@
 
     scripts/run.sh python -m training.fit_pose_probe --checkpoint models/sim_manip.pt --data data/sim_play
 
-Encodes every row of the DROID episodes under `--data` with the checkpoint's encoder (as planning does: each frame alone,
-normalised tokens), measures the read-out of the recorded flange position (`cartesian_position[:3]`) on the last
+Encodes every row of the DROID episodes under `--data` with the checkpoint's encoder (as planning does: each frame
+alone, normalised tokens), measures the read-out of the recorded flange position (`cartesian_position[:3]`) on the last
 `--holdout` fraction of the episodes after training on the rest, then trains on all episodes and stores the probe under
 `pose_probe` (plus `pose_probe_info`: settings, frames, held-out errors) in `--out` (default: the checkpoint itself,
 rewritten atomically; every other key is kept). The planner uses it as a goal-position prior
@@ -128,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     out = write_checkpoint(ckpt, config.out or config.checkpoint)
     print(
-        f"pose probe: {len(episodes)} episodes, {reps.shape[0]} frames, MLP {config.hidden} x {config.steps} steps; held out "
-        f"({held} episodes): RMSE x/y/z {errors['rmse_x'] * 100:.2f} / {errors['rmse_y'] * 100:.2f} / "
+        f"pose probe: {len(episodes)} episodes, {reps.shape[0]} frames, MLP {config.hidden} x {config.steps} steps; "
+        f"held out ({held} episodes): RMSE x/y/z {errors['rmse_x'] * 100:.2f} / {errors['rmse_y'] * 100:.2f} / "
         f"{errors['rmse_z'] * 100:.2f} cm, 3-D median {errors['median_3d'] * 100:.2f} cm, 90th percentile "
         f"{errors['p90_3d'] * 100:.2f} cm; wrote {out} ({time.perf_counter() - start:.0f} s)"
     )

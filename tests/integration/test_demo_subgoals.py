@@ -67,6 +67,7 @@ def test_pick_place_demo_sends_the_subgoal_sequence(tmp_path):
     done = run_demo(*args, "--output", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "goals: the episode's sub-goal images, each for its step budget" in done.stdout
+    assert "goal-position prior: off (the checkpoint has no pose_probe)" in done.stdout  # random weights
     assert "last sub-goal carry" in done.stdout
     episode = json.loads((tmp_path / "summary.json").read_text())["episodes"][0]
     assert episode["subgoal_names"] == ["pregrasp", "approach", "grasp", "carry", "place"]

@@ -3,8 +3,14 @@
 import pytest
 import torch
 
-from jepa_core.checkpoints import AC_PREFIX, CheckpointError, load_pose_probe, read_checkpoint, save_checkpoint
-from jepa_core.checkpoints import write_checkpoint
+from jepa_core.checkpoints import (
+    AC_PREFIX,
+    CheckpointError,
+    load_pose_probe,
+    read_checkpoint,
+    save_checkpoint,
+    write_checkpoint,
+)
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig, MPCController
 from jepa_core.planning.pose_prior import PROBE_KEY, GoalPositionPrior, PoseProbe, describe_prior
@@ -131,7 +137,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path, predictor):
         load_pose_probe(path, N, D)
     ckpt[PROBE_KEY] = {"weight": torch.zeros(3)}  # e.g. another kind of probe
     write_checkpoint(ckpt, path)
-    with pytest.raises(CheckpointError, match="no 'net.0.weight'"):
+    with pytest.raises(CheckpointError, match=r"no 'net\.0\.weight'"):
         load_pose_probe(path, N, D)
     ckpt[PROBE_KEY] = "not a state dict"
     write_checkpoint(ckpt, path)

@@ -42,6 +42,7 @@ from jepa_bringup.bringup import (
 from jepa_bringup.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
 from jepa_bringup.launch_support import load_node_parameters
 from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.pose_prior import describe_prior
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal, TaskStatus
@@ -470,6 +471,10 @@ def run(args: argparse.Namespace) -> int:
         composition = Composition(specs, DEMO_PARAMS_FILES)
     except Exception as error:
         raise DemoError(f"cannot start the demo nodes: {type(error).__name__}: {error}") from error
+    planner = composition.nodes["planner_node"]
+    prior = describe_prior(planner.world_model.goal_prior, planner.settings.values["pose_prior_weight"])
+    header.append(f"goal-position prior: {prior}")
+    print(f"  {header[-1]}", flush=True)
     records: list[EpisodeRecord] = []
     try:
         with composition:

@@ -10,7 +10,8 @@ ROS-free use (closed-loop evaluation, demos)::
     robot.move_to(decision.target_state)                                     # [x, y, z, roll, pitch, yaw, gripper]
 
 Modules: `poses` (batched compute_new_pose / poses_to_diffs), `cem` (CEMPlanner, CEMConfig, CEMResult),
-`world_model` (WorldModel, PlanningContext, energies), `mpc` (MPCController: history, warm start, seeds),
+`world_model` (WorldModel, PlanningContext, energies), `pose_prior` (PoseProbe, GoalPositionPrior: a pull towards the
+goal image's decoded flange position), `mpc` (MPCController: history, warm start, seeds),
 `subgoals` (SubGoalController: a sequence of goals switched by step budget or energy threshold), `oracle`
 (StateWorldModel: exact predictions of true states, for tests and benchmarks), `model_check` (a model on
 recordings).

@@ -375,8 +375,12 @@ def test_frozen_ee_state_stops_within_the_observation_timeout(make_system):
 @pytest.mark.parametrize("topic", ["embedding", "ee_state"])
 def test_future_stamps_are_refused(system, topic):
     """Item 4: a stamp +1000 s ahead was never stale; the planner planned on frozen data."""
-    _, robot, client = system
+    planner, robot, client = system
     robot.stamp_offset[topic] = 1000.0
+    latest = {"embedding": lambda: planner._embedding, "ee_state": lambda: planner._ee_state}[topic]
+    # a message stamped before the offset may still be the latest when the goal starts (a loaded machine delays the
+    # next one): then step 0 would rightly run on it, so send the goal once a future-stamped one has arrived
+    wait_for(lambda: latest() is not None and latest().stamp > planner._now() + 500.0)
     result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
     assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION and result.steps == 0
     assert topic in result.reason and "future" in result.reason

@@ -115,3 +115,18 @@ def test_subgoal_grippers_are_commanded_and_an_unknown_value_is_refused(system):
     result = run_goal(client, PlanToGoal.Goal(subgoals=bad))
     assert result.outcome == RESULT.OUTCOME_INVALID_GOAL and result.steps == 0
     assert "sub-goal 0 (odd): gripper 7 is not one of GRIPPER_PLANNED (0)" in result.reason
+
+
+def test_the_hold_keeps_the_commanded_gripper_so_a_held_object_stays_held(system):
+    """Found by the grasp demo: after a goal ended (success, cancel, max steps) the hold commanded the *measured*
+    gripper closure, which is below the command while the fingers are stopped by an object: the fingers opened to it
+    and the lifted cube fell back onto the table. The hold keeps the measured pose and the last gripper command."""
+    _, robot, client = system
+    robot.gripper = 0.55  # the fingers closed on an object: measured closure below the 1.0 commanded
+    subgoals = [SubGoal(name="hold_cube", image=goal_image(), steps=3, gripper=SubGoal.GRIPPER_CLOSED),
+                SubGoal(name="lift", image=goal_image(), gripper=SubGoal.GRIPPER_CLOSED)]  # fmt: skip
+    robot.grippers.clear()
+    result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=2))
+    assert result.outcome == RESULT.OUTCOME_MAX_STEPS, result.reason
+    assert robot.grippers == pytest.approx([1.0, 1.0, 1.0])  # two steps, then the hold: still closed
+    assert robot.targets[-1].pose == robot.published_pose  # the hold is the measured pose

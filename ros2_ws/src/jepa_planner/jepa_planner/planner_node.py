@@ -511,12 +511,14 @@ class PlannerNode(Node):
 
     def _hold(self) -> None:
         """Command a finite pose to hold: the latest measured one when usable, else the last commanded one; nothing
-        (and a warning) when there is neither."""
+        (and a warning) when there is neither. The gripper keeps its last command: the measured closure of fingers
+        stopped by an object is below it, and commanding that would open them and drop what they hold."""
         with self._lock:
             ee_state = self._ee_state
         if ee_state is not None and not ee_state.problem:
             state, msg = ee_state.value
-            self._command(msg.pose, float(state[6]))
+            gripper = float(state[6]) if self._last_command is None else self._last_command[1]
+            self._command(msg.pose, gripper)
         elif self._last_command is not None:
             self._command(*self._last_command)
         else:

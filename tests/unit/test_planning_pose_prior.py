@@ -143,3 +143,23 @@ def test_checkpoint_round_trip_and_refusals(tmp_path, predictor):
     write_checkpoint(ckpt, path)
     with pytest.raises(CheckpointError, match="not a state dict"):
         load_pose_probe(path, N, D)
+
+
+def test_prior_under_bf16_autocast_adds_the_same_fp32_penalty(predictor):
+    """The GPU path (bf16 autocast, here on CPU): the predictor runs in bf16, the prior's penalty stays fp32."""
+    from jepa_core.planning.world_model import WorldModelConfig
+
+    prior = GoalPositionPrior(constant_probe([0.6, 0.1, 0.3]), weight=3.0, dead_zone=0.02)
+    config = WorldModelConfig(autocast_dtype=torch.bfloat16)
+    plain, with_prior = WorldModel(predictor, config=config), WorldModel(predictor, config=config, goal_prior=prior)
+    frame = torch.nn.functional.layer_norm(torch.randn(1, N, D), (D,))
+    goal = torch.nn.functional.layer_norm(torch.randn(N, D), (D,))
+    context = plain.make_context(frame, START[None].float())
+    candidates = 0.05 * torch.randn(8, 1, 7)
+    candidates[..., 3:] = 0.0
+    total = with_prior.energy_fn(context, goal)(candidates)
+    base = plain.energy_fn(context, goal)(candidates)
+    positions = START[:3].float() + candidates[..., :3]
+    expected = 3.0 * torch.relu((positions - torch.tensor([0.6, 0.1, 0.3])).norm(dim=-1) - 0.02)
+    assert total.dtype == torch.float32 and torch.isfinite(total).all()
+    assert torch.allclose(total - base, expected, atol=1e-5)

@@ -21,6 +21,7 @@ import torch
 
 from jepa_core.checkpoints import AC_PREFIX, load_ac_predictor, load_encoder, read_checkpoint, save_checkpoint
 from jepa_core.onnx_backend import OrtACPredictor, OrtEncoder, export_ac_predictor, export_encoder
+from jepa_core.planning.pose_prior import PROBE_KEY
 from training.common_config import parse_config
 
 
@@ -90,11 +91,14 @@ RELEASE_ENTRIES = ("epoch", "step", "loss", "world_size", "batch_size", "lr", "t
 
 
 def release_checkpoint(source: Path, encoder_source: Path, encoder_key: str, destination: Path) -> Path:
-    """Weights-only AC checkpoint (encoder = target_encoder = the frozen encoder, predictor; no optimiser state)."""
+    """Weights-only AC checkpoint (encoder = target_encoder = the frozen encoder, predictor; no optimiser state), with
+    the encoder checkpoint's pose probe when it has one (the probe reads that encoder's tokens)."""
     encoder = load_encoder(encoder_source, key=encoder_key)
     predictor = load_ac_predictor(source)
     kept = {key: value for key, value in read_checkpoint(source).items() if key in RELEASE_ENTRIES}
     kept["epoch"] = kept.get("epoch", 0)
+    probe_entries = (PROBE_KEY, f"{PROBE_KEY}_info")
+    kept |= {key: value for key, value in read_checkpoint(encoder_source).items() if key in probe_entries}
     return save_checkpoint(
         destination, encoder=encoder, target_encoder=encoder, predictor=predictor, prefix=AC_PREFIX, **kept
     )

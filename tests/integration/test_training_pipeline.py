@@ -130,6 +130,9 @@ def test_fit_pose_probe_adds_the_goal_prior_that_evaluate_uses(posttrained, droi
     assert ckpt["pose_probe"]["net.0.weight"].shape[0] == 16
     predictor = load_ac_predictor(out)
     assert load_pose_probe(out, predictor.tokens_per_frame, predictor.embed_dim) is not None
+    release = tmp_path / "release.pt"
+    export.release_checkpoint(out, out, "target_encoder", release)  # a re-release keeps the probe
+    assert torch.equal(read_checkpoint(release)["pose_probe"]["net.0.weight"], ckpt["pose_probe"]["net.0.weight"])
     args = ["--checkpoint", str(out), "--out", str(tmp_path / "eval"), "--episodes", "1", "--no-gifs"]
     args += ["--max-steps", "1", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
     assert evaluate.main([*args, "--pose-prior-dead-zone", "0.05"]) == 0

@@ -22,7 +22,6 @@ from jepa_planner.control import GoalLimits
 from jepa_planner.safety import SafetyLimits
 
 _CEM = CEMConfig()
-_PRIOR = GoalPositionPrior
 _SAFETY = SafetyLimits()
 CEM_PREFIX = "cem."
 # Success rule default: the observed frame's energy to the goal. Measured with models/sim_reach.pt in the simulator
@@ -103,11 +102,15 @@ PARAMETERS: tuple[Param, ...] = (
     Param("seed", -1, "seed of the CEM draws per goal (reproducible runs); -1 = nondeterministic"),
     Param(
         "pose_prior_weight",
-        _PRIOR.weight,
+        GoalPositionPrior.weight,
         "energy per m pulling candidates towards the goal image's flange position decoded by the checkpoint's "
         "pose_probe (training.fit_pose_probe); 0 or no probe = the official image energy",
     ),
-    Param("pose_prior_dead_zone", _PRIOR.dead_zone, "no pose-prior pull within this distance of the decoded goal, m"),
+    Param(
+        "pose_prior_dead_zone",
+        GoalPositionPrior.dead_zone,
+        "no pose-prior pull within this distance of the decoded goal, m",
+    ),
     *(Param(f"{CEM_PREFIX}{f.name}", getattr(_CEM, f.name), CEM_DESCRIPTIONS[f.name]) for f in fields(CEMConfig)),
     Param("max_steps", 100, "control steps per goal unless the goal sets max_steps"),
     Param("goal_timeout_s", 600.0, "wall-clock limit per goal unless the goal sets timeout, s"),

@@ -129,4 +129,4 @@ def test_the_hold_keeps_the_commanded_gripper_so_a_held_object_stays_held(system
     result = run_goal(client, PlanToGoal.Goal(subgoals=subgoals, max_steps=2))
     assert result.outcome == RESULT.OUTCOME_MAX_STEPS, result.reason
     assert robot.grippers == pytest.approx([1.0, 1.0, 1.0])  # two steps, then the hold: still closed
-    assert robot.targets[-1].pose == robot.published_pose  # the hold is the measured pose
+    assert robot.targets[-1].pose in robot.published_poses  # the hold is a measured pose

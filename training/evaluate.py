@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder, load_pose_probe
+from jepa_core.checkpoints import load_ac_predictor, load_encoder, load_goal_prior
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig, MPCController
 from jepa_core.planning.pose_prior import GoalPositionPrior, describe_prior
@@ -288,10 +288,7 @@ def build_world_model(config: EvalConfig) -> WorldModel:
     encoder_checkpoint = config.encoder_checkpoint or config.checkpoint
     encoder = load_encoder(encoder_checkpoint, key=config.encoder_key)
     predictor = load_ac_predictor(config.checkpoint)
-    probe = load_pose_probe(encoder_checkpoint, predictor.tokens_per_frame, predictor.embed_dim)
-    prior = None
-    if probe is not None and config.pose_prior_weight > 0:
-        prior = GoalPositionPrior(probe, config.pose_prior_weight, config.pose_prior_dead_zone)
+    prior = load_goal_prior(encoder_checkpoint, predictor, config.pose_prior_weight, config.pose_prior_dead_zone)
     print(f"goal-position prior: {describe_prior(prior, config.pose_prior_weight)}")
     return WorldModel(predictor, encoder, WorldModelConfig(device="cpu"), goal_prior=prior)
 

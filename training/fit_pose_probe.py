@@ -111,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     held = max(1, round(config.holdout * len(episodes)))
     if held >= len(episodes):
         raise ValueError(f"{len(episodes)} episode(s): too few to hold out {config.holdout:.0%} and fit on the rest")
-    train_reps, train_positions = stack(episodes[:-held])
-    test_reps, test_positions = stack(episodes[-held:])
-    errors = position_errors(train_probe(train_reps, train_positions, config), test_reps, test_positions)
-    reps, positions = torch.cat([train_reps, test_reps]), torch.cat([train_positions, test_positions])
+    reps, positions = stack(episodes)
+    split = sum(len(episode.states) for episode in episodes[:-held])  # rows of the training episodes
+    fitted = train_probe(reps[:split], positions[:split], config)
+    errors = position_errors(fitted, reps[split:], positions[split:])
     probe = train_probe(reps, positions, config)
     ckpt = read_checkpoint(config.checkpoint)
     ckpt[PROBE_KEY] = probe.state_dict()

@@ -22,7 +22,7 @@ from torch import nn
 from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.predictor import VisionTransformerPredictor
-from jepa_core.planning.pose_prior import PROBE_KEY, PoseProbe
+from jepa_core.planning.pose_prior import PROBE_KEY, GoalPositionPrior, PoseProbe
 from jepa_core.presets import AC_PREDICTOR_PRESETS, ENCODER_PRESETS, PREDICTOR_PRESETS
 
 PRETRAIN_PREFIX = "module.backbone."
@@ -330,3 +330,14 @@ def load_pose_probe(path: str | Path, tokens: int, dim: int, device: str | torch
         return PoseProbe.from_state_dict(dict(state), tokens, dim).to(device)
     except ValueError as exc:
         raise CheckpointError(f"{path}: {exc}") from exc
+
+
+def load_goal_prior(
+    path: str | Path, predictor: VisionTransformerPredictorAC, weight: float, dead_zone: float
+) -> GoalPositionPrior | None:
+    """The goal-position prior of `path`'s pose probe for `predictor`'s frames, or None with weight 0 (the file is not
+    read) or a file without a probe: planning then uses the official image energy."""
+    if weight == 0:
+        return None
+    probe = load_pose_probe(path, predictor.tokens_per_frame, predictor.embed_dim)
+    return None if probe is None else GoalPositionPrior(probe, weight, dead_zone)

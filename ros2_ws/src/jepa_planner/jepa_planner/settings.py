@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from jepa_core.checkpoints import NONFINITE_POLICIES, load_ac_predictor, load_encoder, load_pose_probe
+from jepa_core.checkpoints import NONFINITE_POLICIES, load_ac_predictor, load_encoder, load_goal_prior
 from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.mpc import MPCConfig
@@ -266,7 +266,6 @@ class PlannerSettings:
         pose_prior_weight 0, random weights or a checkpoint without a pose_probe."""
         v = self.values
         checkpoint = v["encoder_checkpoint"] or v["predictor_checkpoint"]
-        if v["pose_prior_weight"] == 0 or not checkpoint:
+        if not checkpoint:
             return None
-        probe = load_pose_probe(checkpoint, predictor.tokens_per_frame, predictor.embed_dim)
-        return None if probe is None else GoalPositionPrior(probe, v["pose_prior_weight"], v["pose_prior_dead_zone"])
+        return load_goal_prior(checkpoint, predictor, v["pose_prior_weight"], v["pose_prior_dead_zone"])

@@ -144,9 +144,12 @@ def nodes(ros_context):
     executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
     executor.add_node(server)
     executor.add_node(client)
+    # Before the spin: rclpy's ActionClient registers itself with the node before it sets its lock, so one built
+    # while an executor spins can kill that executor's thread (AttributeError '_lock').
+    action = ActionClient(client, PlanToGoal, "plan_to_goal")
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
-    yield server, client
+    yield server, client, action
     executor.shutdown()
     server.destroy_node()
     client.destroy_node()
@@ -162,7 +165,7 @@ def _wait(future, timeout=TIMEOUT):
 
 
 def test_messages_pub_sub(nodes):
-    server, client = nodes
+    server, client, _ = nodes
     for sent in sample_messages():
         received = []
         topic = f"rt_{type(sent).__name__.lower()}"
@@ -187,7 +190,7 @@ def _call(client_node, srv_type, name, request):
 
 
 def test_services(nodes):
-    _, client = nodes
+    _, client, _ = nodes
     enc = _call(client, EncodeImage, "encode_image", EncodeImage.Request(image=_image(3)))
     assert enc.success and enc.embedding.header.frame_id == "camera" and list(enc.embedding.data) == [3.0] * 4
     cap = _call(client, CaptureGoal, "capture_goal", CaptureGoal.Request(name="shelf", overwrite=True))
@@ -198,8 +201,7 @@ def test_services(nodes):
     assert res.success and res.message == "reach" and res.object_goal.x == 9.0 and res.goal_pose == _pose(0.6)
 
 
-def _send_goal(client_node, goal_name):
-    action = ActionClient(client_node, PlanToGoal, "plan_to_goal")
+def _send_goal(action, goal_name):
     assert action.wait_for_server(timeout_sec=TIMEOUT)
     feedback = []
     goal = PlanToGoal.Goal(goal_name=goal_name, goal_image=_image(), max_steps=10)
@@ -209,8 +211,8 @@ def _send_goal(client_node, goal_name):
 
 
 def test_action_success_with_feedback(nodes):
-    _, client = nodes
-    _, handle, feedback = _send_goal(client, "succeed")
+    _, _, action = nodes
+    _, handle, feedback = _send_goal(action, "succeed")
     wrapped = _wait(handle.get_result_async())
     assert wrapped.status == GoalStatus.STATUS_SUCCEEDED
     assert wrapped.result.success and wrapped.result.outcome == PlanToGoal.Result.OUTCOME_SUCCEEDED
@@ -222,8 +224,8 @@ def test_action_success_with_feedback(nodes):
 
 
 def test_action_abort(nodes):
-    _, client = nodes
-    _, handle, _ = _send_goal(client, "abort")
+    _, _, action = nodes
+    _, handle, _ = _send_goal(action, "abort")
     wrapped = _wait(handle.get_result_async())
     assert wrapped.status == GoalStatus.STATUS_ABORTED
     assert not wrapped.result.success
@@ -232,8 +234,8 @@ def test_action_abort(nodes):
 
 
 def test_action_cancel(nodes):
-    _, client = nodes
-    _, handle, feedback = _send_goal(client, "run_until_canceled")
+    _, _, action = nodes
+    _, handle, feedback = _send_goal(action, "run_until_canceled")
     deadline = time.monotonic() + TIMEOUT
     while not feedback:
         assert time.monotonic() < deadline, "no feedback before cancel"

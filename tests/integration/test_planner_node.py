@@ -153,10 +153,12 @@ def make_system(ros_context, tmp_path):
         executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
         executor.add_node(planner)
         executor.add_node(robot)
+        # Before the spin: rclpy's ActionClient registers itself with the node before it sets its lock, so one built
+        # while an executor spins can kill that executor's thread (AttributeError '_lock'; one CI run hung on it).
+        client = ActionClient(robot, PlanToGoal, "plan_to_goal")
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
         executors.append((executor, spinner, planner, robot))
-        client = ActionClient(robot, PlanToGoal, "plan_to_goal")
         assert client.wait_for_server(timeout_sec=2 * TIMEOUT)  # discovery on a loaded 2-core machine can be slow
         return planner, robot, client
 

@@ -49,7 +49,8 @@ class FakeRobot(Node):
         self.frame_id = "panda_link0"
         self.stamp_offset = {"ee_state": 0.0, "embedding": 0.0}  # s added to the stamps (future stamps)
         self.ee_position_override = None  # (x, y, z, gripper) published instead of the pose (e.g. NaN)
-        self.embedding_fill = None  # value every embedding element takes (e.g. NaN)
+        self.embedding_fill = None  # value every element of the published embeddings takes (e.g. NaN)
+        self.goal_embedding_fill = None  # the same for the embeddings encode_image answers
         self.encode_release = threading.Event()  # encode_image answers once set (or at once when encode_delay is 0)
         self.encode_delay = 0.0
         self.pose = PoseStamped().pose
@@ -76,10 +77,10 @@ class FakeRobot(Node):
         self.goal_pose_pub = self.create_publisher(PoseStamped, "/goal_pose", 1)
         self.create_timer(0.05, self.publish_observation, callback_group=group)
 
-    def embedding(self, stamp) -> Embedding:
+    def embedding(self, stamp, fill: float | None) -> Embedding:
         data = self.rng.standard_normal((N, D)).astype(np.float32)
-        if self.embedding_fill is not None:
-            data[:] = self.embedding_fill
+        if fill is not None:
+            data[:] = fill
         msg = Embedding(frames=1, height=GRID, width=GRID, dim=D, normalized=False, model="fake")
         msg.header.stamp = stamp
         msg.data = data.ravel().tolist()
@@ -94,7 +95,7 @@ class FakeRobot(Node):
         if self.encode_delay:
             self.encode_release.wait(self.encode_delay)
         response.success = True
-        response.embedding = self.embedding(request.image.header.stamp)
+        response.embedding = self.embedding(request.image.header.stamp, self.goal_embedding_fill)
         return response
 
     def render(self, request, response):
@@ -120,7 +121,7 @@ class FakeRobot(Node):
             self.ee_pub.publish(state)
             self.published_pose = state.pose
             self.published_poses.append(state.pose)
-        self.embedding_pub.publish(self.embedding(self.stamp("embedding")))
+        self.embedding_pub.publish(self.embedding(self.stamp("embedding"), self.embedding_fill))
         image = Image(height=8, width=8, encoding="rgb8", step=24, data=bytes(range(192)))
         image.header.stamp = stamp
         self.image_pub.publish(image)
@@ -427,6 +428,17 @@ def test_non_finite_embedding_reason_is_short(system):
     assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_OBSERVATION
     assert len(result.reason) < 200, result.reason
     assert "embedding" in result.reason and f"{N * D} of {N * D}" in result.reason and "index 0" in result.reason
+
+
+def test_non_finite_goal_embedding_is_an_invalid_goal(system):
+    """A NaN goal embedding from encode_image was planned with: the energy came out NaN and the goal ended as an
+    INTERNAL_ERROR after planning (seen in CI, where the observation that step was still a finite one)."""
+    _, robot, client = system
+    robot.goal_embedding_fill = math.nan
+    result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=3))
+    assert result.outcome == PlanToGoal.Result.OUTCOME_INVALID_GOAL, result.reason
+    assert "goal" in result.reason and f"{N * D} of {N * D}" in result.reason and len(result.reason) < 200
+    assert robot.targets == [] and result.steps == 0
 
 
 # ---- issue 15 part 4: surprise in the live loop ---------------------------------------------------------------------

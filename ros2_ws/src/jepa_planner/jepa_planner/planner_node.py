@@ -298,6 +298,9 @@ class PlannerNode(Node):
             raise GoalError("goal has neither goal_name nor a goal_image")
         else:
             rep = self._encode_goal_image(goal_image, None, interrupted)
+        reason = non_finite_reason(goal_embedding=rep.cpu().numpy())  # a broken encoder: no energy can be planned
+        if reason:
+            raise GoalError(f"{reason} (check the goal image and the encoder)")
         prior = self.world_model.goal_prior
         if prior is not None:
             decoded = prior.goal_position(rep.to(self.world_model.device)).double().cpu().numpy()

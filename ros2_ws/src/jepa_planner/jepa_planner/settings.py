@@ -7,17 +7,17 @@ names. CEM and world-model defaults come from the jepa_core dataclasses, so ther
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from jepa_core.checkpoints import NONFINITE_POLICIES, load_ac_predictor, load_encoder, load_goal_prior
-from jepa_core.models.ac_predictor import VisionTransformerPredictorAC
+from jepa_core.checkpoints import NONFINITE_POLICIES
 from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig
 from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
-from jepa_core.presets import build_ac_predictor, build_encoder
 from jepa_planner.control import GoalLimits
 from jepa_planner.safety import SafetyLimits
 
@@ -232,40 +232,22 @@ class PlannerSettings:
         )
 
     def build_world_model(self) -> WorldModel:
-        """Load (or, when explicitly allowed, randomly initialise) the AC predictor, plus the encoder in local mode."""
+        """The world model the checkpoint parameters describe (`jepa_core.planning.loading`), its encoder in local mode:
+        the predictor, the encoder checkpoint's goal-position prior, on the configured device."""
         v = self.values
-        device = self.world_model.device
-        if v["predictor_checkpoint"]:
-            predictor = load_ac_predictor(
-                v["predictor_checkpoint"], v["predictor_preset"], v["predictor_key"], device,
-                nonfinite=v["nonfinite_weights"],
-            )  # fmt: skip
-        elif v["allow_random_weights"] and v["predictor_preset"]:
-            torch.manual_seed(v["random_seed"])
-            predictor = build_ac_predictor(v["predictor_preset"], device=device)
-        else:
-            raise ValueError(
-                "parameter predictor_checkpoint: a checkpoint path is required (random weights need "
-                "allow_random_weights:=true and predictor_preset)"
-            )
-        encoder = None
-        if v["goal_encoder"] == "local":
-            checkpoint = v["encoder_checkpoint"] or v["predictor_checkpoint"]
-            if checkpoint:
-                encoder = load_encoder(
-                    checkpoint, v["encoder_preset"], v["encoder_key"], device, nonfinite=v["nonfinite_weights"]
-                )
-            elif v["allow_random_weights"] and v["encoder_preset"]:
-                encoder = build_encoder(v["encoder_preset"], device=device)
-            else:
-                raise ValueError("parameter encoder_checkpoint: goal_encoder 'local' needs an encoder checkpoint")
-        return WorldModel(predictor, encoder, self.world_model, goal_prior=self.goal_prior(predictor))
-
-    def goal_prior(self, predictor: VisionTransformerPredictorAC) -> GoalPositionPrior | None:
-        """The goal-position prior from the encoder's checkpoint (the probe reads that encoder's tokens), or None with
-        pose_prior_weight 0, random weights or a checkpoint without a pose_probe."""
-        v = self.values
-        checkpoint = v["encoder_checkpoint"] or v["predictor_checkpoint"]
-        if not checkpoint:
-            return None
-        return load_goal_prior(checkpoint, predictor, v["pose_prior_weight"], v["pose_prior_dead_zone"])
+        spec = WorldModelSpec(
+            predictor_checkpoint=Path(v["predictor_checkpoint"]) if v["predictor_checkpoint"] else None,
+            predictor_preset=v["predictor_preset"],
+            predictor_key=v["predictor_key"],
+            with_encoder=v["goal_encoder"] == "local",
+            encoder_checkpoint=Path(v["encoder_checkpoint"]) if v["encoder_checkpoint"] else None,
+            encoder_preset=v["encoder_preset"],
+            encoder_key=v["encoder_key"],
+            allow_random_weights=v["allow_random_weights"],
+            random_seed=v["random_seed"],
+            nonfinite_weights=v["nonfinite_weights"],
+            pose_prior_weight=v["pose_prior_weight"],
+            pose_prior_dead_zone=v["pose_prior_dead_zone"],
+            config=self.world_model,
+        )
+        return build_world_model(spec)

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jepa_core.planning.loading import build_world_model
 from jepa_core.planning.mpc import MPCController
 from jepa_core.planning.subgoals import SubGoal, SubGoalController
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS
-from training.evaluate import EvalConfig, build_world_model
+from training.evaluate import EvalConfig
 
 XY_TOLERANCE, Z_TOLERANCE, OPEN_BELOW = 0.015, 0.02, 0.3  # m, m, gripper command (0 open, 1 closed)
 
@@ -49,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = EvalConfig(checkpoint=args.checkpoint, gifs=False)
-    world_model = build_world_model(config)
+    world_model = build_world_model(config.world_model_spec())
     env = FrankaSimEnv(SimConfig(camera=CAMERAS[args.camera]))
     try:
         rows = np.array([approach(env, world_model, config, seed, args.steps) for seed in range(args.episodes)])

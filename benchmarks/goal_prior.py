@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder, load_pose_probe
-from jepa_core.planning.pose_prior import GoalPositionPrior
+from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.world_model import WorldModel
 from jepa_sim.env import FrankaSimEnv, SimConfig
 
@@ -63,18 +63,17 @@ def energy_seconds(world_model: WorldModel, samples: int, repeats: int) -> float
 def main() -> None:
     """Print both tables and the RESULT line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="models/sim_manip.pt", help="checkpoint with a pose_probe")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=Path("models/sim_manip.pt"), help="checkpoint with a pose_probe"
+    )
     parser.add_argument("--episodes", type=int, default=20, help="seeds per task")
     parser.add_argument("--samples", type=int, default=100, help="CEM candidates per energy call")
     parser.add_argument("--repeats", type=int, default=30, help="timed energy calls per variant")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    predictor = load_ac_predictor(args.checkpoint)
-    probe = load_pose_probe(args.checkpoint, predictor.tokens_per_frame, predictor.embed_dim)
-    if probe is None:
+    with_prior = build_world_model(WorldModelSpec(predictor_checkpoint=args.checkpoint))  # the planner's energy
+    if with_prior.goal_prior is None:
         raise SystemExit(f"{args.checkpoint}: no pose_probe (fit one with training.fit_pose_probe)")
-    encoder = load_encoder(args.checkpoint)
-    with_prior = WorldModel(predictor, encoder, goal_prior=GoalPositionPrior(probe))
     errors = decode_errors(with_prior, args.episodes)
     print(f"decoded goal flange position vs the one shown, {args.episodes} seeds per task ({args.checkpoint})")
     print("| task | sub-goal | images | median (cm) | 90th pct (cm) | max (cm) |")
@@ -82,7 +81,7 @@ def main() -> None:
     for (task, name), values in errors.items():
         cm = 100 * np.asarray(values)
         print(f"| {task} | {name} | {len(cm)} | {np.median(cm):.2f} | {np.percentile(cm, 90):.2f} | {cm.max():.2f} |")
-    plain = WorldModel(predictor, encoder)
+    plain = WorldModel(with_prior.predictor, with_prior.encoder)  # the same models, the official energy
     base = energy_seconds(plain, args.samples, args.repeats)
     prior = energy_seconds(with_prior, args.samples, args.repeats)
     print(f"\nenergy of {args.samples} candidates (horizon 1, CPU, 1 thread), median of {args.repeats} calls")

@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder
 from jepa_core.models.ac_predictor import VisionTransformerPredictorAC, block_causal_mask
 from jepa_core.models.representations import normalize_reps
 from jepa_core.models.rope import rope_segment_dim
 from jepa_core.planning.cem import CEMConfig, CEMPlanner, EnergyFn
+from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.poses import integrate_poses, pose_differences
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_core.presets import build_ac_predictor
@@ -326,7 +326,7 @@ def quality_setup(model_arg: str, small: VisionTransformerPredictorAC):
         raise SystemExit(
             f"--quality-model: {path} not found (train one with training/, or pass --quality-model random)"
         )
-    world_model = WorldModel(load_ac_predictor(path), load_encoder(path))
+    world_model = build_world_model(WorldModelSpec(predictor_checkpoint=path))
     return world_model, SimulatedWorld(world_model), f"trained {model_arg} in the MuJoCo simulator (reach)"
 
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder
 from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig, MPCController
-from jepa_core.planning.world_model import WorldModel
 from jepa_sim.env import FrankaSimEnv, SimConfig
 
 DISTURBED_STEP = 1
@@ -67,14 +67,14 @@ def episodes_below(table: np.ndarray, steps: int, threshold: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="models/sim_reach.pt", help="AC checkpoint with its encoder")
+    parser.add_argument("--checkpoint", type=Path, default=Path("models/sim_reach.pt"), help="AC checkpoint")
     parser.add_argument("--episodes", type=int, default=20, help="reach episodes (seeds 0..n-1)")
     parser.add_argument("--steps", type=int, default=25, help="control steps per episode (no early stop)")
     parser.add_argument("--samples", type=int, default=100, help="CEM samples (the demo's 100 x 5)")
     parser.add_argument("--iterations", type=int, default=5, help="CEM iterations")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    world_model = WorldModel(load_ac_predictor(args.checkpoint), load_encoder(args.checkpoint))
+    world_model = build_world_model(WorldModelSpec(predictor_checkpoint=args.checkpoint))  # the planner's energy
     cem = CEMConfig(samples=args.samples, top_k=10, iterations=args.iterations)
     env = FrankaSimEnv(SimConfig())
     start = time.perf_counter()

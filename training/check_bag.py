@@ -2,17 +2,19 @@
 
     scripts/run.sh python -m training.check_bag --checkpoint models/sim_reach.pt RECORDING [RECORDING...]
 
-A RECORDING is an episode bag (rosbag2 MCAP or sqlite3, as training.record writes; read by the project's bag -> DROID
+A RECORDING is an episode bag (rosbag2 MCAP or sqlite3, as the recorder node writes; read by the project's bag -> DROID
 conversion into a temporary folder), a DROID-format episode folder (training.bag_to_droid / training.sim_episodes),
 or a folder of either. Frames are taken at the model's step rate (--fps, 4 as in post-training). Per step: the
 *surprise* (the planning energy between the predicted and the observed next representation) with the recorded action,
 a shuffled one and a zero one, against the no-change baseline; and the planner's first action toward the recording's
-final frame against the action taken and the direction to the final pose. Writes per-step CSVs, one plot per
-recording (surprise over time with the worst frames and where in them the model was surprised), summary.md, and a
-VERDICT line over all recordings. PASS needs, over the steps where the arm or gripper moves: surprise below the
-no-change baseline (--max-surprise-ratio), clearly more surprise for the shuffled and zero actions (--min-action-gain)
-and plans that head for the final pose (--min-goal-cosine); too little motion is INCONCLUSIVE. Several recordings
-give a steadier verdict than one. Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 a recording could not be read.
+final frame (with the planner's energy: the encoder checkpoint's goal-position prior where it has a pose probe,
+--pose-prior-weight 0 = the image energy alone) against the action taken and the direction to the final pose.
+Writes per-step CSVs, one plot per recording (surprise over time with the worst frames and where in them the model was
+surprised), summary.md, and a VERDICT line over all recordings. PASS needs, over the steps where the arm or gripper
+moves: surprise below the no-change baseline (--max-surprise-ratio), clearly more surprise for the shuffled and zero
+actions (--min-action-gain) and plans that head for the final pose (--min-goal-cosine); too little motion is
+INCONCLUSIVE. Several recordings give a steadier verdict than one. Exit status: 0 PASS, 1 FAIL or INCONCLUSIVE, 2 a
+recording could not be read.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder
 from jepa_core.data import droid_format as fmt
 from jepa_core.data.bag_to_droid import BagConversionError, ConversionConfig, convert_bag
 from jepa_core.data.droid_dataset import clip_stride
 from jepa_core.data.video import decode_frames
 from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.model_check import (
     VARIANTS,
     CheckConfig,
@@ -47,7 +49,8 @@ from jepa_core.planning.model_check import (
     moving_steps,
     planned_steps,
 )
-from jepa_core.planning.world_model import WorldModel, WorldModelConfig
+from jepa_core.planning.pose_prior import GoalPositionPrior, describe_prior
+from jepa_core.planning.world_model import WorldModelConfig
 from training.bag_to_droid import find_bags
 
 
@@ -115,11 +118,16 @@ def load_recording(path: Path, name: str, fps: float, conversion: ConversionConf
         return read_episode(episode, fps, name, path)
 
 
-def build_world_model(args: argparse.Namespace) -> WorldModel:
-    """Encoder and AC predictor from the checkpoint(s), weights_only."""
-    encoder = load_encoder(args.encoder_checkpoint or args.checkpoint, key=args.encoder_key)
-    predictor = load_ac_predictor(args.checkpoint)
-    return WorldModel(predictor, encoder, WorldModelConfig(device=args.device))
+def world_model_spec(args: argparse.Namespace) -> WorldModelSpec:
+    """The checkpoint(s) on --device with the encoder checkpoint's goal-position prior: the planner's energy."""
+    return WorldModelSpec(
+        predictor_checkpoint=args.checkpoint,
+        encoder_checkpoint=args.encoder_checkpoint,
+        encoder_key=args.encoder_key,
+        pose_prior_weight=args.pose_prior_weight,
+        pose_prior_dead_zone=args.pose_prior_dead_zone,
+        config=WorldModelConfig(device=args.device),
+    )
 
 
 def write_steps_csv(path: Path, recording: Recording, check: EpisodeCheck) -> Path:
@@ -231,6 +239,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--out", type=Path, default=Path("runs/check_bag"), help="output folder (default: %(default)s)")
     add("--fps", type=float, default=4.0, help="model steps per second: frames are taken every ceil(row_hz/fps) rows")
     add("--device", default="cpu", help="torch device (default: %(default)s)")
+    add("--pose-prior-weight", type=float, default=GoalPositionPrior.weight, help="goal-position prior, per m; 0 = off")
+    add("--pose-prior-dead-zone", type=float, default=GoalPositionPrior.dead_zone, help="no prior pull within this, m")
     add("--cpu-threads", type=int, default=1, help="torch CPU threads, 0 = torch default (default: %(default)s)")
     add("--samples", type=int, default=defaults.cem.samples, help="CEM samples (default: %(default)s)")
     add("--iterations", type=int, default=defaults.cem.iterations, help="CEM iterations (default: %(default)s)")
@@ -272,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"check_bag: {error}", file=sys.stderr)
         return 2
-    world_model = build_world_model(args)
+    world_model = build_world_model(world_model_spec(args))
+    print(f"check_bag: goal-position prior {describe_prior(world_model.goal_prior, args.pose_prior_weight)}")
     args.out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, EpisodeCheck]] = []
     names = unique_names(recordings)

@@ -31,12 +31,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from jepa_core.checkpoints import load_ac_predictor, load_encoder, load_goal_prior
 from jepa_core.planning.cem import CEMConfig
+from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig, MPCController
 from jepa_core.planning.pose_prior import GoalPositionPrior, describe_prior
 from jepa_core.planning.subgoals import SubGoal, SubGoalController
-from jepa_core.planning.world_model import WorldModel, WorldModelConfig
+from jepa_core.planning.world_model import WorldModel
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, CameraName
 from jepa_sim.tasks import EPISODE_STEPS
@@ -106,6 +106,16 @@ class EvalConfig:
             max_translation=self.max_translation,
         )
         return MPCConfig(cem=cem, context_steps=self.context_steps, warm_start=self.warm_start, seed=seed)
+
+    def world_model_spec(self) -> WorldModelSpec:
+        """The checkpoint(s) on CPU, fp32, with the encoder checkpoint's goal-position prior: the planner's energy."""
+        return WorldModelSpec(
+            predictor_checkpoint=self.checkpoint,
+            encoder_checkpoint=self.encoder_checkpoint,
+            encoder_key=self.encoder_key,
+            pose_prior_weight=self.pose_prior_weight,
+            pose_prior_dead_zone=self.pose_prior_dead_zone,
+        )
 
 
 @dataclass
@@ -282,22 +292,12 @@ def plot_results(out: Path, results: list[EpisodeResult], curves: list[list[floa
     return path
 
 
-def build_world_model(config: EvalConfig) -> WorldModel:
-    """Encoder + AC predictor from the checkpoint(s), on CPU, fp32, with the encoder checkpoint's goal-position probe
-    as a prior when it has one and --pose-prior-weight > 0."""
-    encoder_checkpoint = config.encoder_checkpoint or config.checkpoint
-    encoder = load_encoder(encoder_checkpoint, key=config.encoder_key)
-    predictor = load_ac_predictor(config.checkpoint)
-    prior = load_goal_prior(encoder_checkpoint, predictor, config.pose_prior_weight, config.pose_prior_dead_zone)
-    print(f"goal-position prior: {describe_prior(prior, config.pose_prior_weight)}")
-    return WorldModel(predictor, encoder, WorldModelConfig(device="cpu"), goal_prior=prior)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(EvalConfig, argv, __doc__)
     if config.cpu_threads:
         torch.set_num_threads(config.cpu_threads)
-    world_model = build_world_model(config)
+    world_model = build_world_model(config.world_model_spec())
+    print(f"goal-position prior: {describe_prior(world_model.goal_prior, config.pose_prior_weight)}")
     sim_config = SimConfig(
         image_width=config.image_size,
         image_height=config.image_size,

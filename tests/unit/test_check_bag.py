@@ -17,6 +17,7 @@ from training.check_bag import find_recordings, main, unique_names
 from training.sim_episodes import ExplorationConfig, record_episode, write_episode
 
 BUNDLED = REPO_ROOT / "models" / "sim_reach.pt"
+WITH_PROBE = REPO_ROOT / "models" / "sim_manip.pt"  # has a pose_probe: the planner plans with its goal prior
 FAST = ["--samples", "40", "--iterations", "3", "--top-k", "5"]
 
 
@@ -25,7 +26,7 @@ def sim_episodes(tmp_path_factory):
     """Three 8-step exploration episodes (256 px) in the DROID format of sim_episodes."""
     root = tmp_path_factory.mktemp("sim_droid")
     config = ExplorationConfig(steps=8, policy="waypoints")  # the bundled model's training data
-    sim = SimConfig(image_width=config.image_size, image_height=config.image_size, control_period=config.control_period)
+    sim = SimConfig(render_size=(config.render_size,) * 2, control_period=config.control_period)
     env = FrankaSimEnv(sim)
     try:
         for seed in (200, 201, 202):
@@ -76,6 +77,20 @@ def test_bundled_model_passes_and_random_weights_fail(sim_episodes, random_check
     rows = _rows(trained_out / "sim_reach_200_steps.csv")
     assert [int(r["step"]) for r in rows] == list(range(8)) and [int(r["row"]) for r in rows] == list(range(8))
     assert all(float(r["surprise_recorded"]) < float(r["surprise_shuffled"]) + 0.05 for r in rows)
+
+
+def test_plans_with_the_checkpoints_goal_prior_unless_its_weight_is_0(sim_episodes, tmp_path, capsys):
+    """Issue 22: check_bag plans with the planner's energy, sim_manip.pt's goal-position prior included (it was left
+    out); --pose-prior-weight 0 is the image energy alone."""
+    common = ["--checkpoint", str(WITH_PROBE), str(sim_episodes / "sim_reach_200"), *FAST, "--plan-every", "4"]
+    energies, logs = {}, {}
+    for name, extra in (("prior", []), ("image", ["--pose-prior-weight", "0"])):
+        main([*common, "--out", str(tmp_path / name), *extra])
+        energies[name] = [float(r["plan_energy"]) for r in _rows(tmp_path / name / "sim_reach_200_steps.csv")]
+        logs[name] = capsys.readouterr().out
+    assert "goal-position prior on (weight" in logs["prior"]
+    assert "goal-position prior off (weight 0)" in logs["image"]
+    assert energies["prior"][0] != energies["image"][0]  # step 0 is planned, far from the final pose
 
 
 def test_a_bag_checks_like_its_converted_episode(tmp_path):

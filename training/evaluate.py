@@ -40,7 +40,7 @@ from jepa_core.planning.world_model import WorldModel
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, CameraName
 from jepa_sim.tasks import EPISODE_STEPS
-from training.common_config import parse_config
+from training.common.config import parse_config
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch
 from jepa_core.checkpoints import AC_PREFIX, load_ac_predictor, load_encoder, read_checkpoint, save_checkpoint
 from jepa_core.onnx_backend import OrtACPredictor, OrtEncoder, export_ac_predictor, export_encoder
 from jepa_core.planning.pose_prior import PROBE_KEY
-from training.common_config import parse_config
+from training.common.config import parse_config
 
 
 @dataclass(frozen=True)

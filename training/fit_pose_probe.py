@@ -25,7 +25,7 @@ import torch
 from jepa_core.checkpoints import load_encoder, read_checkpoint, write_checkpoint
 from jepa_core.planning.pose_prior import DEFAULT_HIDDEN, POSITION_DIMS, PROBE_KEY, PoseProbe
 from training.ac_clips import EncodedEpisode, encode_episodes, frozen_encoder_fn
-from training.common_config import parse_config
+from training.common.config import parse_config
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,9 @@ from jepa_core.presets import build_ac_predictor, build_encoder
 from jepa_core.sigreg import Projector, SIGRegConfig, sigreg
 from jepa_core.transforms import planning_transform_batch
 from training.ac_clips import EncodedClipDataset, encode_episodes, frozen_encoder_fn, pixel_fn
-from training.common_config import config_dict, parse_config
-from training.common_dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
-from training.common_loop import LoopConfig, endless, make_loader, print_summary, run_training
+from training.common.config import config_dict, parse_config
+from training.common.dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
+from training.common.loop import LoopConfig, endless, make_loader, print_summary, run_training
 from training.state_probe import StateProbe, state_statistics
 
 

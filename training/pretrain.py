@@ -26,10 +26,10 @@ from jepa_core.checkpoints import PRETRAIN_PREFIX, load_encoder, load_predictor
 from jepa_core.models.encoder import VisionTransformer, gather_tokens
 from jepa_core.models.predictor import VisionTransformerPredictor
 from jepa_core.presets import build_encoder, build_predictor
-from training.common_config import config_dict, parse_config
-from training.common_dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
-from training.common_loop import LoopConfig, endless, make_loader, print_summary, run_training
-from training.common_optim import ema_update
+from training.common.config import config_dict, parse_config
+from training.common.dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
+from training.common.loop import LoopConfig, endless, make_loader, print_summary, run_training
+from training.common.optim import ema_update
 from training.masks import ClipMasks, MaskConfig, sample_masks
 from training.video_clips import VideoClipDataset, discover_videos
 

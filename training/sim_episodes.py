@@ -32,7 +32,7 @@ from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
 from jepa_sim.scene import CAMERAS, OBJECTS, CameraName
 from jepa_sim.scripted import PlayConfig, PlayPolicy, in_hand, lifted
-from training.common_config import parse_config
+from training.common.config import parse_config
 
 SERIAL = "sim_exterior"
 MIX_KEYS = ("in_hand", "lifted", "moved")  # per-row flags of the manipulation mix

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from training.common_config import parse_config
-from training.common_logging import MetricsLogger, plot_losses, read_metrics
-from training.common_optim import ScheduleConfig, adamw, ema_update, learning_rate
+from training.common.config import parse_config
+from training.common.metrics import MetricsLogger, plot_losses, read_metrics
+from training.common.optim import ScheduleConfig, adamw, ema_update, learning_rate
 
 
 @dataclass(frozen=True)

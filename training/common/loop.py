@@ -21,9 +21,9 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from jepa_core.checkpoints import clean_state_dict, read_checkpoint, save_checkpoint
-from training.common_dist import DistContext, barrier, mean_across_ranks
-from training.common_logging import LOSS_PLOT, MetricsLogger, plot_losses
-from training.common_optim import ScheduleConfig, adamw, learning_rate, set_learning_rate
+from training.common.dist import DistContext, barrier, mean_across_ranks
+from training.common.metrics import LOSS_PLOT, MetricsLogger, plot_losses
+from training.common.optim import ScheduleConfig, adamw, learning_rate, set_learning_rate
 
 LATEST = "latest.pt"
 FINAL = "final.pt"

@@ -1,0 +1,1 @@
+"""Shared pieces of the training CLIs: dataclass configs on the command line, DDP, the loop, optimiser, metrics."""

@@ -1,47 +1,49 @@
 """Planner node alone (perception and the robot or simulator run elsewhere).
 
-    ros2 launch launch/planner.launch.py checkpoint:=/path/vjepa2-ac-vitg.pt device:=cuda [namespace:=...]
+    ros2 launch jepa_bringup planner.launch.py checkpoint:=/path/vjepa2-ac-vitg.pt device:=cuda [namespace:=...]
 
-Parameters: launch/config/planner.yaml (section planner_node), then the launch arguments.
+Parameters: config/planner.yaml (section planner_node); a launch argument overrides its parameter only when given.
 """
 
-from pathlib import Path
-
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
-from jepa_bringup.launch_support import node_parameters
+from jepa_bringup.launch_actions import declare, end_launch_on_exit
+from jepa_bringup.launch_support import LaunchConfig, ParameterArgument
 
-CONFIG_DIR = Path(__file__).resolve().parent / "config"
+PLANNER = ("planner_node",)
+CONFIG = LaunchConfig(
+    __file__,
+    ("planner.yaml",),
+    (
+        ParameterArgument("checkpoint", "AC predictor checkpoint.", {"planner_node": "predictor_checkpoint"}),
+        ParameterArgument.same_name("device", "Torch device of the world model: cpu, cuda, cuda:1.", PLANNER),
+        ParameterArgument.same_name(
+            "goal_encoder", "'service' (perception node's encode_image) or 'local' (own encoder).", PLANNER
+        ),
+        ParameterArgument.same_name("autocast_dtype", "'' (fp32), 'bfloat16' or 'float16'.", PLANNER),
+    ),
+)
+
+
+def planner_node(context) -> list:
+    """`planner_node` with its planner.yaml section and the given arguments."""
+    return [
+        Node(
+            package="jepa_planner",
+            executable="planner_node",
+            name="planner_node",
+            namespace=LaunchConfiguration("namespace"),
+            output="screen",
+            parameters=[CONFIG.parameters("planner_node", context.launch_configurations)],
+            on_exit=end_launch_on_exit,
+        )
+    ]
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Declare the arguments and start `planner_node` with planner.yaml plus the argument overrides."""
-    arguments = {
-        "checkpoint": ("", "AC predictor checkpoint (predictor_checkpoint)."),
-        "device": ("cpu", "Torch device of the world model: cpu, cuda, cuda:1."),
-        "goal_encoder": ("service", "'service' (perception node's encode_image) or 'local' (own encoder)."),
-        "autocast_dtype": ("", "'' (fp32), 'bfloat16' or 'float16'."),
-    }
-    declared = [
-        DeclareLaunchArgument(name, default_value=default, description=description)
-        for name, (default, description) in arguments.items()
-    ]
-    parameter_of = {"checkpoint": "predictor_checkpoint"}  # launch argument -> node parameter, where they differ
-    overrides = {  # strings stay strings (a path or "" must not be read as YAML)
-        parameter_of.get(name, name): ParameterValue(LaunchConfiguration(name), value_type=str) for name in arguments
-    }
-    namespace = DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node.")
-    node = Node(
-        package="jepa_planner",
-        executable="planner_node",
-        name="planner_node",
-        namespace=LaunchConfiguration("namespace"),
-        output="screen",
-        # The yaml section is merged, not passed as a file: rcl ignores a plain `planner_node:` section in a namespace.
-        parameters=[node_parameters(CONFIG_DIR, ["planner.yaml"], "planner_node"), overrides],
-    )
-    return LaunchDescription([*declared, namespace, node])
+    """The parameter arguments, the namespace, and the node built from them."""
+    namespace = DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and topics.")
+    return LaunchDescription([*declare(CONFIG.arguments), namespace, OpaqueFunction(function=planner_node)])

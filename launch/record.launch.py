@@ -1,49 +1,75 @@
-"""Record the stack's topics to MCAP rosbag2 bags, with `ros2 bag record` or our per-episode recorder node.
+"""Record the stack's topics to rosbag2 bags: `ros2 bag record` where ROS 2 has it (apt installs), else the project's
+episode recorder (jepa_data recorder, one bag per episode, started and stopped by its services).
 
-    ros2 launch launch/record.launch.py output:=bags/run1                 # ros2 bag record -s mcap, one bag per run
-    ros2 launch launch/record.launch.py recorder:=node output:=bags       # training/record.py: one bag per episode,
-                                                                          # started/stopped by its services
-The topic list is jepa_core.data.topics.RECORDED_TOPICS for both; node parameters: launch/config/record.yaml.
+    ros2 launch jepa_bringup record.launch.py [output:=bags/run1] [storage:=mcap] [namespace:=...]
+    ros2 launch jepa_bringup record.launch.py recorder:=project     # force the project's recorder
+Both record the topics of config/record.yaml (section episode_recorder) into its output_dir with its storage; a
+launch argument overrides those only when given.
 """
 
-import os
-import sys
-from pathlib import Path
-
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.launch_description import LaunchDescription
-from launch.substitutions import EqualsSubstitution, LaunchConfiguration
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
 
-from jepa_core.data.topics import RECORDED_TOPICS
+from jepa_bringup.launch_actions import declare, end_launch_on_exit
+from jepa_bringup.launch_support import LaunchConfig, ParameterArgument, ros2_bag_available
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG = REPO_ROOT / "launch" / "config" / "record.yaml"
+RECORDERS = ("ros2bag", "project")
+CONFIG = LaunchConfig(
+    __file__,
+    ("record.yaml",),
+    (
+        ParameterArgument(
+            "output",
+            "Bag folder (ros2bag: one bag, must not exist) or bag root (project: one bag per episode).",
+            {"episode_recorder": "output_dir"},
+        ),
+        ParameterArgument.same_name("storage", "rosbag2 storage plugin: mcap or sqlite3.", ("episode_recorder",)),
+    ),
+)
+
+
+def qualified(namespace: str, topic: str) -> str:
+    """A relative topic name of record.yaml resolved in `namespace`, as the recorder node would resolve it."""
+    return topic if topic.startswith("/") else "/" + "/".join(part for part in (namespace.strip("/"), topic) if part)
+
+
+def recorder_process(context) -> list:
+    """The chosen recorder with record.yaml's section and the given arguments."""
+    configurations = context.launch_configurations
+    choice = configurations["recorder"]
+    if choice not in RECORDERS:
+        raise RuntimeError(f"record.launch.py: recorder must be one of {RECORDERS}, got {choice!r}")
+    parameters = CONFIG.parameters("episode_recorder", configurations)
+    if choice == "ros2bag":
+        topics = [qualified(configurations["namespace"], topic) for topic in parameters["topics"]]
+        command = ["ros2", "bag", "record", "-s", parameters["storage"], "-o", parameters["output_dir"], *topics]
+        return [ExecuteProcess(cmd=command, output="screen", on_exit=end_launch_on_exit)]
+    return [
+        Node(
+            package="jepa_data",
+            executable="recorder",
+            name="episode_recorder",
+            namespace=LaunchConfiguration("namespace"),
+            output="screen",
+            parameters=[parameters],
+            on_exit=end_launch_on_exit,
+        )
+    ]
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Declare output/recorder/storage and start the chosen recorder."""
-    output = LaunchConfiguration("output")
-    storage = LaunchConfiguration("storage")
-    recorder = LaunchConfiguration("recorder")
-    arguments = [
-        DeclareLaunchArgument("output", default_value="bags", description="Bag folder (ros2bag) or bag root (node)."),
-        DeclareLaunchArgument("storage", default_value="mcap", description="rosbag2 storage plugin: mcap or sqlite3."),
-        DeclareLaunchArgument("recorder", default_value="ros2bag", description="'ros2bag' or 'node' (per episode)."),
-    ]
-    topics = [topic.name for topic in RECORDED_TOPICS]
-    ros2_bag = ExecuteProcess(
-        cmd=["ros2", "bag", "record", "-s", storage, "-o", output, *topics],
-        output="screen",
-        condition=IfCondition(EqualsSubstitution(recorder, "ros2bag")),
+    """The launch arguments and the recorder built from them."""
+    return LaunchDescription(
+        [
+            *declare(CONFIG.arguments),
+            DeclareLaunchArgument(
+                "recorder",
+                default_value="ros2bag" if ros2_bag_available() else "project",
+                description="'ros2bag' (ros2 bag record) or 'project' (jepa_data recorder); default: what exists.",
+            ),
+            DeclareLaunchArgument("namespace", default_value="", description="Namespace of the recorded topics."),
+            OpaqueFunction(function=recorder_process),
+        ]
     )
-    node_command = [sys.executable, "-m", "training.record", "--ros-args", "--params-file", str(CONFIG)]
-    node = ExecuteProcess(
-        cmd=[*node_command, "-p", ["output_dir:=", output], "-p", ["storage:=", storage]],
-        # runs where the launch was started (a relative output:= means what it means for ros2 bag record), with the
-        # repository on the module path for `-m training.record`
-        additional_env={"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))},
-        output="screen",
-        condition=IfCondition(EqualsSubstitution(recorder, "node")),
-    )
-    return LaunchDescription([*arguments, ros2_bag, node])

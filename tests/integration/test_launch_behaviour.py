@@ -147,7 +147,7 @@ def launched(entities, given: dict[str, str] | None = None) -> dict[str, Started
                 for element in entity.kwargs.get("parameters", []):
                     assert isinstance(element, dict), "parameter files are merged by the launch file (namespace-proof)"
                     parameters |= resolve(element, launch_context)
-                name = entity.kwargs.get("name") or entity.kwargs["cmd"][0]
+                name = entity.kwargs.get("name") or entity.kwargs.get("executable") or entity.kwargs["cmd"][0]
                 started[name] = Started(entity, name, parameters, launch_context)
 
     visit(entities)
@@ -337,11 +337,15 @@ def test_missing_rviz2_is_refused_before_any_node_starts(load_launch, monkeypatc
         launched(load_launch(name), {"rviz": "yes please"})
 
 
-@pytest.mark.parametrize("name", PARAMETER_LAUNCH_FILES)
-def test_a_node_that_exits_ends_the_launch_with_its_reason(load_launch, name):
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [(name, {}) for name in PARAMETER_LAUNCH_FILES]
+    + [("replay.launch.py", {"bag": "bags/ep1", "player": player}) for player in ("ros2bag", "project")],
+)
+def test_a_node_that_exits_ends_the_launch_with_its_reason(load_launch, name, given):
     """Every stack process (RViz aside) ends the launch when it exits: a failure as an error (ros2 launch exits 1),
     a clean exit as a shutdown with the reason; exits during a shutdown change nothing."""
-    for started in launched(load_launch(name)).values():
+    for started in launched(load_launch(name), given).values():
         on_exit = started.entity.kwargs.get("on_exit")
         assert callable(on_exit), f"{name}: {started.name} does not end the launch when it exits"
         running, stopping = types.SimpleNamespace(is_shutdown=False), types.SimpleNamespace(is_shutdown=True)

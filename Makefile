@@ -1,4 +1,5 @@
 # Every target bootstraps the environment idempotently (scripts/setup.sh is a few seconds when nothing changed).
+# ROS_DISTRO=jazzy make <target> uses the Jazzy environment (.venv-jazzy, ros2_ws/*-jazzy); Kilted is the default.
 .PHONY: setup test test-slow lint bench demo clean
 
 RUN := scripts/run.sh
@@ -24,4 +25,4 @@ bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 clean:
-	rm -rf ros2_ws/build ros2_ws/install ros2_ws/log ros2_ws/.build.sha256
+	@bash -c 'source scripts/distro.sh && rm -rf "$$JEPA_BUILD_BASE" "$$JEPA_INSTALL_BASE" "$$JEPA_LOG_BASE" "$$JEPA_BUILD_LOG" "$$JEPA_BUILD_STAMP"'

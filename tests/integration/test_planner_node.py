@@ -47,8 +47,11 @@ class FakeRobot(Node):
         self.alive = True
         self.ee_alive = True  # False: embeddings keep coming, ee_state stops
         self.frame_id = "panda_link0"
+        self.model = "fake"  # Embedding.model of the published and the encoded embeddings
         self.stamp_offset = {"ee_state": 0.0, "embedding": 0.0}  # s added to the stamps (future stamps)
         self.ee_position_override = None  # (x, y, z, gripper) published instead of the pose (e.g. NaN)
+        self.ee_glitch = None  # callable(message index) -> xyz offset [m] added to that ee_state, or None
+        self.ee_count = 0
         self.embedding_fill = None  # value every element of the published embeddings takes (e.g. NaN)
         self.goal_embedding_fill = None  # the same for the embeddings encode_image answers
         self.encode_release = threading.Event()  # encode_image answers once set (or at once when encode_delay is 0)
@@ -81,7 +84,7 @@ class FakeRobot(Node):
         data = self.rng.standard_normal((N, D)).astype(np.float32)
         if fill is not None:
             data[:] = fill
-        msg = Embedding(frames=1, height=GRID, width=GRID, dim=D, normalized=False, model="fake")
+        msg = Embedding(frames=1, height=GRID, width=GRID, dim=D, normalized=False, model=self.model)
         msg.header.stamp = stamp
         msg.data = data.ravel().tolist()
         return msg
@@ -118,6 +121,11 @@ class FakeRobot(Node):
             if self.ee_position_override is not None:
                 p = state.pose.position
                 p.x, p.y, p.z, state.gripper = self.ee_position_override
+            offset = None if self.ee_glitch is None else self.ee_glitch(self.ee_count)
+            if offset is not None:
+                p = state.pose.position
+                p.x, p.y, p.z = p.x + offset[0], p.y + offset[1], p.z + offset[2]
+            self.ee_count += 1
             self.ee_pub.publish(state)
             self.published_pose = state.pose
             self.published_poses.append(state.pose)
@@ -138,6 +146,7 @@ BASE_OVERRIDES = {
     "observation_timeout_s": 5.0,  # generous for the same reason; the tests of the freshness rule set their own
     "max_steps": 4,
     "base_frame": "panda_link0",
+    "max_ee_jump": 0.15,  # the fake robot teleports a whole command step (<= 0.135 m) between two ee_state messages
 }
 
 
@@ -238,7 +247,7 @@ def test_stale_observations_stop_and_hold(system):
     assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION
     assert "embedding" in result.reason
     assert len(robot.targets) == result.steps + 1  # the steps' commands, then the hold
-    assert robot.targets[-1].pose == robot.published_pose  # holds the last measured pose
+    assert robot.targets[-1].pose == robot.targets[-2].pose  # the measured pose is stale: holds the last command
 
 
 def test_cancel_holds_the_pose(system):
@@ -260,7 +269,7 @@ def capture_goal(planner, robot, name: str) -> CaptureGoal.Response:
     """Call the planner's capture_goal (once it has a camera image) and return the response."""
     capture = robot.create_client(CaptureGoal, "capture_goal")
     assert capture.wait_for_service(timeout_sec=TIMEOUT)
-    wait_for(lambda: planner._image is not None)
+    wait_for(lambda: planner.intake._image is not None)
     future = capture.call_async(CaptureGoal.Request(name=name))
     wait_for(future.done)
     return future.result()
@@ -293,7 +302,7 @@ def test_rviz_goal_pose_preempts_the_running_goal(system):
     wait_for(first_result.done)
     result = first_result.result().result
     assert result.outcome == PlanToGoal.Result.OUTCOME_CANCELED and "preempted" in result.reason
-    _, metadata = planner.library.load("rviz_goal")
+    _, metadata = planner.intake.library.load("rviz_goal")
     assert metadata["position"] == pytest.approx([0.55, 0.0, 0.3]) and metadata["source"] == "rviz"
     steps_before = len(robot.plans)
     wait_for(lambda: len(robot.plans) >= steps_before + 4)  # the RViz goal runs its max_steps
@@ -301,6 +310,7 @@ def test_rviz_goal_pose_preempts_the_running_goal(system):
 
 def test_local_goal_encoder(make_system):
     _, robot, client = make_system(goal_encoder="local", encoder_preset="parity_tiny")
+    robot.model = "preset:parity_tiny"  # observations must come from the weights the goal was encoded with
     feedback = []
     _, result_future = send(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=2), feedback)
     wait_for(result_future.done)
@@ -380,7 +390,8 @@ def test_future_stamps_are_refused(system, topic):
     """Item 4: a stamp +1000 s ahead was never stale; the planner planned on frozen data."""
     planner, robot, client = system
     robot.stamp_offset[topic] = 1000.0
-    latest = {"embedding": lambda: planner._embedding, "ee_state": lambda: planner._ee_state}[topic]
+    index = {"embedding": 0, "ee_state": 1}[topic]
+    latest = lambda: planner.observations.latest()[index]  # noqa: E731
     # a message stamped before the offset may still be the latest when the goal starts (a loaded machine delays the
     # next one): then step 0 would rightly run on it, so send the goal once a future-stamped one has arrived
     wait_for(lambda: latest() is not None and latest().stamp > planner._now() + 500.0)
@@ -519,7 +530,7 @@ def test_no_command_from_a_plan_that_outlived_the_robot_state(make_system):
     result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
     assert result.outcome == PlanToGoal.Result.OUTCOME_STALE_OBSERVATION and result.steps == 0, result.reason
     assert "ee_state" in result.reason and "after planning" in result.reason
-    assert len(robot.targets) == 1 and robot.targets[0].pose == robot.published_pose  # only the hold
+    assert robot.targets == []  # no fresh measured pose and no earlier command: nothing to hold (issue 23 item 2)
 
 
 # ---- issue 12: the goal-position prior -----------------------------------------------------------------------------

@@ -81,8 +81,21 @@ class FrameEncoderConfig:
     @property
     def model_name(self) -> str:
         """Identity of the encoder for messages and logs, e.g. 'vjepa2-ac-vitg.pt[encoder]' or 'preset:vit_tiny_128'."""
-        name = f"{Path(self.checkpoint).name}[{self.checkpoint_key}]" if self.checkpoint else f"preset:{self.preset}"
-        return f"{name} (onnx {Path(self.onnx_path).name})" if self.backend == "onnxruntime" else name
+        name = encoder_identity(self.checkpoint, self.checkpoint_key, self.preset)
+        return f"{name}{ONNX_MARK}{Path(self.onnx_path).name})" if self.backend == "onnxruntime" else name
+
+
+ONNX_MARK = " (onnx "  # model_name suffix of an ONNX Runtime export of the same weights
+
+
+def encoder_identity(checkpoint: str, key: str, preset: str) -> str:
+    """Name of an encoder's weights: '<checkpoint file name>[<key>]', or 'preset:<name>' for random weights."""
+    return f"{Path(checkpoint).name}[{key}]" if checkpoint else f"preset:{preset}"
+
+
+def same_encoder(model_a: str, model_b: str) -> bool:
+    """True when two model names (Embedding.model) name the same weights, whichever backend ran them."""
+    return model_a.split(ONNX_MARK)[0] == model_b.split(ONNX_MARK)[0]
 
 
 @dataclass(frozen=True)

@@ -107,14 +107,23 @@ class GoalRun:
         problems = [problem for name, stamp in stamps.items() if (problem := self._stamp_problem(name, stamp, now))]
         if not problems:
             return READY
-        waited_since = self.start if self.last_command_time is None else self.last_command_time
-        if now - waited_since <= limits.observation_timeout_s:
+        if self.may_wait(now):
             return WAIT
+        waited_since = self._waited_since
         reason = (
             f"{'; '.join(problems)} after waiting {now - waited_since:.2f} s (observation_timeout_s "
             f"{limits.observation_timeout_s} s, stale_timeout_s {limits.stale_timeout_s} s); holding the pose"
         )
         return Stop(Outcome.STALE_OBSERVATION, reason)
+
+    @property
+    def _waited_since(self) -> float:
+        """Since when the run waits for an observation: its start, else its last command."""
+        return self.start if self.last_command_time is None else self.last_command_time
+
+    def may_wait(self, now: float) -> bool:
+        """True while a wait for a usable observation is within observation_timeout_s."""
+        return now - self._waited_since <= self.limits.observation_timeout_s
 
     def _stamp_problem(self, name: str, stamp: float | None, now: float) -> str | None:
         """Why an observation stamped `stamp` cannot be planned from now (missing, too old, not after the command)."""

@@ -1,57 +1,43 @@
-"""Conversions between planner messages and numpy/torch values (no rclpy): states, poses, embeddings, plans."""
+"""The planner's own messages: PlannedAction of one control step, PlanToGoal results (shared conversions:
+jepa_ros_common)."""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, Quaternion
+import math
+
 from std_msgs.msg import Header
 
-from jepa_core.geometry import pose_to_state, state_to_pose
-from jepa_core.models.representations import normalize_reps
 from jepa_core.planning.mpc import MPCStep
-from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction
-from jepa_perception.embedding_msgs import embedding_msg_to_tokens
-from jepa_planner.safety import non_finite_reason
+from jepa_core.planning.subgoals import SubGoalSequence
+from jepa_msgs.action import PlanToGoal
+from jepa_msgs.msg import PlannedAction
+from jepa_planner.control import GoalRun, Outcome, Stop
+from jepa_ros_common.poses import pose_from_state
+
+MAX_REASON_CHARS = 500  # result reasons longer than this are cut (with a note): they end up in logs and UIs
 
 
-def stamp_seconds(stamp: Time) -> float:
-    """A message stamp in seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
+def short_reason(reason: str) -> str:
+    """`reason` cut to MAX_REASON_CHARS, saying how much was cut."""
+    if len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return f"{reason[:MAX_REASON_CHARS]}... ({len(reason) - MAX_REASON_CHARS} more characters)"
 
 
-def state_from_ee_state(msg: EndEffectorState) -> np.ndarray:
-    """EndEffectorState -> state [x, y, z, roll, pitch, yaw, gripper] (float64, extrinsic 'xyz' Euler)."""
-    position = msg.pose.position
-    orientation = msg.pose.orientation
-    xyz = np.array([position.x, position.y, position.z])
-    quaternion = np.array([orientation.x, orientation.y, orientation.z, orientation.w])
-    reason = non_finite_reason(**{"ee_state.pose.position": xyz, "ee_state.gripper": msg.gripper})
-    if reason:
-        raise ValueError(reason)
-    if not np.isfinite(quaternion).all() or abs(np.linalg.norm(quaternion) - 1.0) > 1e-3:
-        raise ValueError(f"ee_state.pose.orientation: expected a unit quaternion (x, y, z, w), got {quaternion}")
-    return pose_to_state(xyz, quaternion, msg.gripper)
-
-
-def pose_from_state(state: np.ndarray) -> Pose:
-    """State [7] -> geometry_msgs/Pose (quaternion x, y, z, w)."""
-    position, quaternion, _ = state_to_pose(np.asarray(state, dtype=np.float64))
-    x, y, z = (float(v) for v in position)
-    qx, qy, qz, qw = (float(v) for v in quaternion)
-    return Pose(position=Point(x=x, y=y, z=z), orientation=Quaternion(x=qx, y=qy, z=qz, w=qw))
-
-
-def embedding_to_tensor(msg: Embedding, tokens_per_frame: int, dim: int) -> torch.Tensor:
-    """Embedding of one frame -> normalised representation [N, D] (the AC layer_norm is applied if not yet done)."""
-    if msg.frames != 1 or msg.height * msg.width != tokens_per_frame or msg.dim != dim:
-        raise ValueError(
-            f"embedding: expected frames=1, height*width={tokens_per_frame}, dim={dim} for this predictor, got "
-            f"frames={msg.frames}, height={msg.height}, width={msg.width}, dim={msg.dim} (model {msg.model!r})"
-        )
-    reps = embedding_msg_to_tokens(msg)  # [N, D]; rejects a data length that does not fit the grid
-    return reps if msg.normalized else normalize_reps(reps)
+def goal_result(stop: Stop, run: GoalRun | None, sequence: SubGoalSequence | None, elapsed: float) -> PlanToGoal.Result:
+    """The result of a goal that ended with `stop` after `elapsed` s (`run` None: refused before it started)."""
+    result = PlanToGoal.Result(
+        success=stop.outcome == Outcome.SUCCEEDED, outcome=int(stop.outcome), reason=short_reason(stop.reason),
+        steps=0 if run is None else run.steps, elapsed=elapsed,
+        initial_energy=math.nan if run is None else run.initial_energy,
+        final_energy=math.nan if run is None else run.final_energy,
+    )  # fmt: skip
+    if sequence is not None:
+        active = sequence.index
+        result.subgoal_index, result.subgoal_name = active, sequence.active.name
+        # success means the active (last) sub-goal's threshold was met, whether the sequence or the goal saw it
+        result.subgoals_reached = [r or (result.success and i == active) for i, r in enumerate(sequence.reached)]
+    return result
 
 
 def planned_action_msg(header: Header, step: int, decision: MPCStep, samples: int) -> PlannedAction:

@@ -1,4 +1,5 @@
-"""Safety checks on each planned command: finite numbers, a workspace box and per-step translation/rotation limits.
+"""Safety checks on each planned command (finite numbers, a workspace box, per-step translation/rotation limits) and
+on each measured pose (no jump faster than the robot can move).
 
 ROS-free (numpy/SciPy only). A failed check makes the planner hold the current pose and report the returned reason.
 """
@@ -37,6 +38,44 @@ class SafetyLimits:
                 f"SafetyLimits.max_translation_step/max_rotation_step: expected finite > 0, got "
                 f"{self.max_translation_step}, {self.max_rotation_step}"
             )
+
+
+@dataclass(frozen=True)
+class MotionLimits:
+    """How far the measured flange may move between two consecutive ee_state messages: speed * dt plus a jump that is
+    always allowed (measurement noise, or a lockstep simulator that moves a whole control step between messages)."""
+
+    max_speed: float = 1.7  # m/s (Franka FR3 Cartesian translation limit)
+    max_angular_speed: float = 2.5  # rad/s (FR3 Cartesian rotation limit)
+    max_jump: float = 0.01  # m
+    max_angular_jump: float = 0.05  # rad
+
+    def __post_init__(self) -> None:
+        """Reject negative, NaN or infinite limits, naming the field (a NaN limit would let every pose through)."""
+        bad = {name: value for name, value in vars(self).items() if not 0 <= value < np.inf}
+        if bad:
+            raise ValueError(f"MotionLimits: expected finite values >= 0, got {bad}")
+
+
+def implausible_motion(
+    previous: np.ndarray, previous_stamp: float, state: np.ndarray, stamp: float, limits: MotionLimits
+) -> str | None:
+    """Why the measured state [7] stamped `stamp` cannot follow `previous` [7] stamped `previous_stamp` (the flange
+    moved or turned faster than `limits` allow), naming both poses; None when it can."""
+    dt = max(stamp - previous_stamp, 0.0)
+    distance = float(np.linalg.norm(np.asarray(state[:3]) - np.asarray(previous[:3])))
+    angle = rotation_angle(previous[3:6], state[3:6])
+    allowed = limits.max_speed * dt + limits.max_jump
+    allowed_angle = limits.max_angular_speed * dt + limits.max_angular_jump
+    if distance <= allowed and angle <= allowed_angle:
+        return None
+    return (
+        f"implausible ee_state: the flange moved {distance:.3f} m and turned {angle:.3f} rad in {dt:.3f} s, more than "
+        f"the robot can ({allowed:.3f} m, {allowed_angle:.3f} rad: max_ee_speed {limits.max_speed} m/s, "
+        f"max_ee_angular_speed {limits.max_angular_speed} rad/s, max_ee_jump {limits.max_jump} m, "
+        f"max_ee_angular_jump {limits.max_angular_jump} rad); previous pose {np.round(previous[:6], 4).tolist()}, "
+        f"this one {np.round(state[:6], 4).tolist()}"
+    )
 
 
 def non_finite_reason(**values: object) -> str | None:

@@ -13,16 +13,20 @@ from typing import Any
 import torch
 
 from jepa_core.checkpoints import NONFINITE_POLICIES
+from jepa_core.frame_encoder import encoder_identity
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig
 from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_planner.control import GoalLimits
-from jepa_planner.safety import SafetyLimits
+from jepa_planner.safety import MotionLimits, SafetyLimits
+from jepa_ros_common.images import DEFAULT_MAX_PIXELS
+from jepa_ros_common.parameters import Param
 
 _CEM = CEMConfig()
 _SAFETY = SafetyLimits()
+_MOTION = MotionLimits()
 CEM_PREFIX = "cem."
 # Success rule default: the observed frame's energy to the goal. Measured with models/sim_reach.pt in the simulator
 # (benchmarks/planner_signals.py, reach seeds 0-19 x 25 steps; models/README.md): below 0.05 the flange was within
@@ -54,15 +58,6 @@ CEM_DESCRIPTIONS = {
     "warm_start_std_scale": "initial std, as a fraction of the cold one, when warm starting",
     "evaluate_plan": "evaluate the returned plan's energy (reported in feedback; one extra model call)",
 }
-
-
-@dataclass(frozen=True)
-class Param:
-    """One node parameter: name, default (its type is the parameter's type) and description."""
-
-    name: str
-    default: Any
-    description: str
 
 
 PARAMETERS: tuple[Param, ...] = (
@@ -146,6 +141,20 @@ PARAMETERS: tuple[Param, ...] = (
     Param("workspace_max", list(_SAFETY.workspace_max), "upper corner [x, y, z] of the allowed flange box, m"),
     Param("max_translation_step", _SAFETY.max_translation_step, "max flange translation per control step, m"),
     Param("max_rotation_step", _SAFETY.max_rotation_step, "max flange rotation per control step, rad"),
+    Param(
+        "max_ee_speed",
+        _MOTION.max_speed,
+        "fastest plausible flange speed, m/s: an ee_state that moved more than this times the stamps' dt (plus "
+        "max_ee_jump) since the previous one is refused and ends the goal (FR3: 1.7)",
+    ),
+    Param("max_ee_angular_speed", _MOTION.max_angular_speed, "the same for rotation, rad/s (FR3: 2.5)"),
+    Param(
+        "max_ee_jump",
+        _MOTION.max_jump,
+        "flange motion between two ee_state messages allowed whatever their dt, m (measurement noise; a lockstep "
+        "simulator moves a whole control step between messages)",
+    ),
+    Param("max_ee_angular_jump", _MOTION.max_angular_jump, "the same for rotation, rad"),
     Param("base_frame", "fr3_link0", "frame of ee_state (others are refused) and of every command"),
     Param("embedding_topic", "embedding", "jepa_msgs/Embedding of the current camera frame"),
     Param("ee_state_topic", "ee_state", "jepa_msgs/EndEffectorState"),
@@ -159,6 +168,11 @@ PARAMETERS: tuple[Param, ...] = (
     Param("render_goal_service", "render_goal", "simulator service rendering the image of a pose"),
     Param("goal_library_dir", "~/.local/share/jepa_ros/goals", "folder of named goal images"),
     Param("rviz_goal_name", "rviz_goal", "library name under which RViz goals are stored"),
+    Param(
+        "max_goal_image_pixels",
+        DEFAULT_MAX_PIXELS,
+        "largest goal image (width x height px) accepted, checked before it is decoded or sent to encode_image",
+    ),
 )
 
 
@@ -175,6 +189,7 @@ class PlannerSettings:
     mpc: MPCConfig
     world_model: WorldModelConfig
     safety: SafetyLimits
+    motion: MotionLimits
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> PlannerSettings:
@@ -214,9 +229,24 @@ class PlannerSettings:
             max_translation_step=values["max_translation_step"],
             max_rotation_step=values["max_rotation_step"],
         )
-        settings = cls(values=values, mpc=mpc, world_model=world_model, safety=safety)
+        motion = MotionLimits(
+            max_speed=values["max_ee_speed"],
+            max_angular_speed=values["max_ee_angular_speed"],
+            max_jump=values["max_ee_jump"],
+            max_angular_jump=values["max_ee_angular_jump"],
+        )
+        if values["max_goal_image_pixels"] < 1:
+            raise ValueError(f"parameter max_goal_image_pixels: expected >= 1, got {values['max_goal_image_pixels']}")
+        settings = cls(values=values, mpc=mpc, world_model=world_model, safety=safety, motion=motion)
         settings.goal_limits(0, 0.0, 0.0)  # validates the limit parameters
         return settings
+
+    @property
+    def local_encoder_identity(self) -> str:
+        """Embedding.model of the local goal encoder's weights (observations must come from the same weights)."""
+        v = self.values
+        return encoder_identity(v["encoder_checkpoint"] or v["predictor_checkpoint"], v["encoder_key"],
+                                v["encoder_preset"])  # fmt: skip
 
     def goal_limits(self, max_steps: int, timeout_s: float, energy_threshold: float) -> GoalLimits:
         """Limits of one goal: its own values where set (> 0), else the node's parameters."""

@@ -151,15 +151,25 @@ class SubGoalController:
     def step(
         self, representation: torch.Tensor, state: torch.Tensor, interrupt: Callable[[], bool] | None = None
     ) -> tuple[MPCStep, SubGoalUpdate]:
-        """Plan one action towards the active sub-goal from frame [N, D] and state [7], then count the step against
-        its budget (a switch keeps the observed history and drops the warm start, which aimed at the old goal).
-        A sub-goal with a `gripper` commands it instead of the CEM planning it; one that changes the previous
-        sub-goal's commanded gripper holds the arm while `SubGoalSequence.gripper_only` (a grasp closes the fingers
-        where the approach left them, a release drops the object where the carry brought it). `interrupt` as in
-        MPCController.step."""
+        """`plan`, then `record_step`: for callers that execute every plan."""
+        decision = self.plan(representation, state, interrupt)
+        return decision, self.record_step()
+
+    def plan(
+        self, representation: torch.Tensor, state: torch.Tensor, interrupt: Callable[[], bool] | None = None
+    ) -> MPCStep:
+        """Plan one action towards the active sub-goal from frame [N, D] and state [7]. A sub-goal with a `gripper`
+        commands it instead of the CEM planning it; one that changes the previous sub-goal's commanded gripper holds
+        the arm while `SubGoalSequence.gripper_only` (a grasp closes the fingers where the approach left them, a
+        release drops the object where the carry brought it). `interrupt` as in MPCController.step."""
         gripper, hold_arm = self.sequence.active.gripper, self.sequence.gripper_only
-        decision = self.controller.step(representation, state, interrupt, gripper=gripper, hold_arm=hold_arm)
-        return decision, self._follow(self.sequence.record_step())
+        return self.controller.step(representation, state, interrupt, gripper=gripper, hold_arm=hold_arm)
+
+    def record_step(self) -> SubGoalUpdate:
+        """Count an executed plan against the active sub-goal's budget (a switch keeps the observed history and drops
+        the warm start, which aimed at the old goal). A plan that was never executed must not count: the sequence
+        would name a sub-goal that was never active."""
+        return self._follow(self.sequence.record_step())
 
     def _follow(self, update: SubGoalUpdate) -> SubGoalUpdate:
         """Give the controller the new goal when the sequence switched."""

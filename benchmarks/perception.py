@@ -33,7 +33,7 @@ from std_msgs.msg import Header
 
 from jepa_msgs.msg import Embedding
 from jepa_perception.encoder_node import EncoderNode
-from jepa_perception.image_conversion import array_to_image_msg, compressed_msg_to_rgb8, rgb8_to_compressed_msg
+from jepa_ros_common.images import array_to_image_msg, compressed_msg_to_rgb8, rgb8_to_compressed_msg
 
 DECODE_SIZES = ((480, 640), (720, 1280))  # camera frames, (height, width)
 

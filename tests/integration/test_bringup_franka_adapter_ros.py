@@ -244,5 +244,16 @@ def test_gripper_commands_become_grasp_and_move_goals_one_at_a_time(rig):
 @pytest.mark.parametrize("value", [math.inf, math.nan])
 def test_non_finite_limits_are_refused(ros_context, name, value):
     """max_linear_step: inf passed the '> 0' check and let the equilibrium jump to the target in one message."""
-    with pytest.raises(ValueError, match=f"'{name}': expected finite > 0"):
+    with pytest.raises(ValueError, match=f"parameter {name}: expected finite > 0"):
         FrankaAdapterNode(context=ros_context, parameter_overrides=[Parameter(name, value=value)])
+
+
+def test_parameters_are_read_only(ros_context):
+    """The adapter reads its parameters once: `ros2 param set max_linear_step` answered success and changed nothing."""
+    adapter = FrankaAdapterNode(context=ros_context, parameter_overrides=[Parameter("gripper_enabled", value=False)])
+    try:
+        (result,) = adapter.set_parameters([Parameter("max_linear_step", value=0.5)])
+        assert not result.successful and "read-only" in result.reason
+        assert adapter.get_parameter("max_linear_step").value == adapter.config.max_linear_step == 0.001
+    finally:
+        adapter.destroy_node()

@@ -21,9 +21,9 @@ from std_msgs.msg import Header  # noqa: E402
 from jepa_core.frame_encoder import FrameEncoder, FrameEncoderError  # noqa: E402
 from jepa_msgs.msg import Embedding, PerceptionStatus  # noqa: E402
 from jepa_msgs.srv import EncodeImage  # noqa: E402
-from jepa_perception.embedding_msgs import embedding_msg_to_tokens  # noqa: E402
 from jepa_perception.encoder_node import EncoderNode  # noqa: E402
-from jepa_perception.image_conversion import array_to_image_msg, rgb8_to_compressed_msg  # noqa: E402
+from jepa_ros_common.embeddings import embedding_msg_to_tokens  # noqa: E402
+from jepa_ros_common.images import array_to_image_msg, rgb8_to_compressed_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -220,7 +220,7 @@ def test_node_without_checkpoint_refuses_to_start(ros_context):
 
 def test_decompression_bomb_costs_one_frame_not_the_node(ros_context):
     """Issue 13 item 9: a 70-byte PNG declaring 20000x20000 px is a counted invalid frame; the stream goes on."""
-    from tests.unit.test_perception_image_conversion import png_declaring
+    from tests.unit.test_ros_common_images import png_declaring
 
     harness = Harness(ros_context, compressed=True)
     try:

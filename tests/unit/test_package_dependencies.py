@@ -1,4 +1,5 @@
-"""Every ROS package's package.xml declares exactly the packages its code imports (so package boundaries stay true).
+"""Every ROS package's package.xml declares exactly the packages its code imports, and our packages import each other
+only downwards: bringup -> nodes -> jepa_ros_common -> jepa_core, never sideways between two node packages.
 
 Imports are read from the AST of each package's Python modules (module level and inside functions), plus the
 "module:Class" strings a composition imports by name. A module maps to its rosdep key (ROS packages by their own
@@ -40,8 +41,16 @@ ROSDEP_KEYS = {
 }
 # (package, module) imported only when present, with the fallback that keeps the package working without it.
 OPTIONAL = {
-    ("jepa_perception", "cv_bridge"): "used for encodings the built-in converters do not handle, when installed",
+    ("jepa_ros_common", "cv_bridge"): "used for encodings the built-in converters do not handle, when installed",
     ("jepa_franka", "franka_msgs"): "gripper actions of franka_ros2; without it gripper commands are refused",
+}
+# Which of our Python packages each may import: nodes share only jepa_ros_common and jepa_core, never each other.
+NODE_PACKAGES = {"jepa_perception", "jepa_planner", "jepa_sim", "jepa_franka", "jepa_data"}
+ALLOWED_OWN_IMPORTS = {
+    "jepa_core": set(),
+    "jepa_ros_common": {"jepa_core"},
+    **{node: {"jepa_core", "jepa_ros_common"} for node in NODE_PACKAGES},
+    "jepa_bringup": {"jepa_core", "jepa_ros_common", *NODE_PACKAGES},
 }
 FACTORY_STRING = re.compile(r"^([a-z_][a-z0-9_]*)(\.[a-z_][a-z0-9_]*)+:[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -59,15 +68,27 @@ def imported_top_modules(source: str) -> set[str]:
     return modules
 
 
+def package_imports(package: str) -> set[str]:
+    """Top-level modules a package's code imports (all its modules together)."""
+    return {
+        module
+        for path in (PACKAGES_DIR / package / package).rglob("*.py")
+        for module in imported_top_modules(path.read_text())
+    }
+
+
 def required_keys(package: str) -> set[str]:
     """rosdep keys a package's code needs (stdlib, itself and optional imports excluded)."""
-    keys = set()
-    for path in (PACKAGES_DIR / package / package).rglob("*.py"):
-        for module in imported_top_modules(path.read_text()):
-            if module in sys.stdlib_module_names or module == package or (package, module) in OPTIONAL:
-                continue
-            keys.add(ROSDEP_KEYS.get(module, module))
-    return keys
+    return {
+        ROSDEP_KEYS.get(module, module)
+        for module in package_imports(package)
+        if module not in sys.stdlib_module_names and module != package and (package, module) not in OPTIONAL
+    }
+
+
+def sideways_imports(package: str, imported: set[str]) -> set[str]:
+    """Our Python packages that `package` imports although its layer may not (a package of no layer: all of them)."""
+    return (imported & set(PYTHON_PACKAGES)) - {package} - ALLOWED_OWN_IMPORTS.get(package, set())
 
 
 def declared_keys(package: str) -> set[str]:
@@ -83,6 +104,20 @@ def test_package_xml_declares_exactly_what_the_code_imports(package):
     assert not declared - required, f"{package}/package.xml declares unused {sorted(declared - required)}"
 
 
+@pytest.mark.parametrize("package", PYTHON_PACKAGES)
+def test_packages_import_each_other_only_downwards(package):
+    assert package in ALLOWED_OWN_IMPORTS, f"{package}: add it to ALLOWED_OWN_IMPORTS (node, shared or bringup?)"
+    wrong = sideways_imports(package, package_imports(package))
+    assert not wrong, f"{package} imports {sorted(wrong)}; allowed: {sorted(ALLOWED_OWN_IMPORTS[package])}"
+
+
+def test_layer_rule_refuses_a_sideways_import_between_nodes():
+    """The planner reached into jepa_perception for image and embedding conversions; that is what this refuses."""
+    assert sideways_imports("jepa_planner", {"jepa_perception", "jepa_ros_common", "torch"}) == {"jepa_perception"}
+    assert sideways_imports("jepa_ros_common", {"jepa_sim"}) == {"jepa_sim"}
+    assert not sideways_imports("jepa_bringup", {"jepa_planner", "jepa_sim"})
+
+
 def test_import_scan_sees_lazy_imports_and_factory_strings():
     """The scan catches what a boundary break looks like: a lazy import and a composition naming a node class."""
     source = (
@@ -92,7 +127,5 @@ def test_import_scan_sees_lazy_imports_and_factory_strings():
     assert imported_top_modules(source) == {"mujoco", "jepa_sim"}
 
 
-def test_every_python_package_is_checked():
-    assert {"jepa_core", "jepa_perception", "jepa_planner", "jepa_sim", "jepa_bringup", "jepa_franka"} <= set(
-        PYTHON_PACKAGES
-    )
+def test_the_layers_name_exactly_the_python_packages():
+    assert set(ALLOWED_OWN_IMPORTS) == set(PYTHON_PACKAGES)

@@ -9,8 +9,8 @@ import torch
 from std_msgs.msg import Header
 
 from jepa_core.frame_encoder import TokenGrid
-from jepa_perception.embedding_msgs import embedding_msg_to_tokens, tokens_to_embedding_msg
 from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
+from jepa_ros_common.embeddings import embedding_msg_to_tokens, tokens_to_embedding_msg
 
 
 def test_slot_keeps_only_the_latest():

@@ -47,7 +47,7 @@ from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESE
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal, TaskStatus
 from jepa_msgs.srv import ResetSim
-from jepa_perception.image_conversion import array_to_image_msg, image_msg_to_rgb8
+from jepa_ros_common.images import array_to_image_msg, image_msg_to_rgb8
 from jepa_sim.tasks import EPISODE_STEPS
 
 TASKS = ("reach", "grasp", "pick_place")
@@ -153,7 +153,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
-        help="any node parameter, applied last, e.g. --set sim_node.image_width=128 (repeatable)",
+        help="any node parameter, applied last, e.g. --set sim_node.render_size=[128,128] (repeatable)",
     )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="show the nodes' info logs")
     args = parser.parse_args(argv)

@@ -36,22 +36,16 @@ older than `state_timeout`.
 from __future__ import annotations
 
 import importlib.util
-import math
 import time
 from dataclasses import dataclass
 
-import rclpy
-from geometry_msgs.msg import Pose as PoseMsg
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
-from jepa_core.stop_signals import run_until_stopped
 from jepa_franka.franka_conversions import (
     FRANKA_HAND_MAX_WIDTH,
     FRANKA_HAND_TCP_RPY,
@@ -71,23 +65,66 @@ from jepa_franka.franka_conversions import (
     within_step,
 )
 from jepa_msgs.msg import EndEffectorState
+from jepa_ros_common.parameters import Param, declare_table, finite_positive
+from jepa_ros_common.poses import pose_msg, position_quaternion
+from jepa_ros_common.process import run_node
 
 FRANKA_MSGS_AVAILABLE = importlib.util.find_spec("franka_msgs") is not None
-_POSITIVE_PARAMETERS = (
-    "command_rate",
-    "max_linear_step",
-    "max_angular_step",
-    "max_target_distance",
-    "state_timeout",
-    "gripper_max_width",
-    "gripper_speed",
-    "gripper_force",
+
+
+PARAMETERS: tuple[Param, ...] = (
+    Param("base_frame", "fr3_link0", "Frame of ee_state, target_pose and the equilibrium pose."),
+    Param("robot_namespace", "", "Namespace of the franka_ros2 nodes; prefixed to the franka topic names."),
+    Param(
+        "tcp_pose_topic",
+        "franka_robot_state_broadcaster/current_pose",
+        "Measured TCP pose (FrankaRobotState.o_t_ee as geometry_msgs/PoseStamped), under robot_namespace.",
+    ),
+    Param("gripper_namespace", "franka_gripper", "franka_gripper node: joint_states, move, grasp live under it."),
+    Param(
+        "equilibrium_pose_topic",
+        "/cartesian_impedance_controller/equilibrium_pose",
+        "Cartesian impedance controller's equilibrium (TCP) pose topic, geometry_msgs/PoseStamped.",
+    ),
+    Param("ee_state_topic", "ee_state", "Output: jepa_msgs/EndEffectorState of the flange."),
+    Param("target_pose_topic", "target_pose", "Input: commanded flange pose, base frame."),
+    Param("gripper_command_topic", "gripper_command", "Input: std_msgs/Float64 gripper closure, 0 open, 1 closed."),
+    Param("tcp_offset_xyz", list(FRANKA_HAND_TCP_XYZ), "Flange-to-TCP translation (F_T_EE), m."),
+    Param("tcp_offset_rpy", list(FRANKA_HAND_TCP_RPY), "Flange-to-TCP rotation, extrinsic xyz Euler, rad."),
+    # finite_positive: inf would unbound a step or distance limit
+    Param(
+        "command_rate", 100.0, "Rate of equilibrium messages while moving to a target, Hz.", validate=finite_positive
+    ),
+    Param("max_linear_step", 0.001, "Largest position change between equilibria, m.", validate=finite_positive),
+    Param("max_angular_step", 0.005, "Largest orientation change between equilibria, rad.", validate=finite_positive),
+    Param(
+        "max_target_distance",
+        0.2,
+        "Targets farther than this from the measured flange are refused, m.",
+        validate=finite_positive,
+    ),
+    Param(
+        "state_timeout", 0.5, "Stop streaming when the measured pose is older than this, s.", validate=finite_positive
+    ),
+    Param("ee_state_max_rate", 100.0, "Most ee_state messages per second (the robot publishes at 1 kHz); 0 = all."),
+    Param("gripper_enabled", True, "Use the Franka Hand (state and commands)."),
+    Param(
+        "gripper_max_width",
+        FRANKA_HAND_MAX_WIDTH,
+        "Finger opening at closure 0 (fully open), m.",
+        validate=finite_positive,
+    ),
+    Param("gripper_speed", 0.1, "Finger speed of Move and Grasp goals, m/s.", validate=finite_positive),
+    Param("gripper_force", 20.0, "Grasp force, N.", validate=finite_positive),
+    Param("gripper_epsilon_inner", 0.005, "Grasp success tolerance below the width, m."),
+    Param("gripper_epsilon_outer", 0.08, "Grasp success tolerance above the width (object thicker), m."),
+    Param("gripper_deadband", 0.05, "Skip gripper commands closer than this (fraction of max width) to the last."),
 )
 
 
 @dataclass(frozen=True)
 class FrankaAdapterConfig:
-    """Parameters of the adapter (declared on the node; documented in launch/config/franka.yaml)."""
+    """Parameters of the adapter (PARAMETERS, declared on the node; documented in launch/config/franka.yaml)."""
 
     base_frame: str
     robot_namespace: str
@@ -154,67 +191,11 @@ class FrankaAdapterNode(Node):
         )
 
     def _declare_config(self) -> FrankaAdapterConfig:
-        """Declare every parameter with a description and read them into a typed config."""
-
-        def param(name: str, default, description: str):
-            return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
-
+        """Declare the parameter table (all read-only) and read it into a typed config."""
+        values = declare_table(self, PARAMETERS)
         config = FrankaAdapterConfig(
-            base_frame=param("base_frame", "fr3_link0", "Frame of ee_state, target_pose and the equilibrium pose."),
-            robot_namespace=param(
-                "robot_namespace", "", "Namespace of the franka_ros2 nodes; prefixed to the franka topic names."
-            ),
-            tcp_pose_topic=param(
-                "tcp_pose_topic",
-                "franka_robot_state_broadcaster/current_pose",
-                "Measured TCP pose (FrankaRobotState.o_t_ee as geometry_msgs/PoseStamped), under robot_namespace.",
-            ),
-            gripper_namespace=param(
-                "gripper_namespace", "franka_gripper", "franka_gripper node: joint_states, move, grasp live under it."
-            ),
-            equilibrium_pose_topic=param(
-                "equilibrium_pose_topic",
-                "/cartesian_impedance_controller/equilibrium_pose",
-                "Cartesian impedance controller's equilibrium (TCP) pose topic, geometry_msgs/PoseStamped.",
-            ),
-            ee_state_topic=param("ee_state_topic", "ee_state", "Output: jepa_msgs/EndEffectorState of the flange."),
-            target_pose_topic=param("target_pose_topic", "target_pose", "Input: commanded flange pose, base frame."),
-            gripper_command_topic=param(
-                "gripper_command_topic", "gripper_command", "Input: std_msgs/Float64 gripper closure, 0 open, 1 closed."
-            ),
-            tcp_offset_xyz=tuple(
-                param("tcp_offset_xyz", list(FRANKA_HAND_TCP_XYZ), "Flange-to-TCP translation (F_T_EE), m.")
-            ),
-            tcp_offset_rpy=tuple(
-                param("tcp_offset_rpy", list(FRANKA_HAND_TCP_RPY), "Flange-to-TCP rotation, extrinsic xyz Euler, rad.")
-            ),
-            command_rate=param("command_rate", 100.0, "Rate of equilibrium messages while moving to a target, Hz."),
-            max_linear_step=param("max_linear_step", 0.001, "Largest position change between equilibria, m."),
-            max_angular_step=param("max_angular_step", 0.005, "Largest orientation change between equilibria, rad."),
-            max_target_distance=param(
-                "max_target_distance", 0.2, "Targets farther than this from the measured flange are refused, m."
-            ),
-            state_timeout=param("state_timeout", 0.5, "Stop streaming when the measured pose is older than this, s."),
-            ee_state_max_rate=param(
-                "ee_state_max_rate", 100.0, "Most ee_state messages per second (the robot publishes at 1 kHz); 0 = all."
-            ),
-            gripper_enabled=param("gripper_enabled", True, "Use the Franka Hand (state and commands)."),
-            gripper_max_width=param(
-                "gripper_max_width", FRANKA_HAND_MAX_WIDTH, "Finger opening at closure 0 (fully open), m."
-            ),
-            gripper_speed=param("gripper_speed", 0.1, "Finger speed of Move and Grasp goals, m/s."),
-            gripper_force=param("gripper_force", 20.0, "Grasp force, N."),
-            gripper_epsilon_inner=param("gripper_epsilon_inner", 0.005, "Grasp success tolerance below the width, m."),
-            gripper_epsilon_outer=param(
-                "gripper_epsilon_outer", 0.08, "Grasp success tolerance above the width (object thicker), m."
-            ),
-            gripper_deadband=param(
-                "gripper_deadband", 0.05, "Skip gripper commands closer than this (fraction of max width) to the last."
-            ),
+            **values | {name: tuple(values[name]) for name in ("tcp_offset_xyz", "tcp_offset_rpy")}
         )
-        for name in _POSITIVE_PARAMETERS:  # inf would unbound a step or distance limit
-            if not 0.0 < getattr(config, name) < math.inf:
-                raise ValueError(f"franka_adapter parameter '{name}': expected finite > 0, got {getattr(config, name)}")
         tcp_offset(config.tcp_offset_xyz, config.tcp_offset_rpy)  # raises on malformed offsets
         return config
 
@@ -255,7 +236,7 @@ class FrankaAdapterNode(Node):
                     f"measured TCP pose in frame '{msg.header.frame_id}', expected base_frame "
                     f"'{self.config.base_frame}' (set base_frame to the robot's base link)"
                 )
-            tcp = checked_pose(_position(msg.pose), _quaternion(msg.pose), "measured TCP pose")
+            tcp = checked_pose(*position_quaternion(msg.pose), "measured TCP pose")
         except ValueError as error:
             self.get_logger().error(str(error), throttle_duration_sec=5.0)
             return
@@ -270,7 +251,8 @@ class FrankaAdapterNode(Node):
         out = EndEffectorState()
         out.header.stamp = msg.header.stamp
         out.header.frame_id = self.config.base_frame
-        out.pose = _pose_msg(flange_from_tcp(tcp, self._offset))
+        flange = flange_from_tcp(tcp, self._offset)
+        out.pose = pose_msg(flange.position, flange.quaternion)
         out.gripper = self._gripper_closure
         self._ee_state_pub.publish(out)
 
@@ -302,7 +284,7 @@ class FrankaAdapterNode(Node):
         cfg = self.config
         if msg.header.frame_id and msg.header.frame_id.lstrip("/") != cfg.base_frame:
             raise ValueError(f"frame_id '{msg.header.frame_id}', expected '{cfg.base_frame}'")
-        flange = checked_pose(_position(msg.pose), _quaternion(msg.pose), "target_pose")
+        flange = checked_pose(*position_quaternion(msg.pose), "target_pose")
         if not self._measured_is_fresh():
             raise ValueError(f"no measured pose from the robot within state_timeout={cfg.state_timeout} s")
         distance = translation_distance(flange_from_tcp(self._measured_tcp, self._offset), flange)
@@ -337,7 +319,7 @@ class FrankaAdapterNode(Node):
         out = PoseStamped()
         out.header.stamp = self.get_clock().now().to_msg()
         out.header.frame_id = cfg.base_frame
-        out.pose = _pose_msg(step)
+        out.pose = pose_msg(step.position, step.quaternion)
         self._equilibrium_pub.publish(out)
         self._equilibrium = step
         if reached:
@@ -398,24 +380,6 @@ class FrankaAdapterNode(Node):
             self._send_gripper_goal(pending)
 
 
-def _position(pose: PoseMsg) -> tuple[float, float, float]:
-    return (pose.position.x, pose.position.y, pose.position.z)
-
-
-def _quaternion(pose: PoseMsg) -> tuple[float, float, float, float]:
-    return (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w)
-
-
-def _pose_msg(pose: Pose) -> PoseMsg:
-    out = PoseMsg()
-    out.position.x, out.position.y, out.position.z = (float(v) for v in pose.position)
-    out.orientation.x, out.orientation.y, out.orientation.z, out.orientation.w = (float(v) for v in pose.quaternion)
-    return out
-
-
 def main(args=None) -> None:
     """Console script `franka_adapter`: spin until SIGINT/SIGTERM (once or twice), then exit 0."""
-    run_until_stopped(
-        start=lambda: rclpy.init(args=args), build=FrankaAdapterNode, run=rclpy.spin,
-        close=FrankaAdapterNode.destroy_node, finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
-    )  # fmt: skip
+    run_node(FrankaAdapterNode, args)

@@ -15,28 +15,21 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-import rclpy
 import torch
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidHandle
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, RollingClip
-from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.msg import Embedding, PerceptionStatus
 from jepa_msgs.srv import EncodeImage
-from jepa_perception.embedding_msgs import tokens_to_embedding_msg
 from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
-from jepa_perception.image_conversion import (
-    DEFAULT_MAX_PIXELS,
-    ImageConversionError,
-    compressed_msg_to_rgb8,
-    image_msg_to_rgb8,
-)
+from jepa_ros_common.embeddings import tokens_to_embedding_msg
+from jepa_ros_common.images import DEFAULT_MAX_PIXELS, ImageConversionError, compressed_msg_to_rgb8, image_msg_to_rgb8
+from jepa_ros_common.parameters import Param, declare_table
+from jepa_ros_common.process import run_node
 
 NODE_NAME = "encoder_node"
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
@@ -114,30 +107,16 @@ class PendingFrame:
     received: float  # time.monotonic() at receipt
 
 
-@dataclass(frozen=True)
-class ParameterSpec:
-    """One ROS parameter of the node: name, default (its type fixes the parameter type) and description."""
-
-    name: str
-    default: Any
-    description: str
-
-
-PARAMETERS: tuple[ParameterSpec, ...] = tuple(
-    ParameterSpec(field.name, field.default, descriptions[field.name])
+PARAMETERS: tuple[Param, ...] = tuple(
+    Param(field.name, field.default, descriptions[field.name])
     for config_type, descriptions in ((FrameEncoderConfig, ENCODER_DESCRIPTIONS), (NodeSettings, NODE_DESCRIPTIONS))
     for field in fields(config_type)
 )
 
 
 def _declare_all(node: Node) -> tuple[FrameEncoderConfig, NodeSettings]:
-    """Declare every parameter of PARAMETERS read-only with its description; the two configs built from the values."""
-    values = {
-        spec.name: node.declare_parameter(
-            spec.name, spec.default, ParameterDescriptor(description=spec.description, read_only=True)
-        ).value
-        for spec in PARAMETERS
-    }
+    """Declare every parameter of PARAMETERS (all read-only); the two configs built from the values."""
+    values = declare_table(node, PARAMETERS)
     encoder = FrameEncoderConfig(**{field.name: values[field.name] for field in fields(FrameEncoderConfig)})
     settings = NodeSettings(**{field.name: values[field.name] for field in fields(NodeSettings)})
     return encoder, settings
@@ -299,7 +278,4 @@ class EncoderNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script `encoder_node`: spin until SIGINT/SIGTERM (once or twice), then stop the worker and exit 0."""
-    run_until_stopped(
-        start=lambda: rclpy.init(args=args), build=EncoderNode, run=rclpy.spin, close=EncoderNode.destroy_node,
-        finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
-    )  # fmt: skip
+    run_node(EncoderNode, args)

@@ -1,4 +1,4 @@
-"""jepa_msgs/Embedding <-> torch tokens [N, D], shared by the encoder node and its consumers (planner, tests)."""
+"""jepa_msgs/Embedding <-> torch tokens [N, D]: the encoder node writes them, the planner reads them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 from std_msgs.msg import Header
 
 from jepa_core.frame_encoder import TokenGrid
+from jepa_core.models.representations import normalize_reps
 from jepa_msgs.msg import Embedding
 
 
@@ -38,3 +39,14 @@ def embedding_msg_to_tokens(msg: Embedding) -> torch.Tensor:
             f"got {len(msg.data)}"
         )
     return torch.from_numpy(np.frombuffer(msg.data, dtype=np.float32).copy()).view(count, msg.dim)
+
+
+def embedding_to_tensor(msg: Embedding, tokens_per_frame: int, dim: int) -> torch.Tensor:
+    """Embedding of one frame -> normalised representation [N, D] (the AC layer_norm is applied if not yet done)."""
+    if msg.frames != 1 or msg.height * msg.width != tokens_per_frame or msg.dim != dim:
+        raise ValueError(
+            f"embedding: expected frames=1, height*width={tokens_per_frame}, dim={dim} for this predictor, got "
+            f"frames={msg.frames}, height={msg.height}, width={msg.width}, dim={msg.dim} (model {msg.model!r})"
+        )
+    reps = embedding_msg_to_tokens(msg)  # [N, D]; rejects a data length that does not fit the grid
+    return reps if msg.normalized else normalize_reps(reps)

@@ -1,4 +1,4 @@
-"""Round trips and rejections of jepa_perception.image_conversion for every supported encoding."""
+"""Round trips and rejections of jepa_ros_common.images for every supported encoding."""
 
 import struct
 import sys
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
-from jepa_perception.image_conversion import (
+from jepa_ros_common.images import (
     ENCODINGS,
     ImageConversionError,
     array_to_image_msg,

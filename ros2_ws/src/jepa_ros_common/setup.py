@@ -1,0 +1,21 @@
+from setuptools import find_packages, setup
+
+PACKAGE = "jepa_ros_common"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="JEPA ROS team",
+    maintainer_email="jepa-ros@example.org",
+    description="What every node shares: image, embedding, pose and stamp message conversions; the parameter table.",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": []},
+)

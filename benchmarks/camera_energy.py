@@ -33,7 +33,7 @@ def energy(encoder: torch.nn.Module, a: np.ndarray, b: np.ndarray, size: int) ->
 
 def camera_row(encoder: torch.nn.Module, camera: str, args: argparse.Namespace) -> tuple[float, float, float]:
     """Mean (cube missing, arm + 3 cm, fingers) energies over the grasp seeds, with `camera`."""
-    env = FrankaSimEnv(SimConfig(camera=CAMERAS[camera], image_width=256, image_height=256))
+    env = FrankaSimEnv(SimConfig(camera=CAMERAS[camera]))
     rows = []
     try:
         for seed in range(args.episodes):

@@ -46,7 +46,8 @@ def default_quality_frame_ms(env: FrankaSimEnv, repeats: int) -> float:
     """One frame with MuJoCo's default quality (4 shadow-casting-capable lights on, reflections, 4x MSAA)."""
     env.model.vis.quality.offsamples = 4
     env.model.vis.quality.shadowsize = 4096
-    renderer = mujoco.Renderer(env.model, env.config.image_height, env.config.image_width)
+    width, height = env.config.render_size
+    renderer = mujoco.Renderer(env.model, height, width)
     env.model.light_castshadow[:] = 1
 
     def frame():

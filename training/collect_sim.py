@@ -100,7 +100,7 @@ class CollectionConfig:
     task: str = "reach"  # scene / start distribution of the sim's tasks
     policy: str = "play"  # "play" (manipulation mix, PlayPolicy) or "waypoints" (ExplorationPolicy)
     seed: int = 0
-    image_size: int = 256
+    render_size: int = 256  # side of the square camera images, px
     workers: int = DEFAULT_WORKERS  # bag -> DROID conversion processes (1 measured fastest on 2 cores)
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
     step_timeout_s: float = 10.0  # wall time allowed for one simulated step to come back
@@ -162,7 +162,6 @@ class SimCollector:
         self.config = config
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        size = config.image_size
         self.sim = SimNode(
             context=self.context,
             parameter_overrides=[
@@ -171,8 +170,7 @@ class SimCollector:
                 Parameter("control_period", value=config.period),
                 Parameter("hold_publish_period", value=0.0),
                 Parameter("task", value=config.task),
-                Parameter("image_width", value=size),
-                Parameter("image_height", value=size),
+                Parameter("render_size", value=[config.render_size] * 2),
             ],
         )
         self.recorder = EpisodeRecorder(
@@ -285,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "--policy", choices=("play", "waypoints"), default=defaults.policy, help="exploration policy (default: play)"
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--render-size", type=int, default=defaults.render_size, help="square camera image side, px")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="parallel bag -> DROID conversions")
     args = parser.parse_args(argv)
     config = CollectionConfig(
@@ -295,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         task=args.task,
         policy=args.policy,
         seed=args.seed,
-        image_size=args.image_size,
+        render_size=args.render_size,
         workers=args.workers,
     )
     episodes = collect(config)

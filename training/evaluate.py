@@ -70,7 +70,7 @@ class EvalConfig:
         default=True,
         metadata={"help": "each sub-goal commands the gripper its image shows (open/closed); no = the CEM plans it"},
     )
-    image_size: int = field(default=256, metadata={"help": "rendered camera image size (the model resizes)"})
+    render_size: int = field(default=256, metadata={"help": "square camera image side, px (the model resizes)"})
     camera: CameraName = field(
         default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS), as in training"}
     )
@@ -299,8 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     world_model = build_world_model(config.world_model_spec())
     print(f"goal-position prior: {describe_prior(world_model.goal_prior, config.pose_prior_weight)}")
     sim_config = SimConfig(
-        image_width=config.image_size,
-        image_height=config.image_size,
+        render_size=(config.render_size, config.render_size),
         camera=CAMERAS[config.camera],
         control_period=config.control_period,
         task_object=config.task_object,

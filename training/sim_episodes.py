@@ -51,7 +51,7 @@ class ExplorationConfig:
     policy: Literal["play", "waypoints"] = field(
         default="play", metadata={"help": "play = manipulation mix (PlayPolicy); waypoints = reach-only exploration"}
     )
-    image_size: int = field(default=256, metadata={"help": "rendered square image size (pixels)"})
+    render_size: int = field(default=256, metadata={"help": "square camera image side, px"})
     camera: CameraName = field(default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS)"})
     control_period: float = field(default=0.25, metadata={"help": "seconds per step = 1 / row rate"})
     max_translation: float = field(default=0.075, metadata={"help": "per-axis step bound, m"})
@@ -218,8 +218,7 @@ def mix_summary(root: Path) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(ExplorationConfig, argv, __doc__)
     sim_config = SimConfig(
-        image_width=config.image_size,
-        image_height=config.image_size,
+        render_size=(config.render_size, config.render_size),
         camera=CAMERAS[config.camera],
         control_period=config.control_period,
     )

@@ -25,8 +25,7 @@ SMALL_PLANNER = [
     "planner_node.cem.samples=16",
     "planner_node.cem.top_k=4",
     "planner_node.cem.iterations=2",
-    "sim_node.image_width=128",
-    "sim_node.image_height=128",
+    "sim_node.render_size=[128, 128]",
 ]
 
 

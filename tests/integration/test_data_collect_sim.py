@@ -25,7 +25,7 @@ def test_exploration_policy_is_smooth_and_bounded():
 
 
 def test_collect_one_short_episode(tmp_path):
-    config = CollectionConfig(output=tmp_path, episodes=1, seconds=2.4, image_size=64, workers=1)
+    config = CollectionConfig(output=tmp_path, episodes=1, seconds=2.4, render_size=64, workers=1)
     (episode,) = collect(config)
     trajectory = load_trajectory(episode)
     assert len(trajectory.states) == 37  # reset observation + 36 steps at 15 Hz

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.ros
 REPO = Path(__file__).resolve().parents[2]
 TINY = [
     "--encoder", "parity_tiny", "--predictor", "parity_tiny", "--samples", "16", "--iterations", "2",
-    "--set", "sim_node.image_width=64", "--set", "sim_node.image_height=64",
+    "--set", "sim_node.render_size=[64, 64]",
 ]  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def gif_start_camera(path: Path, scale: int) -> np.ndarray:
 def test_each_episode_starts_from_its_own_reset_scene(demo_run):
     """The first GIF frame is the reset scene of that episode's seed, never the previous episode's last frame."""
     output, _ = demo_run
-    env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
+    env = FrankaSimEnv(SimConfig(render_size=(64, 64)))
     try:
         expected = [env.reset("reach", seed).image.astype(np.int16) for seed in SEEDS]
     finally:

@@ -25,7 +25,7 @@ CASES = ((signal.SIGINT, 1), (signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SI
 START_TIMEOUT_S, STOP_TIMEOUT_S, REPEAT_DELAY_S = 60.0, 20.0, 0.05
 # node -> (package, console script, parameters (tiny random-weight models), log text once it is constructed)
 NODES = {
-    "sim_node": ("jepa_sim", "sim_node", {"image_width": "64", "image_height": "48"}, "sim ready"),
+    "sim_node": ("jepa_sim", "sim_node", {"render_size": "[64, 48]"}, "sim ready"),
     "encoder_node": (
         "jepa_perception", "encoder_node",
         {"preset": "parity_tiny", "allow_random_weights": "true", "image_size": "64"}, "encoding",
@@ -36,7 +36,7 @@ NODES = {
     ),
     "franka_adapter": ("jepa_franka", "franka_adapter", {"gripper_enabled": "false"}, "franka_adapter ready"),
     # sim, encoder and planner in one process, as `python -m jepa_bringup.bringup` (the demo's parameter files)
-    "bringup": ("", "jepa_bringup.bringup", {"sim_node.image_width": "64", "sim_node.image_height": "64"}, "composed"),
+    "bringup": ("", "jepa_bringup.bringup", {"sim_node.render_size": "[64, 64]"}, "composed"),
 }  # fmt: skip
 
 

@@ -274,7 +274,7 @@ def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings
     from jepa_perception.encoder_node import EncoderNode
     from training.collect_sim import CollectionConfig, collect
 
-    collect(CollectionConfig(output=tmp_path, episodes=1, seconds=1.0, image_size=64, workers=1))
+    collect(CollectionConfig(output=tmp_path, episodes=1, seconds=1.0, render_size=64, workers=1))
     (bag,) = [path.parent for path in (tmp_path / "bags").glob("*/metadata.yaml")]
     source = BagSource([bag])
     recorded = [

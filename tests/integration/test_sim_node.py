@@ -60,8 +60,7 @@ def system(ros_context):
     sim = SimNode(
         context=ros_context,
         parameter_overrides=[
-            Parameter("image_width", value=64),
-            Parameter("image_height", value=48),
+            Parameter("render_size", value=[64, 48]),
             Parameter("hold_publish_period", value=0.0),
         ],
     )
@@ -182,8 +181,7 @@ def test_realtime_mode_steps_on_a_timer(ros_context):
         parameter_overrides=[
             Parameter("step_mode", value="realtime"),
             Parameter("control_period", value=0.05),
-            Parameter("image_width", value=32),
-            Parameter("image_height", value=32),
+            Parameter("render_size", value=[32, 32]),
         ],
     )
     probe = Probe(ros_context)

@@ -18,7 +18,7 @@ TINY_LOOP += ["--no-tensorboard"]
 @pytest.fixture(scope="module")
 def droid_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("droid_ddp")
-    sim_episodes.main(["--out", str(root), "--episodes", "2", "--steps", "6", "--image-size", "64"])
+    sim_episodes.main(["--out", str(root), "--episodes", "2", "--steps", "6", "--render-size", "64"])
     return root
 
 

@@ -30,7 +30,7 @@ TINY_LOOP = [
 def droid_root(tmp_path_factory) -> Path:
     """Two 6-step exploration episodes at 64 px in the DROID layout."""
     root = tmp_path_factory.mktemp("droid")
-    sim_episodes.main(["--out", str(root), "--episodes", "2", "--steps", "6", "--image-size", "64"])
+    sim_episodes.main(["--out", str(root), "--episodes", "2", "--steps", "6", "--render-size", "64"])
     return root
 
 
@@ -107,7 +107,7 @@ def test_release_and_export_match_torch(posttrained, tmp_path):
 
 def test_evaluate_writes_table_plot_and_gifs(posttrained, tmp_path):
     args = ["--checkpoint", str(posttrained / "final.pt"), "--out", str(tmp_path), "--episodes", "2"]
-    args += ["--max-steps", "2", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    args += ["--max-steps", "2", "--samples", "8", "--top-k", "2", "--iterations", "1", "--render-size", "64"]
     assert evaluate.main(args) == 0
     with (tmp_path / "episodes.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -134,7 +134,7 @@ def test_fit_pose_probe_adds_the_goal_prior_that_evaluate_uses(posttrained, droi
     export.release_checkpoint(out, out, "target_encoder", release)  # a re-release keeps the probe
     assert torch.equal(read_checkpoint(release)["pose_probe"]["net.0.weight"], ckpt["pose_probe"]["net.0.weight"])
     args = ["--checkpoint", str(out), "--out", str(tmp_path / "eval"), "--episodes", "1", "--no-gifs"]
-    args += ["--max-steps", "1", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    args += ["--max-steps", "1", "--samples", "8", "--top-k", "2", "--iterations", "1", "--render-size", "64"]
     assert evaluate.main([*args, "--pose-prior-dead-zone", "0.05"]) == 0
     assert "goal-position prior: on (weight 2 per m outside 5 cm" in capsys.readouterr().out
     assert evaluate.main([*args, "--pose-prior-weight", "0"]) == 0

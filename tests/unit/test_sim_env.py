@@ -30,7 +30,7 @@ def env():
 @pytest.fixture(scope="module")
 def camera_env():
     """A rendering environment with a non-square image to check sizes are honoured."""
-    environment = FrankaSimEnv(SimConfig(image_width=96, image_height=64))
+    environment = FrankaSimEnv(SimConfig(render_size=(96, 64)))
     yield environment
     environment.close()
 
@@ -168,7 +168,7 @@ def test_control_period_of_one_fifteenth_second_stays_on_the_time_grid():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("task", "fly"), ("task_object", "ball"), ("image_width", 4), ("control_period", 0.0)],
+    [("task", "fly"), ("task_object", "ball"), ("render_size", (4, 64)), ("control_period", 0.0)],
 )
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):

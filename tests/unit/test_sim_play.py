@@ -81,7 +81,7 @@ def test_invalid_period_is_rejected():
 
 
 def test_sim_episodes_record_the_mix(tmp_path):
-    argv = ["--out", str(tmp_path), "--episodes", "1", "--steps", "30", "--image-size", "32", "--first-seed", "5"]
+    argv = ["--out", str(tmp_path), "--episodes", "1", "--steps", "30", "--render-size", "32", "--first-seed", "5"]
     assert sim_episodes.main(argv) == 0
     (metadata_path,) = tmp_path.glob("*/metadata_*.json")
     fractions = json.loads(metadata_path.read_text())["mix_fractions"]
@@ -96,7 +96,7 @@ def test_sim_episodes_serve_the_official_default_views_and_clean_dead_temporarie
     out = tmp_path / "my.tmp-data"  # a `.tmp-` in the output path is not a temporary folder
     dead = out / ".tmp-999999999-deadbeef-sim_reach_0000001"  # pid that cannot exist
     (dead / "recordings").mkdir(parents=True)
-    argv = ["--out", str(out), "--episodes", "1", "--steps", "4", "--image-size", "32", "--policy", "waypoints"]
+    argv = ["--out", str(out), "--episodes", "1", "--steps", "4", "--render-size", "32", "--policy", "waypoints"]
     assert sim_episodes.main(argv) == 0
     assert not dead.exists()
     (episode,) = [p for p in out.iterdir() if not p.name.startswith(".")]
@@ -109,7 +109,7 @@ def test_sim_episodes_serve_the_official_default_views_and_clean_dead_temporarie
 def test_sim_episodes_use_the_named_camera(tmp_path):
     """--camera workspace renders from the workspace camera: its pose is in the trajectory and its name in the
     metadata (evaluation must use the camera the model was trained with)."""
-    argv = ["--out", str(tmp_path), "--episodes", "1", "--steps", "2", "--image-size", "32", "--camera", "workspace"]
+    argv = ["--out", str(tmp_path), "--episodes", "1", "--steps", "2", "--render-size", "32", "--camera", "workspace"]
     assert sim_episodes.main(argv) == 0
     (episode,) = tmp_path.iterdir()
     (metadata_path,) = episode.glob("metadata_*.json")

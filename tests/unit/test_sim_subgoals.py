@@ -59,7 +59,7 @@ def test_subgoal_budgets_must_not_skip_a_subgoal():
 
 @pytest.fixture(scope="module")
 def env():
-    environment = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
+    environment = FrankaSimEnv(SimConfig(render_size=(64, 64)))
     yield environment
     environment.close()
 

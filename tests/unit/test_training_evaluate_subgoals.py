@@ -17,7 +17,7 @@ def run(tmp_path: Path, *extra: str) -> tuple[dict, list[np.ndarray]]:
     """One pick_place episode of 17 steps (pregrasp 8 + approach 5 + grasp 3 budgets, then carry); its row and GIF
     goal panels."""
     args = ["--checkpoint", str(CHECKPOINT), "--out", str(tmp_path), "--tasks", "pick_place", "--seeds", "3"]
-    args += ["--max-steps", "17", "--samples", "8", "--top-k", "2", "--iterations", "1", "--image-size", "64"]
+    args += ["--max-steps", "17", "--samples", "8", "--top-k", "2", "--iterations", "1", "--render-size", "64"]
     args += ["--gif-size", "64", "--subgoal-threshold", "0", *extra]  # budgets only unless `extra` sets one
     assert evaluate.main(args) == 0
     with (tmp_path / "episodes.csv").open() as handle:
@@ -55,7 +55,7 @@ def test_each_observation_within_the_threshold_moves_on_and_the_last_one_runs_to
 
 
 def test_subgoal_grippers_command_what_each_image_shows_unless_the_cem_plans_them():
-    env = FrankaSimEnv(SimConfig(image_width=64, image_height=64))
+    env = FrankaSimEnv(SimConfig(render_size=(64, 64)))
     try:
         env.reset("pick_place", 3)
         commanded = evaluate.episode_subgoals(env, evaluate.EvalConfig())[1]

@@ -49,8 +49,7 @@ class SimConfig:
 
     task: str = "reach"  # "reach", "grasp" or "pick_place"
     task_object: str = "cube"  # object for grasp/pick_place: "cube" or "cup"
-    image_width: int = 256
-    image_height: int = 256
+    render_size: tuple[int, int] = (256, 256)  # (width, height) of the camera images, px
     camera: scene.CameraConfig = field(default_factory=scene.CameraConfig)
     physics_rate_hz: float = 500.0
     control_period: float = 0.25  # s of simulated time per step (0.25 = 4 Hz planning, 1/15 = DROID recording)
@@ -66,8 +65,10 @@ class SimConfig:
         checks = {
             "task": (self.task in TASKS, f"one of {TASKS}"),
             "task_object": (self.task_object in scene.OBJECTS, f"one of {tuple(scene.OBJECTS)}"),
-            "image_width": (16 <= self.image_width <= 4096, "an int in [16, 4096]"),
-            "image_height": (16 <= self.image_height <= 4096, "an int in [16, 4096]"),
+            "render_size": (
+                len(self.render_size) == 2 and all(16 <= side <= 4096 for side in self.render_size),
+                "(width, height), each an int in [16, 4096]",
+            ),
             "physics_rate_hz": (50.0 <= self.physics_rate_hz <= 10000.0, "in [50, 10000] Hz"),
             "control_period": (self.control_period * self.physics_rate_hz >= 1.0, ">= one physics step"),
             "gripper_deadband": (0.0 <= self.gripper_deadband < 1.0, "in [0, 1)"),
@@ -111,7 +112,7 @@ class FrankaSimEnv:
         self.config = config or SimConfig()
         self.config.validate()
         dt = 1.0 / self.config.physics_rate_hz
-        self.model = scene.build_model(self.config.camera, self.config.image_width, self.config.image_height, dt)
+        self.model = scene.build_model(self.config.camera, self.config.render_size, dt)
         self.data = mujoco.MjData(self.model)
         self._render_data = mujoco.MjData(self.model)
         self._renderer: mujoco.Renderer | None = None
@@ -287,8 +288,9 @@ class FrankaSimEnv:
 
     def camera_intrinsics(self) -> tuple[float, float, float, float]:
         """Pinhole (fx, fy, cx, cy) in pixels of the exterior camera, from its vertical field of view."""
-        fy = 0.5 * self.config.image_height / np.tan(np.deg2rad(self.config.camera.fovy_deg) / 2.0)
-        return fy, fy, (self.config.image_width - 1) / 2.0, (self.config.image_height - 1) / 2.0
+        width, height = self.config.render_size
+        fy = 0.5 * height / np.tan(np.deg2rad(self.config.camera.fovy_deg) / 2.0)
+        return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
 
     def camera_extrinsics(self) -> np.ndarray:
         """[6] DROID-style camera pose in the base frame: position (m) and extrinsic Euler xyz (rad) of the optical
@@ -314,7 +316,8 @@ class FrankaSimEnv:
 
     def _render(self, data: mujoco.MjData) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.config.image_height, self.config.image_width)
+            width, height = self.config.render_size
+            self._renderer = mujoco.Renderer(self.model, height, width)
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         self._renderer.update_scene(data, camera=scene.CAMERA_NAME)

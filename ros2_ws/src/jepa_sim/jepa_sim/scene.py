@@ -117,15 +117,16 @@ def _cup_geoms(radius: float, half_height: float, walls: int = 10) -> str:
     return "\n        ".join(geoms)
 
 
-def scene_xml(assets: Path, camera: CameraConfig, image_width: int, image_height: int, timestep: float) -> str:
+def scene_xml(assets: Path, camera: CameraConfig, render_size: tuple[int, int], timestep: float) -> str:
     """The wrapper MJCF text: Panda includes, table, objects, camera, light and fast-rendering visual settings."""
+    width, height = render_size
     xyaxes = camera_xyaxes(np.asarray(camera.position, float), np.asarray(camera.lookat, float))
     return f"""<mujoco model="jepa_franka_table">
   <include file="{assets / "assets.xml"}"/>
   <compiler angle="radian" meshdir="{assets / "meshes"}" autolimits="true"/>
   <option timestep="{timestep:.6g}" integrator="implicitfast"/>
   <visual>
-    <global offwidth="{max(image_width, 640)}" offheight="{max(image_height, 480)}"/>
+    <global offwidth="{max(width, 640)}" offheight="{max(height, 480)}"/>
     <quality shadowsize="0" offsamples="0"/>
     <headlight ambient="0.35 0.35 0.35" diffuse="0.5 0.5 0.5" specular="0.1 0.1 0.1"/>
   </visual>
@@ -157,9 +158,9 @@ def scene_xml(assets: Path, camera: CameraConfig, image_width: int, image_height
 """
 
 
-def build_model(camera: CameraConfig, image_width: int, image_height: int, timestep: float) -> mujoco.MjModel:
+def build_model(camera: CameraConfig, render_size: tuple[int, int], timestep: float) -> mujoco.MjModel:
     """Compile the scene: add the flange site (link8) to link7 and gravity-compensate the arm like the real robot."""
-    spec = mujoco.MjSpec.from_string(scene_xml(franka_assets_dir(), camera, image_width, image_height, timestep))
+    spec = mujoco.MjSpec.from_string(scene_xml(franka_assets_dir(), camera, render_size, timestep))
     spec.body(FLANGE_PARENT_BODY).add_site(name=FLANGE_SITE, pos=list(FLANGE_OFFSET), size=[0.005, 0.0, 0.0])
     for body in spec.bodies:
         if body.name.startswith("panda0_"):

@@ -20,37 +20,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64, Header
 
-from jepa_core.stop_signals import run_until_stopped
 from jepa_msgs.msg import EndEffectorState, SubGoal, TaskStatus
 from jepa_msgs.srv import RenderGoal, ResetSim
+from jepa_ros_common.images import array_to_image_msg
+from jepa_ros_common.parameters import Param, declare_table
+from jepa_ros_common.poses import pose_from_state, state_from_pose
+from jepa_ros_common.process import run_node
+from jepa_ros_common.stamps import stamp_from_seconds
 from jepa_sim import messages
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
 from jepa_sim.scene import CameraConfig
 
 STEP_MODES = ("lockstep", "realtime")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Param:
-    """A node parameter: name, default (its type is the parameter's type) and description."""
-
-    name: str
-    default: Any
-    description: str
 
 
 _SIM = SimConfig()
@@ -63,8 +54,7 @@ PARAMETERS = (
     Param("physics_rate_hz", _SIM.physics_rate_hz, "physics steps per simulated second"),
     Param("hold_publish_period", 0.5, "lockstep: re-publish the paused world's observation this often, s (0 = off)"),
     Param("gripper_deadband", _SIM.gripper_deadband, "gripper commands closer than this to the last one are ignored"),
-    Param("image_width", _SIM.image_width, "camera image width, px"),
-    Param("image_height", _SIM.image_height, "camera image height, px"),
+    Param("render_size", list(_SIM.render_size), "camera image size [width, height], px"),
     Param("camera_position", list(_SIM.camera.position), "exterior camera position [x, y, z] in the base frame, m"),
     Param("camera_lookat", list(_SIM.camera.lookat), "point [x, y, z] the camera looks at (image centre), m"),
     Param("camera_fovy_deg", _SIM.camera.fovy_deg, "vertical field of view of the camera, degrees"),
@@ -94,14 +84,15 @@ def sim_config(values: dict[str, Any]) -> SimConfig:
     for name in ("camera_position", "camera_lookat", "workspace_min", "workspace_max"):
         if len(values[name]) != 3:
             raise ValueError(f"parameter {name}: expected 3 numbers [x, y, z], got {list(values[name])}")
+    if len(values["render_size"]) != 2:
+        raise ValueError(f"parameter render_size: expected [width, height], got {list(values['render_size'])}")
     camera = CameraConfig(
         tuple(values["camera_position"]), tuple(values["camera_lookat"]), float(values["camera_fovy_deg"])
     )
     return SimConfig(
         task=values["task"],
         task_object=values["task_object"],
-        image_width=values["image_width"],
-        image_height=values["image_height"],
+        render_size=tuple(values["render_size"]),
         camera=camera,
         physics_rate_hz=values["physics_rate_hz"],
         control_period=values["control_period"],
@@ -116,12 +107,7 @@ class SimNode(Node):
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__("sim_node", **node_kwargs)
-        self.values = {
-            p.name: self.declare_parameter(
-                p.name, p.default, ParameterDescriptor(description=p.description, read_only=True)
-            ).value
-            for p in PARAMETERS
-        }
+        self.values = declare_table(self, PARAMETERS)
         config = sim_config(self.values)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco")  # owns the GL context
         self.env: FrankaSimEnv = self._on_worker(lambda: FrankaSimEnv(config))
@@ -149,7 +135,7 @@ class SimNode(Node):
         self._publish(obs)
         self.get_logger().info(
             f"sim ready: task {config.task} seed {values['seed']}, {values['step_mode']} steps of "
-            f"{config.control_period:.4f} s, {config.image_width}x{config.image_height} images"
+            f"{config.control_period:.4f} s, {config.render_size[0]}x{config.render_size[1]} images"
         )
 
     def _on_worker(self, work: Callable[[], T]) -> T:
@@ -169,7 +155,7 @@ class SimNode(Node):
             self.get_logger().error(f"target_pose ignored: frame '{frame}', expected '{self.values['base_frame']}'")
             return
         try:
-            self._target = messages.state_of_pose(msg.pose, self._gripper, "target_pose")
+            self._target = state_from_pose(msg.pose, self._gripper, "target_pose")
         except ValueError as error:
             self.get_logger().error(f"target_pose ignored: {error}")
             return
@@ -206,11 +192,11 @@ class SimNode(Node):
         episode = self.env.episode
         response.success = True
         header = self._header(self.values["camera_frame"])
-        response.goal_image = messages.image_msg(goal_image, header)
-        response.goal_pose = messages.pose_msg(episode.goal_state)
+        response.goal_image = array_to_image_msg(goal_image, "rgb8", header)
+        response.goal_pose = pose_from_state(episode.goal_state)
         response.object_goal = messages.point_msg(episode.object_goal)
         response.subgoal_names = [subgoal.name for subgoal in episode.subgoals]
-        response.subgoal_images = [messages.image_msg(image, header) for image in subgoal_images]
+        response.subgoal_images = [array_to_image_msg(image, "rgb8", header) for image in subgoal_images]
         response.subgoal_steps = [subgoal.steps for subgoal in episode.subgoals]
         response.subgoal_grippers = [
             SubGoal.GRIPPER_CLOSED if subgoal.gripper_command else SubGoal.GRIPPER_OPEN for subgoal in episode.subgoals
@@ -230,12 +216,12 @@ class SimNode(Node):
             else:
                 if not np.isfinite(request.gripper):
                     raise ValueError(f"render_goal: gripper must be a finite closure in [0, 1], got {request.gripper}")
-                state = messages.state_of_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
+                state = state_from_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
                 image, error = self._on_worker(lambda: self.env.render_at_pose(state))
         except ValueError as error:
             response.success, response.message = False, str(error)
             return response
-        response.image = messages.image_msg(image, self._header(self.values["camera_frame"]))
+        response.image = array_to_image_msg(image, "rgb8", self._header(self.values["camera_frame"]))
         response.position_error = error
         response.success = error <= self.values["render_goal_max_error"]
         if not response.success:
@@ -261,14 +247,12 @@ class SimNode(Node):
         camera = Header(stamp=now.to_msg(), frame_id=self.values["camera_frame"])
         base = Header(stamp=now.to_msg(), frame_id=self.values["base_frame"])
         config = self.env.config
-        self._image_pub.publish(messages.image_msg(obs.image, camera))
-        self._info_pub.publish(
-            messages.camera_info_msg(config.image_width, config.image_height, self._intrinsics, camera)
-        )
+        self._image_pub.publish(array_to_image_msg(obs.image, "rgb8", camera))
+        self._info_pub.publish(messages.camera_info_msg(*config.render_size, self._intrinsics, camera))
         self._joints_pub.publish(messages.joint_state_msg(obs, base))
         self._ee_pub.publish(messages.ee_state_msg(obs, base))
         status = self._on_worker(self.env.task_status)
-        sim_header = Header(stamp=messages.time_msg(obs.time), frame_id=self.values["base_frame"])
+        sim_header = Header(stamp=stamp_from_seconds(obs.time), frame_id=self.values["base_frame"])
         self._status_pub.publish(messages.task_status_msg(status, sim_header))
         self._last_obs = obs
         self._last_publish_time = now
@@ -282,7 +266,4 @@ class SimNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Console script `sim_node`: spin the simulator until SIGINT/SIGTERM (once or twice), then exit 0."""
-    run_until_stopped(
-        start=lambda: rclpy.init(args=args), build=SimNode, run=rclpy.spin, close=SimNode.destroy_node,
-        finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
-    )  # fmt: skip
+    run_node(SimNode, args)

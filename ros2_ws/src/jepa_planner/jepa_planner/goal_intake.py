@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from jepa_core.frame_encoder import same_encoder
@@ -95,7 +96,8 @@ class GoalIntake:
         values = settings.values
         self.library = GoalLibrary(values["goal_library_dir"])
         self._image: Image | None = None
-        node.create_subscription(Image, values["image_topic"], self._on_image, 1, callback_group=callback_group)
+        node.create_subscription(Image, values["image_topic"], self._on_image, qos_profile_sensor_data,
+                                 callback_group=callback_group)  # fmt: skip
         node.create_subscription(PoseStamped, values["goal_pose_topic"], self._on_goal_pose, 1,
                                  callback_group=callback_group)  # fmt: skip
         node.create_service(CaptureGoal, "capture_goal", self._capture_goal, callback_group=callback_group)

@@ -21,6 +21,7 @@ from rclpy.duration import Duration  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
 
@@ -69,7 +70,7 @@ class FakeRobot(Node):
         self.rng = np.random.default_rng(0)
         self.ee_pub = self.create_publisher(EndEffectorState, "ee_state", 1)
         self.embedding_pub = self.create_publisher(Embedding, "embedding", 1)
-        self.image_pub = self.create_publisher(Image, "camera/image_raw", 1)
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)  # as cameras do
         self.create_subscription(PoseStamped, "target_pose", self.on_target, 10, callback_group=group)
         self.create_subscription(Float64, "gripper_command", lambda m: self.grippers.append(m.data), 10)
         self.create_subscription(PlannedAction, "planned_action", self.plans.append, 10)

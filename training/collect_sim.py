@@ -35,6 +35,8 @@ from jepa_core.data.droid_format import ROW_HZ
 from jepa_core.data.droid_validate import validate_episode
 from jepa_msgs.msg import EndEffectorState
 from jepa_msgs.srv import ResetSim
+from jepa_ros_common.poses import pose_from_state, state_from_ee_state
+from jepa_ros_common.stamps import stamp_from_nanoseconds, stamp_nanoseconds
 from jepa_sim.scripted import PlayPolicy
 from jepa_sim.sim_node import SimNode
 from training.bag_to_droid import DEFAULT_WORKERS, convert_many
@@ -125,14 +127,11 @@ class _Driver:
         self.node.create_subscription(EndEffectorState, "ee_state", self._on_ee_state, 10)
 
     def _on_ee_state(self, msg: EndEffectorState) -> None:
-        p, q = msg.pose.position, msg.pose.orientation
-        self.latest_state = geometry.pose_to_state([p.x, p.y, p.z], [q.x, q.y, q.z, q.w], msg.gripper)
-        self.latest_stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        self.latest_state = state_from_ee_state(msg)
+        self.latest_stamp_ns = stamp_nanoseconds(msg.header.stamp)
 
     def publish_clock(self, t_ns: int) -> None:
-        msg = Clock()
-        msg.clock.sec, msg.clock.nanosec = divmod(t_ns, 1_000_000_000)
-        self.clock_pub.publish(msg)
+        self.clock_pub.publish(Clock(clock=stamp_from_nanoseconds(t_ns)))
 
     def publish_command(self, target: np.ndarray) -> None:
         """Gripper first, then the target that triggers the lockstep step."""
@@ -140,9 +139,7 @@ class _Driver:
         msg = PoseStamped()
         msg.header.frame_id = BASE_FRAME
         msg.header.stamp = self.node.get_clock().now().to_msg()
-        p, q = msg.pose.position, msg.pose.orientation
-        p.x, p.y, p.z = (float(v) for v in target[:3])
-        q.x, q.y, q.z, q.w = (float(v) for v in geometry.euler_to_quat(target[3:6]))
+        msg.pose = pose_from_state(target)
         self.target_pub.publish(msg)
 
 

@@ -14,7 +14,7 @@ from jepa_ros_common.poses import (
     state_from_ee_state,
     state_from_pose,
 )
-from jepa_ros_common.stamps import stamp_from_seconds, stamp_seconds
+from jepa_ros_common.stamps import stamp_from_nanoseconds, stamp_from_seconds, stamp_nanoseconds, stamp_seconds
 
 STATE = np.array([0.45, -0.1, 0.3, math.pi - 0.2, 0.15, -0.4, 0.7])
 
@@ -54,3 +54,5 @@ def test_stamps_round_trip_to_the_nanosecond():
     assert (stamp.sec, stamp.nanosec) == (12, 1)
     assert stamp_from_seconds(0.9999999996) == Time(sec=1, nanosec=0)
     assert stamp_seconds(Time(sec=3, nanosec=250_000_000)) == 3.25
+    big = 1_765_000_000_123_456_789  # a wall-clock time in ns: exact, unlike a float of seconds
+    assert stamp_nanoseconds(stamp_from_nanoseconds(big)) == big

@@ -1,4 +1,4 @@
-"""Latest-only slot, counters/latency window, and Embedding message round trip of jepa_perception."""
+"""Latest-only slot and counters/latency window of jepa_perception; round trip of the Embedding it publishes."""
 
 import math
 import threading

@@ -14,7 +14,7 @@ Node API (both methods optional): after a stop request, with the context still v
 called once from the spinning thread (e.g. the planner interrupts its plan at the next predictor call, publishes the
 hold and ends the goal); the executor keeps spinning while `node.stop_pending()` is true (at most
 `StopTiming.drain_s`) and `settle_s` longer (the replies those callbacks queued, e.g. an action result); then the
-nodes are destroyed and rclpy is shut down.
+nodes are destroyed, rclpy is shut down and the process ends (jepa_core.stop_signals.exit_after_stop).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from jepa_core.stop_signals import StopSignals
+from jepa_core.stop_signals import StopSignals, exit_after_stop
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ def run_node(
     factory: Callable[[], Node], args: list[str] | None = None, threads: int = 1, timing: StopTiming = StopTiming()
 ) -> None:
     """The whole life of a one-node console script: rclpy.init(args), build the node, `serve` it on `threads`
-    executor threads (1: SingleThreadedExecutor) until SIGINT/SIGTERM, destroy it, shut rclpy down, exit 0."""
+    executor threads (1: SingleThreadedExecutor) until SIGINT/SIGTERM, destroy it, shut rclpy down and, after a
+    stop, end the process with status 0 (exit_after_stop)."""
     with StopSignals() as stop:
         try:
             with stop.interrupting():  # nothing to stop yet: a signal abandons the start-up
@@ -84,3 +85,5 @@ def run_node(
                 node.destroy_node()
         finally:
             rclpy.try_shutdown(uninstall_handlers=False)  # none were installed
+    if stop.requested:
+        exit_after_stop()

@@ -1,4 +1,4 @@
-"""Replay timing: how closely `python -m training.replay` keeps a recording's schedule, and how fast it can go.
+"""Replay timing: how closely `ros2 run jepa_data player` keeps a recording's schedule, and how fast it can go.
 
 A 30 s recording (--seconds) of a 15 Hz 256x256 rgb8 camera (best effort, as recorded) and the 15 Hz end-effector
 state is written to an MCAP bag, then played by the player in its own process at --rate 1, 2, 5 and as fast as
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from ament_index_python.packages import get_package_prefix
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
@@ -38,6 +39,7 @@ from jepa_core.data.typestore import stack_typestore
 from jepa_msgs.msg import EndEffectorState
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PLAYER = Path(get_package_prefix("jepa_data")) / "lib" / "jepa_data" / "player"  # where `ros2 run` finds it
 NS = 1_000_000_000
 T0 = 1_700_000_000 * NS
 HZ, SIZE = 15, 256
@@ -105,7 +107,7 @@ def timer_floor_ms(seconds: float) -> np.ndarray:
 def play(bag: Path, rate: float, listener: CameraListener, stats_path: Path) -> dict:
     """Run the player process at `rate` while `listener` records; the player's summary plus receiver numbers."""
     listener.frames.clear()
-    command = [sys.executable, "-m", "training.replay", str(bag), "--rate", str(rate), "--delay", "1.5"]
+    command = [sys.executable, str(PLAYER), str(bag), "--rate", str(rate)]  # waits for the camera subscriber
     command += ["--stats", str(stats_path), "--no-progress"]
     start = time.perf_counter()
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=os.environ)

@@ -1,27 +1,17 @@
-"""Replay a recorded bag into the stack: `ros2 bag play` where ROS 2 has it (apt installs), else training/replay.py.
+"""Replay a recorded bag into the stack: `ros2 bag play` where ROS 2 has it (apt installs), else the jepa_data player.
 
-    ros2 launch launch/replay.launch.py bag:=bags/episode_0001 rate:=1.0 [loop:=true] [clock:=true]
-    ros2 launch launch/replay.launch.py bag:=... player:=project       # force the project's player
+    ros2 launch jepa_bringup replay.launch.py bag:=bags/episode_0001 rate:=1.0 [loop:=true] [clock:=true]
+    ros2 launch jepa_bringup replay.launch.py bag:=... player:=project       # force the project's player
 Both players keep the recorded timing and QoS and take the same options here; the project's player also serves
-/replay/pause, /replay/resume and /replay/step (jepa_msgs/srv/ReplayControl).
+/replay/pause, /replay/resume and /replay/step (std_srvs/srv/Trigger) and skips the command topics (target_pose,
+gripper_command, ...) that ros2 bag play would publish.
 """
 
-import importlib.util
-import os
-import shutil
-import sys
-from pathlib import Path
+from jepa_bringup.launch_support import ros2_bag_available
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAYERS = ("ros2bag", "project")
 TRUE = ("true", "1", "yes")
 ROS2_BAG_PLAY = ["ros2", "bag", "play"]
-PROJECT_PLAYER = [sys.executable, "-m", "training.replay"]
-
-
-def ros2_bag_available() -> bool:
-    """True when the `ros2` command and its rosbag2 verb (the ros2bag package) are installed."""
-    return shutil.which("ros2") is not None and importlib.util.find_spec("ros2bag") is not None
 
 
 def player_arguments(player: str, bag: str, rate: str, loop: str, clock: str) -> list[str]:
@@ -44,18 +34,28 @@ def player_arguments(player: str, bag: str, rate: str, loop: str, clock: str) ->
 
 
 def player_process(context) -> list:
-    """The chosen player process with the evaluated launch arguments."""
+    """The chosen player process with the evaluated launch arguments; a player that fails ends the launch with an
+    error (the end of the bag ends it cleanly)."""
     from launch.actions import ExecuteProcess
     from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    from jepa_bringup.launch_actions import end_launch_on_exit
 
     values = {name: LaunchConfiguration(name).perform(context) for name in ("player", "bag", "rate", "loop", "clock")}
     arguments = player_arguments(**values)
     if values["player"] == "ros2bag":
-        return [ExecuteProcess(cmd=[*ROS2_BAG_PLAY, *arguments], output="screen")]
-    # Run where the launch was started, as ros2 bag play does (a relative bag:= means the same to both players).
-    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+        return [ExecuteProcess(cmd=[*ROS2_BAG_PLAY, *arguments], output="screen", on_exit=end_launch_on_exit)]
+    # Runs where the launch was started, as ros2 bag play does (a relative bag:= means the same to both players).
     return [
-        ExecuteProcess(cmd=[*PROJECT_PLAYER, *arguments], additional_env={"PYTHONPATH": python_path}, output="screen")
+        Node(
+            package="jepa_data",
+            executable="player",
+            name="replay",
+            arguments=arguments,
+            output="screen",
+            on_exit=end_launch_on_exit,
+        )
     ]
 
 
@@ -72,7 +72,7 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "player",
             default_value="ros2bag" if ros2_bag_available() else "project",
-            description="'ros2bag' (ros2 bag play) or 'project' (python -m training.replay); default: what exists.",
+            description="'ros2bag' (ros2 bag play) or 'project' (jepa_data player); default: what exists.",
         ),
     ]
     return LaunchDescription([*arguments, OpaqueFunction(function=player_process)])

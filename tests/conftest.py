@@ -1,6 +1,7 @@
 """Shared pytest fixtures: paths to the parity fixtures and an isolated rclpy context for integration tests."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,16 @@ PARITY_DIR = Path(os.environ.get("JEPA_PARITY_DIR", REPO_ROOT.parent / "shared" 
 
 # Each pytest process gets its own DDS domain so concurrent test runs on one machine never see each other's topics.
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
+
+
+def console_script(package: str, script: str) -> list[str]:
+    """Command line of a ROS package's console script where `ros2 run` finds it (lib/<package>/ of the built
+    workspace, through the ament index), run by this interpreter."""
+    from ament_index_python.packages import get_package_prefix
+
+    executable = Path(get_package_prefix(package)) / "lib" / package / script
+    assert executable.is_file(), f"{executable} missing: run make setup"
+    return [sys.executable, str(executable)]
 
 
 @pytest.fixture(scope="session")

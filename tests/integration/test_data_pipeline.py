@@ -22,8 +22,8 @@ from jepa_core.data.bag_to_droid import convert_bag  # noqa: E402
 from jepa_core.data.droid_dataset import ClipConfig, DroidClipDataset  # noqa: E402
 from jepa_core.data.droid_validate import validate_episode  # noqa: E402
 from jepa_core.data.synthetic import CODE_BLOCK, frame_code, synthetic_frame, synthetic_state  # noqa: E402
+from jepa_data.recorder_node import EpisodeRecorder  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
-from training.record import EpisodeRecorder  # noqa: E402
 
 CAMERA_HZ, SECONDS, SIZE = 30, 2.5, 64
 

@@ -16,8 +16,8 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
 
 from jepa_core.data.typestore import stack_typestore  # noqa: E402
+from jepa_data.recorder_node import EpisodeRecorder  # noqa: E402
 from jepa_msgs.srv import StartRecording, StopRecording  # noqa: E402
-from training.record import EpisodeRecorder  # noqa: E402
 
 
 def _wait(predicate, timeout_s: float, what: str) -> None:

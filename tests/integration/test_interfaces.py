@@ -1,7 +1,9 @@
 """Round-trips every jepa_msgs interface over real rclpy: messages by pub/sub, services, and the action."""
 
+import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +66,18 @@ def sample_messages():
         task="reach", seed=4, success=True, distance=0.03, tolerance=0.04, goal=Point(x=0.5, y=0.1, z=0.3)
     )
     return [emb, ee, planned, status, task]
+
+
+def test_every_interface_file_is_generated_and_none_twins_a_standard_one():
+    """jepa_msgs builds exactly the .msg/.srv/.action files it holds; the player's pause/resume/step are std_srvs
+    Triggers, not a package-own ReplayControl."""
+    package = Path(__file__).resolve().parents[2] / "ros2_ws" / "src" / "jepa_msgs"
+    files = {str(path.relative_to(package)) for kind in ("msg", "srv", "action") for path in (package / kind).iterdir()}
+    listed = set(
+        re.findall(r'"((?:msg|srv|action)/\w+\.(?:msg|srv|action))"', (package / "CMakeLists.txt").read_text())
+    )
+    assert listed == files
+    assert "srv/ReplayControl.srv" not in files
 
 
 def test_messages_serialize_round_trip():

@@ -1,10 +1,10 @@
 """The bag player over real rclpy: topics, remaps, recorded QoS, timing at a rate, window options, /clock, pause/step
-services, loops, unknown types, both storage plugins; and a recorded sim episode replayed into the perception node."""
+services, loops, unknown types, command topics, the wait for subscribers, both storage plugins, stop signals; and a
+recorded sim episode replayed into the perception node."""
 
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,6 +14,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
+from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
@@ -21,13 +22,16 @@ from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Float64  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
 
 from jepa_core.data.playback import NS, BagSource, PlaybackClock, PlaybackError, offered_qos  # noqa: E402
 from jepa_core.data.typestore import stack_typestore  # noqa: E402
+from jepa_data.bag_topics import qos_for  # noqa: E402
+from jepa_data.player_node import BagPlayer, main  # noqa: E402
+from jepa_data.replay_options import ReplayOptions, parse_remap  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
-from jepa_msgs.srv import ReplayControl  # noqa: E402
-from tests.conftest import REPO_ROOT  # noqa: E402
-from training.replay import BagPlayer, ReplayOptions, main, parse_remap, qos_for  # noqa: E402
+from tests.conftest import REPO_ROOT, console_script  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -43,13 +47,16 @@ def image(t_ns: int) -> Image:
 
 
 def write_bag(path: Path, storage: StoragePlugin) -> dict[str, list[int]]:
-    """1 s: camera 20 Hz (best effort), ee_state 10 Hz (QoS not recorded), and a type no Python package provides."""
+    """1 s: camera 20 Hz (best effort), ee_state 10 Hz (QoS not recorded), a type no Python package provides, and the
+    planner's two commands (one target_pose, one gripper_command)."""
     store = get_typestore(Stores.ROS2_KILTED)
     store.register(get_types_from_msg(THING_MSG, "unknown_pkg/msg/Thing"))
     times = {
         "/camera/image_raw": [T0 + i * NS // CAMERA_HZ for i in range(int(SECONDS * CAMERA_HZ))],
         "/ee_state": [T0 + 3 * NS // 1000 + i * NS // STATE_HZ for i in range(int(SECONDS * STATE_HZ))],
         "/thing": [T0 + NS // 2],
+        "/target_pose": [T0 + NS // 2],
+        "/gripper_command": [T0 + NS // 2],
     }
     with Writer(path, version=9, storage_plugin=storage) as writer:
         camera = writer.add_connection(
@@ -60,6 +67,10 @@ def write_bag(path: Path, storage: StoragePlugin) -> dict[str, list[int]]:
         )
         state = writer.add_connection("/ee_state", "jepa_msgs/msg/EndEffectorState", typestore=stack_typestore())
         thing = writer.add_connection("/thing", "unknown_pkg/msg/Thing", typestore=store)
+        target = writer.add_connection("/target_pose", "geometry_msgs/msg/PoseStamped", typestore=stack_typestore())
+        gripper = writer.add_connection("/gripper_command", "std_msgs/msg/Float64", typestore=stack_typestore())
+        writer.write(target, times["/target_pose"][0], serialize_message(PoseStamped()))
+        writer.write(gripper, times["/gripper_command"][0], serialize_message(Float64(data=1.0)))
         for t in times["/camera/image_raw"]:
             writer.write(camera, t, serialize_message(image(t)))
         for i, t in enumerate(times["/ee_state"]):
@@ -128,10 +139,10 @@ class Session:
         assert not self.thread.is_alive(), "replay did not finish"
         time.sleep(0.1)  # last deliveries
 
-    def call(self, service: str) -> ReplayControl.Response:
-        client = self.listener.node.create_client(ReplayControl, f"/replay/{service}")
+    def call(self, service: str) -> Trigger.Response:
+        client = self.listener.node.create_client(Trigger, f"/replay/{service}")
         assert client.wait_for_service(timeout_sec=5.0)
-        future = client.call_async(ReplayControl.Request())
+        future = client.call_async(Trigger.Request())
         deadline = time.monotonic() + 5.0
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -162,7 +173,7 @@ def session(ros_context, bags):
 
 def test_plays_every_topic_at_rate_2_with_recorded_qos_remap_and_timing(session, bags):
     _, times = bags
-    options = ReplayOptions(rate=2.0, remaps=(("/ee_state", "/robot/ee_state"),), delay=0.2, progress=False)
+    options = ReplayOptions(rate=2.0, remaps=(("/ee_state", "/robot/ee_state"),), progress=False)
     run = session(options, state_topic="/robot/ee_state")
     (camera_pub,) = run.listener.node.get_publishers_info_by_topic("/camera/image_raw")
     assert camera_pub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT  # as recorded
@@ -209,14 +220,15 @@ def test_pause_step_and_resume_services(session):
     assert run.listener.states == []  # paused before the first message
     for expected in (1, 2, 3):
         response = run.call("step")
-        assert response.success and response.paused and response.published == expected
+        assert response.success and f"paused at 0.{expected - 1}03 s" in response.message, response.message
+        assert response.message.endswith(f", {expected} messages published")
     time.sleep(0.3)
     assert len(run.listener.states) == 3  # stepping stays paused
     response = run.call("resume")
-    assert response.success and not response.paused
+    assert response.success and "; playing at" in response.message
     run.play()
     assert run.listener.states == pytest.approx(np.arange(10) / 10)
-    assert run.call("pause").paused
+    assert "; paused at" in run.call("pause").message
 
 
 def test_loop_plays_again_until_stopped(session):
@@ -287,7 +299,8 @@ def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings
     encoder = EncoderNode(
         context=ros_context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()]
     )
-    player = BagPlayer(source, ReplayOptions(rate=0.5, delay=0.3, progress=False), context=ros_context)
+    options = ReplayOptions(rate=0.5, topics=("/camera/image_raw",), progress=False)  # waits for the encoder
+    player = BagPlayer(source, options, context=ros_context)
     peer = rclpy.create_node("replay_embeddings", context=ros_context)
     embeddings: list[Embedding] = []
     peer.create_subscription(Embedding, "embedding", embeddings.append, 100)
@@ -333,8 +346,8 @@ def test_cli_remaps_reach_rcl_only_through_ros_args(bags, tmp_path):
     root, times = bags
     stats = tmp_path / "stats.json"
     swap = ["--remap", "/camera/image_raw:=/ee_state", "--remap", "/ee_state:=/camera/image_raw"]
-    command = [sys.executable, "-m", "training.replay", str(root / "mcap"), "--rate", "0", *swap]
-    command += ["--stats", str(stats), "--no-progress", "--ros-args", "-r", "__node:=replay_swap"]
+    command = [*console_script("jepa_data", "player"), str(root / "mcap"), "--rate", "0", *swap]
+    command += ["--stats", str(stats), "--no-progress", "--subscriber-wait", "0", "--ros-args", "-r", "__node:=swap"]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "deprecated" not in result.stderr
@@ -349,26 +362,89 @@ def test_bags_without_messages_are_refused_by_name(tmp_path):
         BagSource([tmp_path / "empty"])
 
 
-def test_a_looping_cli_stops_on_sigterm(bags, ros_context):
-    """SIGTERM shuts the rcl context down: a --loop run must end with its summary, not restart its loop forever."""
+@pytest.mark.parametrize(("signum", "count"), [(signal.SIGTERM, 1), (signal.SIGINT, 2)])
+def test_a_looping_cli_stops_on_a_signal(bags, ros_context, signum, count):
+    """A signal shuts the rcl context down: a --loop run must end with its summary and exit 0 without a traceback,
+    not restart its loop forever; a second signal during that cleanup changes nothing."""
     root, _ = bags
     listener = Listener(ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(listener.node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    command = [sys.executable, "-m", "training.replay", str(root / "mcap"), "--loop", "--rate", "5", "--no-progress"]
+    command = [*console_script("jepa_data", "player"), str(root / "mcap"), "--loop", "--rate", "5", "--no-progress"]
     player = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30.0
         while not listener.states and time.monotonic() < deadline and player.poll() is None:
             time.sleep(0.05)
         assert listener.states, "the player never published"
-        player.send_signal(signal.SIGTERM)
+        for _ in range(count):
+            player.send_signal(signum)
         out, err = player.communicate(timeout=10)
     finally:
         player.kill()
         executor.shutdown(timeout_sec=5.0)
         spinner.join(5.0)
         listener.node.destroy_node()
-    assert player.returncode == 0 and "replay interrupted" in out, (out, err)
+    assert player.returncode == 0 and "replay interrupted" in out and "Traceback" not in err, (out, err)
+
+
+def test_command_topics_play_only_when_named(session):
+    """A bag replayed into a running stack must not re-command the arm: target_pose and gripper_command are skipped
+    (and named as such) unless --topics asks for them."""
+    default = session(ReplayOptions(rate=0.0, progress=False))
+    assert "/target_pose" not in default.player.output_topics and "/gripper_command" not in default.player.output_topics
+    for topic in ("/target_pose", "/gripper_command"):
+        assert "command topic" in default.player.stats.skipped[topic]
+    default.play()
+    assert set(default.player.stats.published) == {"/camera/image_raw", "/ee_state"}
+    named = session(ReplayOptions(rate=0.0, topics=("/target_pose", "gripper_command"), progress=False))
+    named.play()
+    assert named.player.stats.published == {"/target_pose": 1, "/gripper_command": 1}
+
+
+def test_the_first_messages_reach_a_subscriber_that_joins_after_the_start(ros_context, bags):
+    """Published before their subscriptions match, the first messages are lost: the player waits for them."""
+    source = BagSource([bags[0] / "mcap"])
+    player = BagPlayer(source, ReplayOptions(rate=0.0, topics=("/ee_state",), progress=False), context=ros_context)
+    listener = None
+    thread = threading.Thread(target=player.play, daemon=True)
+    thread.start()  # before anyone subscribes
+    try:
+        listener = Listener(ros_context)
+        executor = SingleThreadedExecutor(context=ros_context)
+        executor.add_node(listener.node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        thread.join(10.0)
+        deadline = time.monotonic() + 5.0
+        while len(listener.states) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        executor.shutdown(timeout_sec=5.0)
+        spinner.join(5.0)
+    finally:
+        player.stop()
+        thread.join(5.0)
+        player.destroy_node()
+        if listener is not None:
+            listener.node.destroy_node()
+        source.close()
+    assert listener.states == pytest.approx(np.arange(10) / 10)
+
+
+@pytest.mark.parametrize("wait_s", [0.0, 0.6])
+def test_the_wait_for_subscribers_is_bounded_and_can_be_turned_off(ros_context, bags, wait_s):
+    source = BagSource([bags[0] / "mcap"])
+    remaps = (("/ee_state", "/nobody"),)
+    options = ReplayOptions(rate=0.0, topics=("/ee_state",), remaps=remaps, subscriber_wait=wait_s, progress=False)
+    player = BagPlayer(source, options, context=ros_context)
+    try:
+        started = time.monotonic()
+        player.play()
+        elapsed = time.monotonic() - started
+    finally:
+        player.destroy_node()
+        source.close()
+    assert player.stats.published == {"/nobody": 10}
+    assert wait_s <= elapsed < wait_s + 0.5

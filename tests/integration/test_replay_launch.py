@@ -2,8 +2,6 @@
 always, the expansion with the real launch API where it is installed."""
 
 import importlib.util
-import os
-import sys
 import types
 from pathlib import Path
 
@@ -29,7 +27,6 @@ def test_both_players_get_bag_rate_loop_clock(replay_launch):
     assert replay_launch.player_arguments("ros2bag", "bags/ep1", "0.5", "false", "false") == [
         "bags/ep1", "--rate", "0.5",
     ]  # fmt: skip
-    assert [sys.executable, "-m", "training.replay"] == replay_launch.PROJECT_PLAYER
 
 
 @pytest.mark.parametrize(
@@ -47,7 +44,7 @@ def test_bad_arguments_are_named(replay_launch, arguments, error):
 
 
 def test_the_project_player_parses_what_the_launch_file_passes(replay_launch, tmp_path):
-    from training.replay import build_parser
+    from jepa_data.replay_options import build_parser
 
     parsed = build_parser().parse_args(replay_launch.player_arguments("project", str(tmp_path), "2", "1", "yes"))
     assert (parsed.bags, parsed.rate, parsed.loop, parsed.clock, parsed.no_progress) == (
@@ -56,16 +53,16 @@ def test_the_project_player_parses_what_the_launch_file_passes(replay_launch, tm
 
 
 def test_the_project_player_runs_where_the_launch_was_started(load_launch, monkeypatch, tmp_path):  # noqa: F811
-    """bag:= relative to the caller's directory reaches the player unchanged: the player must run there (with the
-    repository on its module path), as `ros2 bag play` does, not in the repository."""
+    """bag:= relative to the caller's directory reaches the player unchanged: the player (the jepa_data console
+    script, as `ros2 run` finds it) must run there, as `ros2 bag play` does, not in the repository."""
     monkeypatch.chdir(tmp_path)
     (opaque,) = [e for e in load_launch("replay.launch.py") if type(e).__name__ == "OpaqueFunction"]
     values = {"player": "project", "bag": "bags/ep1", "rate": "1.0", "loop": "false", "clock": "false"}
     (process,) = opaque.kwargs["function"](types.SimpleNamespace(launch_configurations=values))
-    assert process.kwargs["cmd"][3] == "bags/ep1"
-    assert process.kwargs.get("cwd") in (None, str(tmp_path))
-    python_path = process.kwargs["additional_env"]["PYTHONPATH"].split(os.pathsep)
-    assert python_path[0] == str(LAUNCH_FILE.parents[1])
+    assert type(process).__name__ == "Node"
+    assert (process.kwargs["package"], process.kwargs["executable"]) == ("jepa_data", "player")
+    assert process.kwargs["arguments"][0] == "bags/ep1"
+    assert process.kwargs.get("cwd") in (None, str(tmp_path)) and "additional_env" not in process.kwargs
 
 
 def test_expansion_with_the_real_launch_api(replay_launch):
@@ -80,6 +77,5 @@ def test_expansion_with_the_real_launch_api(replay_launch):
         default = utilities.perform_substitutions(context, argument.default_value)
         context.launch_configurations[argument.name] = values.get(argument.name, default)
     (opaque,) = [e for e in description.entities if isinstance(e, actions.OpaqueFunction)]
-    (process,) = opaque.execute(context)
-    command = [utilities.perform_substitutions(context, part) for part in process.cmd]
-    assert command == [*replay_launch.PROJECT_PLAYER, "bags/ep1", "--rate", "3", "--no-progress"]
+    (node,) = opaque.execute(context)
+    assert (node.node_package, node.node_executable) == ("jepa_data", "player")

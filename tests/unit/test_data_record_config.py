@@ -24,7 +24,7 @@ def test_yaml_topics_are_the_recorded_topics():
 def test_yaml_matches_the_node_parameters(ros_context, tmp_path):
     from rclpy.parameter import Parameter
 
-    from training.record import EpisodeRecorder
+    from jepa_data.recorder_node import EpisodeRecorder
 
     params = yaml.safe_load(CONFIG.read_text())["episode_recorder"]["ros__parameters"]
     overrides = [Parameter(name, value=value) for name, value in params.items()]

@@ -1,4 +1,5 @@
-"""The stack's recorded topics and their message types: one list shared by the recorder node and the launch file."""
+"""The stack's recorded topics and their message types (one list shared by the recorder node and the launch file), and
+which topics are commands: what a robot or the planner obeys, so a bag player never republishes them unasked."""
 
 from __future__ import annotations
 
@@ -42,3 +43,24 @@ def topic_type(name: str) -> str:
             return topic.msgtype
     known = ", ".join(topic.name for topic in RECORDED_TOPICS)
     raise KeyError(f"topic {name!r} is not one of the recorded topics ({known})")
+
+
+# Commands, in any namespace: the stack's own, RViz's goal for the planner, franka_ros2's impedance target, cmd_vel.
+COMMAND_TOPIC_NAMES = frozenset({TARGET_POSE.name, GRIPPER_COMMAND.name, "goal_pose", "equilibrium_pose", "cmd_vel"})
+COMMAND_TYPES = frozenset(
+    {
+        "geometry_msgs/msg/Twist",
+        "geometry_msgs/msg/TwistStamped",
+        "trajectory_msgs/msg/JointTrajectory",
+        "trajectory_msgs/msg/MultiDOFJointTrajectory",
+    }
+)
+INTERFACE_KINDS = frozenset({"srv", "action"})  # message types of services and actions: requests, goals, their events
+
+
+def is_command(name: str, msgtype: str) -> bool:
+    """True for a topic a robot or the planner obeys: a command name (last name component, any namespace), a command
+    type, or the messages of an action or a service (`.../_action/...`, `pkg/srv/...`, `pkg/action/...`)."""
+    parts = name.strip("/").split("/")
+    kind = msgtype.split("/")[1] if msgtype.count("/") == 2 else ""
+    return parts[-1] in COMMAND_TOPIC_NAMES or "_action" in parts or msgtype in COMMAND_TYPES or kind in INTERFACE_KINDS

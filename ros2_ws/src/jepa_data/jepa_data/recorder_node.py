@@ -3,14 +3,13 @@
 Episodes start and stop through the `start_recording` / `stop_recording` services (jepa_msgs/srv/StartRecording,
 StopRecording). Callbacks only enqueue serialized bytes; a writer thread does the disk work (see EpisodeWriter).
 MCAP chunks carry CRCs and are written out every `chunk_max_s`: after a crash, `python -m training.bag_repair
-<output_dir>` recovers every chunk on disk.
-Run: scripts/run.sh python -m training.record --ros-args --params-file launch/config/record.yaml
+<output_dir>` recovers every chunk on disk. SIGINT/SIGTERM (once or more) close an open episode, kept, and exit 0.
+Run: scripts/run.sh ros2 run jepa_data recorder --ros-args --params-file launch/config/record.yaml
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import threading
 import time
@@ -19,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -28,15 +26,29 @@ from jepa_core.data.bags import ChunkPolicy
 from jepa_core.data.episode_writer import EpisodeSummary, EpisodeWriter
 from jepa_core.data.topics import RECORDED_TOPICS, topic_type
 from jepa_core.data.typestore import stack_typestore
+from jepa_core.stop_signals import run_until_stopped
+from jepa_data.bag_topics import message_class
 from jepa_msgs.srv import StartRecording, StopRecording
+from jepa_ros_common.parameters import Param, declare_table, finite_positive
 
 SUBSCRIPTION_DEPTH = 200  # messages buffered per topic by the middleware while the executor is busy
+STORAGES = ("mcap", "sqlite3")
 
 
-def message_class(msgtype: str) -> type:
-    """Python class of a ROS 2 message type given as 'pkg/msg/Type'."""
-    package, kind, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+def _storage(value: str) -> str | None:
+    return None if value in STORAGES else f"expected one of {STORAGES}, got {value!r}"
+
+
+# All read-only: they shape the episodes' bags and subscriptions, which are made once (launch/config/record.yaml).
+PARAMETERS = (
+    Param("output_dir", "bags", "folder receiving one bag folder per episode (created if missing)"),
+    Param("storage", "mcap", "rosbag2 storage plugin: mcap (crash-safe, checksummed) or sqlite3", validate=_storage),
+    Param("chunk_max_mb", 4.0, "MCAP chunk size bound, MiB of messages", validate=finite_positive),
+    Param("chunk_max_s", 0.5, "an MCAP chunk is written out at least this often, s", validate=finite_positive),
+    Param("topics", [t.name for t in RECORDED_TOPICS], "topics to record (names of jepa_core.data.topics)"),
+    Param("discovery_period_s", 0.2, "how often to look for publishers of topics, s", validate=finite_positive),
+    Param("autostart_episode", "", "non-empty: record this episode from start-up to shutdown"),
+)
 
 
 def default_episode_name() -> str:
@@ -49,22 +61,11 @@ class EpisodeRecorder(Node):
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__("episode_recorder", **node_kwargs)
-        self._output_dir = Path(
-            self._declare("output_dir", "bags", "folder receiving one bag folder per episode (created if missing)")
-        )
-        self._storage = self._declare(
-            "storage", "mcap", "rosbag2 storage plugin: mcap (crash-safe, checksummed) or sqlite3 (lost in a crash)"
-        )
-        self._chunks = ChunkPolicy(
-            max_bytes=int(self._declare("chunk_max_mb", 4.0, "MCAP chunk size bound, MiB of messages") * 2**20),
-            max_seconds=self._declare("chunk_max_s", 0.5, "an MCAP chunk is written out at least this often, s"),
-        )
-        topic_names = self._declare(
-            "topics", [t.name for t in RECORDED_TOPICS], "topics to record (names of jepa_core.data.topics)"
-        )
-        discovery_period = self._declare("discovery_period_s", 0.2, "how often to look for publishers of topics")
-        autostart = self._declare("autostart_episode", "", "non-empty: record this episode from start to shutdown")
-        self._topics = {self.resolve_topic_name(name): topic_type(name) for name in topic_names}
+        values = declare_table(self, PARAMETERS)
+        self._output_dir = Path(values["output_dir"])
+        self._storage = values["storage"]
+        self._chunks = ChunkPolicy(max_bytes=int(values["chunk_max_mb"] * 2**20), max_seconds=values["chunk_max_s"])
+        self._topics = {self.resolve_topic_name(name): topic_type(name) for name in values["topics"]}
         self._typestore = stack_typestore()
         self._topic_subscriptions: dict[str, object] = {}
         self._lock = threading.Lock()  # guards _episode between callbacks and services
@@ -72,14 +73,10 @@ class EpisodeRecorder(Node):
         self.received: Counter[str] = Counter()  # messages enqueued into the current episode, per topic
         self.create_service(StartRecording, "start_recording", self._on_start)
         self.create_service(StopRecording, "stop_recording", self._on_stop)
-        self.create_timer(discovery_period, self._subscribe_discovered)
+        self.create_timer(values["discovery_period_s"], self._subscribe_discovered)
         self._subscribe_discovered()
-        if autostart:
-            self.start_episode(autostart)
-
-    def _declare(self, name: str, default, description: str):
-        """Declare a parameter with a descriptor and return its value."""
-        return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+        if values["autostart_episode"]:
+            self.start_episode(values["autostart_episode"])
 
     @property
     def subscribed_topics(self) -> set[str]:
@@ -182,26 +179,24 @@ class EpisodeRecorder(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the recorder until Ctrl-C; an open episode is closed and kept."""
+    """Console script `recorder`: record until SIGINT/SIGTERM (once or more), close an open episode (kept), exit 0."""
     argv = list(sys.argv if args is None else args)
     # Only ROS arguments are accepted; --help explains them instead of starting the node.
     own = argv[1 : argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
     argparse.ArgumentParser(
-        prog="python -m training.record",
+        prog="ros2 run jepa_data recorder",
         description=__doc__,
         epilog="Parameters (set with --ros-args -p NAME:=VALUE or --params-file): see launch/config/record.yaml.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args(own)
-    rclpy.init(args=argv)
-    node = EpisodeRecorder()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
 
+    def start() -> None:
+        rclpy.init(args=argv)
+        # The executor rclpy.spin will use, made before the node: made after a stop signal, its __init__ fails on the
+        # shut-down context and its __del__ then prints a traceback.
+        rclpy.get_global_executor()
 
-if __name__ == "__main__":
-    main()
+    run_until_stopped(
+        start=start, build=EpisodeRecorder, run=rclpy.spin, close=EpisodeRecorder.destroy_node,
+        finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
+    )  # fmt: skip

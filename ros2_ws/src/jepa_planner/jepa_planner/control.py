@@ -24,6 +24,7 @@ class Outcome(IntEnum):
     INTERNAL_ERROR = 7
     INVALID_OBSERVATION = 8
     SURPRISE = 9
+    INACTIVE = 10
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""Goal intake of the planner: the goal library, `capture_goal`, RViz goal poses, and goal images or library names
-turned into goal representations (by the perception node's `encode_image` or a local encoder).
+"""Goal intake of the planner: the goal library (`capture_goal`, `remove_goal`, `list_goals`), goals from RViz
+(`rviz_goals`), and goal images or library names turned into goal representations (by the perception node's
+`encode_image` or a local encoder).
 
-The node calls `GoalIntake.sequence` for each PlanToGoal goal; an RViz pose becomes a library goal that
-`start_goal` (the node's) runs directly.
+The node calls `GoalIntake.sequence` for each PlanToGoal goal; a goal from RViz is one that `start_goal` (the node's)
+runs directly.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Pose
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -24,14 +26,18 @@ from jepa_core.planning.subgoals import SubGoal
 from jepa_core.planning.world_model import WorldModel
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal as SubGoalMsg
-from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal
+from jepa_msgs.srv import CaptureGoal, EncodeImage, ListGoals, RemoveGoal
 from jepa_planner.control import Stop
-from jepa_planner.goals import GoalLibrary, GoalLibraryError
+from jepa_planner.goals import GoalLibrary, GoalLibraryError, GoalRecord
+from jepa_planner.library_markers import goal_pose
 from jepa_planner.observations import Observations
+from jepa_planner.rviz_goals import LocalGoal, RvizGoals
 from jepa_planner.safety import decoded_goal_violation, non_finite_reason
 from jepa_planner.settings import PlannerSettings
 from jepa_ros_common.embeddings import embedding_to_tensor
 from jepa_ros_common.images import ImageConversionError, array_to_image_msg, check_size, image_msg_to_rgb8
+from jepa_ros_common.lifecycle import destroy_entities
+from jepa_ros_common.stamps import stamp_from_seconds
 
 WAIT_POLL_S = 0.02  # how often a wait for the encode service re-checks cancel and timeouts
 # jepa_msgs/SubGoal gripper field -> the gripper a sub-goal commands (None: the CEM plans it)
@@ -53,29 +59,16 @@ class GoalInterruptError(Exception):
 
 @dataclass(frozen=True)
 class GoalPlan:
-    """A goal ready to plan: representations [N, D], flange positions [3] (or None) and SubGoals, one per sub-goal,
-    and the identity of the encoder that produced the representations (observations must come from the same)."""
+    """A goal ready to plan, one entry per sub-goal: representations [N, D], flange positions [3] (or None), SubGoals,
+    goal images and library names ('' for a goal image); and the identity of the encoder that produced the
+    representations (observations must come from the same)."""
 
     representations: list[torch.Tensor]
     positions: list[np.ndarray | None]
     subgoals: list[SubGoal]
+    images: list[Image]
+    names: list[str]
     model: str
-
-
-class LocalGoal:
-    """A goal the node runs for itself (an RViz pose): the action goal handle's interface, with nobody to tell."""
-
-    def __init__(self, request: PlanToGoal.Goal) -> None:
-        self.request = request
-        self.is_cancel_requested = False
-
-    def publish_feedback(self, _feedback: PlanToGoal.Feedback) -> None:
-        """Nobody listens (its steps are on planned_action and markers)."""
-
-    def succeed(self) -> None:
-        """Nobody to tell (the node logs the result)."""
-
-    canceled = abort = succeed
 
 
 class GoalIntake:
@@ -84,26 +77,38 @@ class GoalIntake:
     def __init__(
         self,
         node: Node,
-        settings: PlannerSettings,
+        settings: Callable[[], PlannerSettings],
         world_model: WorldModel,
         observations: Observations,
         start_goal: Callable[[LocalGoal], object],
         callback_group,
     ) -> None:
-        """`start_goal` runs a LocalGoal: one the node received outside the action server (an RViz pose)."""
-        self.node, self.settings, self.world_model = node, settings, world_model
+        """`settings()` gives the node's current settings (live parameters); `start_goal` runs a LocalGoal: one the
+        node received outside the action server (from RViz)."""
+        self.node, self._settings, self.world_model = node, settings, world_model
         self.observations, self.start_goal = observations, start_goal
-        values = settings.values
+        values = settings().values
         self.library = GoalLibrary(values["goal_library_dir"])
         self._image: Image | None = None
-        node.create_subscription(Image, values["image_topic"], self._on_image, qos_profile_sensor_data,
-                                 callback_group=callback_group)  # fmt: skip
-        node.create_subscription(PoseStamped, values["goal_pose_topic"], self._on_goal_pose, 1,
-                                 callback_group=callback_group)  # fmt: skip
-        node.create_service(CaptureGoal, "capture_goal", self._capture_goal, callback_group=callback_group)
         self._encode_client = node.create_client(EncodeImage, values["encode_service"], callback_group=callback_group)
-        self._render_client = node.create_client(RenderGoal, values["render_goal_service"],
-                                                 callback_group=callback_group)  # fmt: skip
+        self.rviz = RvizGoals(node, settings, self.library, observations, start_goal, callback_group)
+        self._entities = [
+            node.create_subscription(Image, values["image_topic"], self._on_image, qos_profile_sensor_data,
+                                     callback_group=callback_group),
+            node.create_service(CaptureGoal, "capture_goal", self._capture_goal, callback_group=callback_group),
+            node.create_service(RemoveGoal, "remove_goal", self._remove_goal, callback_group=callback_group),
+            node.create_service(ListGoals, "list_goals", self._list_goals, callback_group=callback_group),
+            self._encode_client,
+            *self.rviz.entities,
+        ]  # fmt: skip
+
+    @property
+    def settings(self) -> PlannerSettings:
+        return self._settings()
+
+    def destroy(self) -> None:
+        """Remove every interface this intake created from the node (lifecycle cleanup)."""
+        destroy_entities(self.node, self._entities)
 
     # ---- library -------------------------------------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:
@@ -126,42 +131,30 @@ class GoalIntake:
             response.success, response.message = False, str(error)
             return response
         response.success, response.name, response.path = True, name, str(path)
+        self.rviz.publish_markers()
         return response
 
-    # ---- RViz ----------------------------------------------------------------------------------------------------
-    def _on_goal_pose(self, msg: PoseStamped) -> None:
-        """RViz goal pose -> image rendered by the simulator -> library goal -> planned by the node."""
-        values = self.settings.values
-        log = self.node.get_logger()
-        if not self._render_client.service_is_ready():
-            log.warning(f"ignoring {values['goal_pose_topic']}: no {values['render_goal_service']} service (RViz goals "
-                        "need a simulator that renders goal images)")  # fmt: skip
-            return
-        if msg.header.frame_id and msg.header.frame_id != values["base_frame"]:
-            log.warning(f"ignoring goal pose in frame '{msg.header.frame_id}': expected '{values['base_frame']}'")
-            return
-        state = self.observations.measured_state()
-        gripper = 0.0 if state is None else float(state[6])
-        future = self._render_client.call_async(RenderGoal.Request(pose=msg.pose, gripper=gripper))
-        future.add_done_callback(lambda done: self._on_goal_rendered(done.result(), msg))
-
-    def _on_goal_rendered(self, response: RenderGoal.Response | None, goal: PoseStamped) -> None:
-        """Store the rendered goal and have the node plan to it."""
-        log = self.node.get_logger()
-        if response is None or not response.success:
-            log.error(
-                f"render_goal failed for the RViz goal: {'no response' if response is None else response.message}"
-            )
-            return
-        name = self.settings.values["rviz_goal_name"]
-        p = goal.pose.position
+    def _remove_goal(self, request: RemoveGoal.Request, response: RemoveGoal.Response) -> RemoveGoal.Response:
+        """Delete a goal from the library."""
         try:
-            rgb = image_msg_to_rgb8(response.image, self._max_pixels)
-            self.library.save(name, rgb, overwrite=True, position=[p.x, p.y, p.z], source="rviz")
-        except (GoalLibraryError, ImageConversionError) as error:
-            log.error(f"cannot store the RViz goal: {error}")
-            return
-        self.start_goal(LocalGoal(PlanToGoal.Goal(goal_name=name)))
+            self.library.remove(request.name)
+        except GoalLibraryError as error:
+            response.success, response.message = False, str(error)
+            return response
+        response.success = True
+        self.rviz.publish_markers()
+        return response
+
+    def _list_goals(self, _request: ListGoals.Request, response: ListGoals.Response) -> ListGoals.Response:
+        """Names, captured flange poses, grippers and capture times of every goal."""
+        records = self.library.records()
+        response.frame_id = self.settings.values["base_frame"]
+        response.names = [r.name for r in records]
+        response.has_pose = [r.position is not None for r in records]
+        response.poses = [Pose() if r.position is None else goal_pose(r) for r in records]
+        response.grippers = [math.nan if r.state is None else float(r.state[6]) for r in records]
+        response.captured = [stamp_from_seconds(r.created) for r in records]
+        return response
 
     # ---- goal representations ------------------------------------------------------------------------------------
     @property
@@ -172,14 +165,20 @@ class GoalIntake:
         """The goal as a sequence. A goal without `subgoals` is one entry (goal_name or goal_image); with them, the
         last one's energy threshold defaults to `threshold` (the goal's, else the node's). Every entry must come from
         one encoder."""
+        plan = self._sequence(goal, threshold, interrupted)
+        self.rviz.show_goal(plan)
+        return plan
+
+    def _sequence(self, goal: PlanToGoal.Goal, threshold: float, interrupted: Interrupted) -> GoalPlan:
+        """`sequence`, before RViz is shown the goal."""
         if not goal.subgoals:
-            rep, position, model = self._representation(goal.goal_name, goal.goal_image, interrupted)
-            return GoalPlan([rep], [position], [SubGoal(goal.goal_name or "goal")], model)
-        reps, positions, subgoals, models = [], [], [], []
+            rep, position, model, image = self._representation(goal.goal_name, goal.goal_image, interrupted)
+            return GoalPlan([rep], [position], [SubGoal(goal.goal_name or "goal")], [image], [goal.goal_name], model)
+        reps, positions, subgoals, images, models = [], [], [], [], []
         for index, entry in enumerate(goal.subgoals):
             name = entry.name or entry.goal_name or f"subgoal_{index}"
             try:
-                rep, position, model = self._representation(entry.goal_name, entry.image, interrupted)
+                rep, position, model, image = self._representation(entry.goal_name, entry.image, interrupted)
             except GoalError as error:
                 raise GoalError(f"sub-goal {index} ({name}): {error}") from None
             if entry.gripper not in SUBGOAL_GRIPPERS:
@@ -189,24 +188,26 @@ class GoalIntake:
                 raise GoalError(f"sub-goal {index} ({name}) was encoded by {model!r}, sub-goal 0 by {models[0]!r}")
             reps.append(rep)
             positions.append(position)
+            images.append(image)
             models.append(model)
             subgoals.append(SubGoal(name, entry.steps, entry.energy_threshold, SUBGOAL_GRIPPERS[entry.gripper]))
         if subgoals[-1].energy_threshold <= 0:
             subgoals[-1] = replace(subgoals[-1], energy_threshold=threshold)
-        return GoalPlan(reps, positions, subgoals, models[0])
+        return GoalPlan(reps, positions, subgoals, images, [e.goal_name for e in goal.subgoals], models[0])
 
     def _representation(self, goal_name: str, goal_image: Image, interrupted: Interrupted):
         """Goal representation [N, D], the goal flange position [3] when known (the library's, else the
-        goal-position prior's decoded one, refused outside the workspace box) and the encoder identity."""
+        goal-position prior's decoded one, refused outside the workspace box), the encoder identity and the goal
+        image."""
         known = None
         if goal_name:
             try:
                 rgb, metadata = self.library.load(goal_name)
             except GoalLibraryError as error:
                 raise GoalError(str(error)) from None
-            position = metadata.get("position", metadata.get("state", [None] * 3)[:3])
-            known = None if position[0] is None else np.asarray(position, dtype=np.float64)
-            rep, model = self._encode(array_to_image_msg(rgb, "rgb8"), rgb, interrupted)
+            known = GoalRecord.from_metadata(metadata).position
+            goal_image = array_to_image_msg(rgb, "rgb8")
+            rep, model = self._encode(goal_image, rgb, interrupted)
         elif goal_image.width == 0 or goal_image.height == 0:
             raise GoalError("goal has neither goal_name nor a goal_image")
         else:
@@ -225,7 +226,7 @@ class GoalIntake:
             if problem is not None:
                 raise GoalError(problem)
             known = decoded if known is None else known
-        return rep, known, model
+        return rep, known, model, goal_image
 
     def _encode(self, image: Image, rgb: np.ndarray | None, interrupted: Interrupted) -> tuple[torch.Tensor, str]:
         """Goal representation [N, D] and encoder identity, from encode_image or the local encoder. While waiting for

@@ -118,6 +118,11 @@ class Observations:
             return Stop(Outcome.INVALID_OBSERVATION, f"{reason}; holding the pose")
         return msg, rep, ee_state.value.state
 
+    def ages(self, now: float) -> dict[str, float | None]:
+        """Age (s) of the latest embedding and ee_state, None for one never received (diagnostics)."""
+        entries = dict(zip(("embedding", "ee_state"), self.latest(), strict=True))
+        return {name: None if entry is None else now - entry.stamp for name, entry in entries.items()}
+
     def measured_state(self) -> np.ndarray | None:
         """The latest usable measured state [7], whatever its age, or None (goal capture, RViz gripper)."""
         _, ee_state = self.latest()

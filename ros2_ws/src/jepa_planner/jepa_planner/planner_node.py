@@ -17,72 +17,126 @@ import time
 import traceback
 from dataclasses import replace
 
-from geometry_msgs.msg import Pose, PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.node import Node
 from rclpy.qos import QoSProfile
-from std_msgs.msg import Float64, Header
-from visualization_msgs.msg import MarkerArray
+from std_msgs.msg import Header
 
-from jepa_core.planning.mpc import MPCController, MPCStep
+from jepa_core.planning.mpc import MPCController
 from jepa_core.planning.pose_prior import describe_prior
 from jepa_core.planning.subgoals import Advance, SubGoalController
 from jepa_core.planning.world_model import PlanningInterrupted
 from jepa_msgs.action import PlanToGoal
-from jepa_msgs.msg import Embedding, EndEffectorState, PlannedAction, Surprise
+from jepa_msgs.msg import Embedding, EndEffectorState
+from jepa_planner.commands import Commander
 from jepa_planner.control import WAIT, GoalRun, Outcome, Stop
 from jepa_planner.goal_intake import GoalError, GoalIntake, GoalInterruptError, GoalPlan
-from jepa_planner.markers import plan_markers
-from jepa_planner.messages import goal_result, planned_action_msg
+from jepa_planner.messages import goal_result
 from jepa_planner.observations import Observations
-from jepa_planner.safety import command_violation, non_finite_reason
 from jepa_planner.settings import PARAMETERS, PlannerSettings
+from jepa_planner.status import PlannerStatus
+from jepa_ros_common.diagnostics import DiagnosticsPublisher
+from jepa_ros_common.lifecycle import ManagedNode, destroy_entities
 from jepa_ros_common.parameters import declare_table
 from jepa_ros_common.poses import pose_from_state
 from jepa_ros_common.process import run_node
 
 LATEST_ONLY = QoSProfile(depth=1)
 WAIT_POLL_S = 0.02  # how often a waiting control loop re-checks cancel and timeouts
+STOP_WAIT_S = 5.0  # deactivate waits this long for the running goal to end with its hold
 
 
-class PlannerNode(Node):
-    """Action server `plan_to_goal`; publishes commands, plans, markers and surprise; goals via `GoalIntake`."""
+class PlannerNode(ManagedNode):
+    """Managed node with the action server `plan_to_goal`; configure loads the world model, activate accepts goals,
+    deactivate ends the running goal holding the arm, cleanup frees the model. Goals come via `GoalIntake`."""
 
     def __init__(self, **kwargs) -> None:
-        """Declare parameters, load the world model and create every ROS interface."""
+        """Declare parameters, create the action server and diagnostics, then autostart (configure, activate)."""
         super().__init__("planner_node", **kwargs)
-        self.settings = PlannerSettings.from_values(declare_table(self, PARAMETERS))
-        values = self.settings.values
-        self.world_model = self.settings.build_world_model()
-        self.controller = MPCController(self.world_model, self.settings.mpc)
-        self.observations = Observations(values["base_frame"], self.settings.motion)
+        self._values = declare_table(self, PARAMETERS, on_change=self._on_parameters)
+        self.settings = PlannerSettings.from_values(self._values)
+        self._group = ReentrantCallbackGroup()
         self._run_lock = threading.Lock()
         self._active_goal: object | None = None
-        self._last_command: tuple[Pose, float] | None = None  # last finite target pose and gripper command
+        self._stop_reason = ""  # set by deactivate or a stop signal: the running goal ends with it
         self._subgoals: SubGoalController | None = None  # the running goal's sequence (one entry for a single goal)
-        group = ReentrantCallbackGroup()
-        self.intake = GoalIntake(self, self.settings, self.world_model, self.observations, self._execute, group)
-        self.create_subscription(Embedding, values["embedding_topic"], self.observations.on_embedding, LATEST_ONLY,
-                                 callback_group=group)  # fmt: skip
-        self.create_subscription(EndEffectorState, values["ee_state_topic"], self._on_ee_state, LATEST_ONLY,
-                                 callback_group=group)  # fmt: skip
-        self._target_pub = self.create_publisher(PoseStamped, values["target_pose_topic"], 10)
-        self._gripper_pub = self.create_publisher(Float64, values["gripper_command_topic"], 10)
-        self._plan_pub = self.create_publisher(PlannedAction, values["planned_action_topic"], 10)
-        self._markers_pub = self.create_publisher(MarkerArray, values["markers_topic"], 10)
-        self._surprise_pub = self.create_publisher(Surprise, values["surprise_topic"], 10)
+        self._entities: list = []  # what configure created and cleanup destroys
+        self.world_model = self.controller = self.intake = self.commands = None
+        self.observations = Observations(self.settings.values["base_frame"], self.settings.motion)
+        self.status = PlannerStatus()
         self._action_server = ActionServer(
             self, PlanToGoal, "plan_to_goal", execute_callback=self._execute,
             goal_callback=lambda _: GoalResponse.ACCEPT, cancel_callback=lambda _: CancelResponse.ACCEPT,
-            callback_group=group,
+            callback_group=self._group,
         )  # fmt: skip
+        DiagnosticsPublisher(self, self._diagnose, self.settings.values["diagnostics_period_s"])
+        self.autostart()
+
+    # ---- lifecycle and parameters --------------------------------------------------------------------------------
+    def configure(self) -> None:
+        """Validate the settings, load the world model and create the topics and services."""
+        values = self._values
+        self.settings = PlannerSettings.from_values(values)
+        self.world_model = self.settings.build_world_model()
+        self.controller = MPCController(self.world_model, self.settings.mpc)
+        self.observations = Observations(values["base_frame"], self.settings.motion)
+        self.intake = GoalIntake(self, lambda: self.settings, self.world_model, self.observations, self._execute,
+                                 self._group)  # fmt: skip
+        self.commands = Commander(self, lambda: self.settings, self.observations)
+        self._entities = [
+            self.create_subscription(Embedding, values["embedding_topic"], self.observations.on_embedding,
+                                     LATEST_ONLY, callback_group=self._group),
+            self.create_subscription(EndEffectorState, values["ee_state_topic"], self._on_ee_state, LATEST_ONLY,
+                                     callback_group=self._group),
+            *self.commands.entities,
+        ]  # fmt: skip
         self.get_logger().info(
-            f"planner ready: goal encoder '{values['goal_encoder']}', device {values['device']}, "
+            f"planner configured: goal encoder '{values['goal_encoder']}', device {values['device']}, "
             f"CEM {self.settings.mpc.cem.samples}x{self.settings.mpc.cem.iterations}, "
             f"K={self.settings.mpc.context_steps}, goal-position prior "
             f"{describe_prior(self.world_model.goal_prior, values['pose_prior_weight'])}"
         )
+
+    def activate(self) -> None:
+        self._stop_reason = ""
+
+    def deactivate(self) -> None:
+        """End the running goal (it holds the arm while the publishers are still active), then stop commanding."""
+        self.stop_goal("the planner was deactivated")
+        if self._run_lock.acquire(timeout=STOP_WAIT_S):
+            self._run_lock.release()
+        else:
+            self.get_logger().error(f"the running goal did not end within {STOP_WAIT_S} s of deactivate")
+
+    def cleanup(self) -> None:
+        """Destroy what configure created and drop the models (memory back to the device)."""
+        self.intake.destroy()
+        destroy_entities(self, self._entities)
+        self._entities, self.world_model, self.controller, self.intake, self.commands = [], None, None, None, None
+
+    def stop_goal(self, reason: str) -> None:
+        """End the running goal at its next check (within one predictor call while planning), holding the arm."""
+        self._stop_reason = reason
+
+    def on_stop_requested(self) -> None:
+        """SIGINT/SIGTERM (jepa_ros_common.process): the running goal ends with a result and its hold."""
+        self.stop_goal("the planner process is stopping (SIGINT/SIGTERM)")
+
+    def stop_pending(self) -> bool:
+        """True while a goal is still ending (the process keeps spinning for its hold and result)."""
+        return self._run_lock.locked()
+
+    def _on_parameters(self, changed: dict) -> None:
+        """Live parameters: validate the whole set (a ValueError refuses it), then use it from the next step/goal."""
+        settings = PlannerSettings.from_values(self._values | changed)
+        self._values, self.settings = settings.values, settings
+        self.observations.motion = settings.motion
+
+    def _diagnose(self):
+        """The /diagnostics report (status.PlannerStatus.report)."""
+        values = self.settings.values
+        return self.status.report(self.state_label, self.last_error, self.observations.ages(self._now()),
+                                  values["stale_timeout_s"], values["diagnostics_planning_time_warn_s"])  # fmt: skip
 
     def _now(self) -> float:
         """Node clock time, s (simulation time when use_sim_time is set)."""
@@ -96,15 +150,22 @@ class PlannerNode(Node):
 
     # ---- one goal ------------------------------------------------------------------------------------------------
     def _execute(self, goal_handle) -> PlanToGoal.Result:
-        """Run one goal (an action goal, or a goal_intake.LocalGoal) to its end (a newer goal preempts it); returns the
+        """Run one goal (an action goal, or a rviz_goals.LocalGoal) to its end (a newer goal preempts it); returns the
         result and sets the terminal state."""
-        token = object()
-        self._active_goal = token
         start_wall = time.perf_counter()
-        with self._run_lock:
-            self._subgoals = None
-            run, stop = self._run(goal_handle, token)
-            sequence = None if self._subgoals is None else self._subgoals.sequence
+        if not self.is_active:
+            run, stop, sequence = None, Stop(Outcome.INACTIVE, f"the planner is {self.state_label}, not active: "
+                                             "goals are refused until it is activated"), None  # fmt: skip
+        else:
+            token = object()
+            self._active_goal = token
+            with self._run_lock:
+                self._subgoals = None
+                self.status.goal_started(goal_handle.request.goal_name or "goal")
+                run, stop = self._run(goal_handle, token)
+                sequence = None if self._subgoals is None else self._subgoals.sequence
+                self.intake.rviz.goal_ended()
+        self.status.goal_ended(stop)
         result = goal_result(stop, run, sequence, time.perf_counter() - start_wall)
         if stop.outcome == Outcome.SUCCEEDED:
             goal_handle.succeed()
@@ -120,7 +181,10 @@ class PlannerNode(Node):
         return result
 
     def _interruption(self, goal_handle, token: object, run: GoalRun) -> Stop | None:
-        """Cancel, preemption by a newer goal, timeout or step limit of the goal `token`, else None."""
+        """Deactivation or a stop signal, cancel, preemption by a newer goal, timeout or step limit of the goal
+        `token`, else None."""
+        if self._stop_reason:
+            return Stop(Outcome.INACTIVE, f"{self._stop_reason}; holding the pose")
         preempted = self._active_goal is not token
         stop = run.interruption(self._now(), goal_handle.is_cancel_requested or preempted)
         if stop is not None and preempted and not goal_handle.is_cancel_requested:
@@ -160,7 +224,7 @@ class PlannerNode(Node):
             if stop is not None:
                 break
         if stop.outcome != Outcome.SUCCEEDED:
-            self._hold()
+            self.commands.hold(self._now())
         return run, stop
 
     def _fault(self, error: Exception, doing: str) -> Stop:
@@ -184,14 +248,15 @@ class PlannerNode(Node):
         observed_energy, update = self._subgoals.observe(rep)  # may move on to the next sub-goal
         surprise = self.controller.surprise(rep)
         if surprise is not None:
-            self._surprise_pub.publish(Surprise(header=observation, step=run.steps - 1, surprise=surprise,
-                                                stop_threshold=run.limits.surprise_stop_threshold))  # fmt: skip
+            self.commands.surprise(observation, run.steps - 1, surprise, run.limits.surprise_stop_threshold)
         stop = run.check_observation(observed_energy, surprise)  # surprise first: a misbehaving world is no success
         if stop is None and update.advance is Advance.REACHED:  # the sequence's own success (its last threshold)
             stop = Stop(Outcome.SUCCEEDED, f"{update.reason} after {run.steps} steps")
         if stop is not None:
             return stop
         active = self._subgoals.sequence.index
+        if self.controller.config is not self.settings.mpc:  # live parameters changed since the last step
+            self.controller.reconfigure(self.settings.mpc)
         try:
             decision = self._subgoals.plan(rep, state, lambda: interrupted() is not None)
         except PlanningInterrupted:
@@ -199,11 +264,13 @@ class PlannerNode(Node):
             return Stop(stop.outcome, f"{stop.reason} (while planning step {run.steps})")
         except (ValueError, RuntimeError) as error:
             return Stop(Outcome.INTERNAL_ERROR, f"planning failed: {error}")
-        stop = self._command_check(run, state, decision)
+        stop = self.commands.refusal(run, state, decision, self._now())
         if stop is not None:
             return stop
+        self.status.step_planned(decision.planning_time)
         command_time = self._now()  # before publishing: the next observation may be stamped right after the target
-        self._publish_step(run.steps, decision, observation, plan.positions[active])
+        self.commands.step(run.steps, decision, observation, plan.positions[active])
+        self.intake.rviz.show_step(active, state, observed_energy, surprise)
         run.record_step(decision.energy, command_time)
         update = self._subgoals.record_step()  # only a commanded step counts against the sub-goal's budget
         feedback = PlanToGoal.Feedback(
@@ -217,54 +284,6 @@ class PlannerNode(Node):
         if update.advance is Advance.EXHAUSTED:
             return Stop(Outcome.MAX_STEPS, f"{update.reason} without reaching its energy threshold")
         return None
-
-    def _command_check(self, run: GoalRun, state, decision: MPCStep) -> Stop | None:
-        """After planning, before commanding: a finite plan, a robot state still fresh and plausible, a safe step."""
-        reason = non_finite_reason(energy=decision.energy, target=decision.target_state.numpy())
-        if reason:
-            return Stop(Outcome.INTERNAL_ERROR, reason)
-        _, latest = self.observations.latest()  # the robot may have gone silent (or wrong) while the plan was computed
-        if latest.problem:
-            return Stop(Outcome.INVALID_OBSERVATION, f"{latest.problem}; holding the last finite pose")
-        stop = run.check_state_before_command(self._now(), latest.stamp)
-        if stop is not None:
-            return stop
-        violation = command_violation(state, decision.target_state.numpy(), self.settings.safety)
-        return None if violation is None else Stop(Outcome.SAFETY_LIMIT, violation)
-
-    # ---- commands ------------------------------------------------------------------------------------------------
-    def _publish_step(self, step: int, decision: MPCStep, observation: Header, goal_position) -> None:
-        """Publish target pose, gripper command, the planned action and RViz markers of one step."""
-        target = decision.target_state.numpy()
-        self._command(pose_from_state(target), float(target[6]))
-        samples = self.settings.mpc.cem.samples
-        self._plan_pub.publish(planned_action_msg(observation, step, decision, samples))
-        path = decision.predicted_states.numpy()
-        now = self.get_clock().now().to_msg()
-        self._markers_pub.publish(plan_markers(observation.frame_id, now, path, decision.energy, goal_position))
-
-    def _command(self, pose: Pose, gripper: float) -> None:
-        """Publish a finite flange target (base frame) and gripper command, gripper first (a lockstep simulator steps
-        on the target), and remember it as the pose to hold when the measured one is unusable."""
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.values["base_frame"])
-        self._gripper_pub.publish(Float64(data=gripper))
-        self._target_pub.publish(PoseStamped(header=header, pose=pose))
-        self._last_command = (pose, gripper)
-
-    def _hold(self) -> None:
-        """Command a pose to hold: the measured one when the planner would plan from it (fresh, plausible), else the
-        last commanded one; nothing (and a warning) when there is neither. The gripper keeps its last command: the
-        measured closure of fingers stopped by an object is below it, and commanding it would drop what they hold."""
-        limits = self.settings.goal_limits(0, 0.0, 0.0)
-        measured, problem = self.observations.pose_to_hold(self._now(), limits.stale_timeout_s,
-                                                           limits.future_tolerance_s)  # fmt: skip
-        if measured is not None:
-            gripper = float(measured.state[6]) if self._last_command is None else self._last_command[1]
-            self._command(measured.pose, gripper)
-        elif self._last_command is not None:
-            self._command(*self._last_command)
-        else:
-            self.get_logger().warning(f"nothing commanded to hold the arm: {problem} and no earlier command")
 
 
 def main(args=None) -> None:

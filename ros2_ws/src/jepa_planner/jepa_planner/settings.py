@@ -6,6 +6,7 @@ names. CEM and world-model defaults come from the jepa_core dataclasses, so ther
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_planner.control import GoalLimits
 from jepa_planner.safety import MotionLimits, SafetyLimits
 from jepa_ros_common.images import DEFAULT_MAX_PIXELS
-from jepa_ros_common.parameters import Param
+from jepa_ros_common.lifecycle import AUTOSTART
+from jepa_ros_common.parameters import Param, finite_positive
 
 _CEM = CEMConfig()
 _SAFETY = SafetyLimits()
@@ -61,6 +63,7 @@ CEM_DESCRIPTIONS = {
 
 
 PARAMETERS: tuple[Param, ...] = (
+    AUTOSTART,
     Param("predictor_checkpoint", "", "AC predictor checkpoint (official or ours); required unless random weights"),
     Param("predictor_preset", "", "AC predictor preset name; '' or 'auto' = stored config or inferred from key shapes"),
     Param("predictor_key", "predictor", "checkpoint key of the AC predictor weights"),
@@ -74,7 +77,13 @@ PARAMETERS: tuple[Param, ...] = (
         "encoder in GPU memory); 'local': the planner loads its own encoder",
     ),
     Param("encode_service", "encode_image", "service of the perception node that encodes goal images"),
-    Param("encode_timeout_s", 30.0, "wait for the encode_image service and its answer, s"),
+    Param(
+        "encode_timeout_s",
+        30.0,
+        "wait for the encode_image service and its answer, s",
+        read_only=False,
+        takes_effect="from the next goal",
+    ),
     Param("encoder_checkpoint", "", "local goal encoder checkpoint; empty = predictor_checkpoint"),
     Param("encoder_preset", "", "local goal encoder preset; '' or 'auto' = stored config or inferred"),
     Param("encoder_key", "encoder", "checkpoint key of the local encoder (official AC checkpoints: 'encoder')"),
@@ -106,55 +115,134 @@ PARAMETERS: tuple[Param, ...] = (
         GoalPositionPrior.dead_zone,
         "no pose-prior pull within this distance of the decoded goal, m",
     ),
-    *(Param(f"{CEM_PREFIX}{f.name}", getattr(_CEM, f.name), CEM_DESCRIPTIONS[f.name]) for f in fields(CEMConfig)),
-    Param("max_steps", 100, "control steps per goal unless the goal sets max_steps"),
-    Param("goal_timeout_s", 600.0, "wall-clock limit per goal unless the goal sets timeout, s"),
+    *(
+        Param(
+            f"{CEM_PREFIX}{f.name}",
+            getattr(_CEM, f.name),
+            CEM_DESCRIPTIONS[f.name],
+            read_only=False,
+            takes_effect="from the next control step",
+        )
+        for f in fields(CEMConfig)
+    ),
+    Param(
+        "max_steps",
+        100,
+        "control steps per goal unless the goal sets max_steps",
+        read_only=False,
+        takes_effect="from the next goal",
+    ),
+    Param(
+        "goal_timeout_s",
+        600.0,
+        "wall-clock limit per goal unless the goal sets timeout, s",
+        read_only=False,
+        takes_effect="from the next goal",
+    ),
     Param(
         "energy_threshold",
         DEFAULT_ENERGY_THRESHOLD,
         "success once the observed frame's energy to the goal is below this unless the goal sets one; 0 = off "
         "(0.05 measured for models/sim_reach.pt: within 4.7 cm of the goal)",
+        read_only=False,
+        takes_effect="from the next goal",
     ),
     Param(
         "stale_timeout_s",
         2.0,
         "max age of embedding and ee_state (header stamp vs the node clock) before planning, and of ee_state when "
         "the plan is ready to be commanded, s",
+        read_only=False,
+        takes_effect="from the next goal",
     ),
     Param(
         "observation_timeout_s",
         GoalLimits.observation_timeout_s,
         "max wait for an embedding and ee_state newer than the last command (the robot's control period plus a "
         "margin), s; longer stops the goal",
+        read_only=False,
+        takes_effect="from the next goal",
     ),
     Param(
         "future_tolerance_s",
         GoalLimits.future_tolerance_s,
         "max lead of an embedding/ee_state stamp over the node clock, s (clock skew); more ends the goal",
+        read_only=False,
+        takes_effect="from the next goal",
     ),
     Param(
         "surprise_stop_threshold",
         GoalLimits.surprise_stop_threshold,
         "end the goal (holding the pose) once an action's surprise exceeds this; 0 = publish the surprise only",
+        read_only=False,
+        takes_effect="from the next goal",
     ),
-    Param("workspace_min", list(_SAFETY.workspace_min), "lower corner [x, y, z] of the allowed flange box, m"),
-    Param("workspace_max", list(_SAFETY.workspace_max), "upper corner [x, y, z] of the allowed flange box, m"),
-    Param("max_translation_step", _SAFETY.max_translation_step, "max flange translation per control step, m"),
-    Param("max_rotation_step", _SAFETY.max_rotation_step, "max flange rotation per control step, rad"),
+    Param(
+        "workspace_min",
+        list(_SAFETY.workspace_min),
+        "lower corner [x, y, z] of the allowed flange box, m",
+        read_only=False,
+        takes_effect="from the next control step",
+    ),
+    Param(
+        "workspace_max",
+        list(_SAFETY.workspace_max),
+        "upper corner [x, y, z] of the allowed flange box, m",
+        read_only=False,
+        takes_effect="from the next control step",
+    ),
+    Param(
+        "max_translation_step",
+        _SAFETY.max_translation_step,
+        "max flange translation per control step, m",
+        read_only=False,
+        takes_effect="from the next control step",
+    ),
+    Param(
+        "max_rotation_step",
+        _SAFETY.max_rotation_step,
+        "max flange rotation per control step, rad",
+        read_only=False,
+        takes_effect="from the next control step",
+    ),
     Param(
         "max_ee_speed",
         _MOTION.max_speed,
         "fastest plausible flange speed, m/s: an ee_state that moved more than this times the stamps' dt (plus "
         "max_ee_jump) since the previous one is refused and ends the goal (FR3: 1.7)",
+        read_only=False,
+        takes_effect="from the next ee_state",
     ),
-    Param("max_ee_angular_speed", _MOTION.max_angular_speed, "the same for rotation, rad/s (FR3: 2.5)"),
+    Param(
+        "max_ee_angular_speed",
+        _MOTION.max_angular_speed,
+        "the same for rotation, rad/s (FR3: 2.5)",
+        read_only=False,
+        takes_effect="from the next ee_state",
+    ),
     Param(
         "max_ee_jump",
         _MOTION.max_jump,
         "flange motion between two ee_state messages allowed whatever their dt, m (measurement noise; a lockstep "
         "simulator moves a whole control step between messages)",
+        read_only=False,
+        takes_effect="from the next ee_state",
     ),
-    Param("max_ee_angular_jump", _MOTION.max_angular_jump, "the same for rotation, rad"),
+    Param(
+        "max_ee_angular_jump",
+        _MOTION.max_angular_jump,
+        "the same for rotation, rad",
+        read_only=False,
+        takes_effect="from the next ee_state",
+    ),
+    Param("diagnostics_period_s", 1.0, "period of the planner's status on /diagnostics, s"),
+    Param(
+        "diagnostics_planning_time_warn_s",
+        5.0,
+        "/diagnostics turns WARN when the p95 planning time per step exceeds this, s; 0 = off",
+        read_only=False,
+        takes_effect="from the next report",
+    ),
     Param("base_frame", "fr3_link0", "frame of ee_state (others are refused) and of every command"),
     Param("embedding_topic", "embedding", "jepa_msgs/Embedding of the current camera frame"),
     Param("ee_state_topic", "ee_state", "jepa_msgs/EndEffectorState"),
@@ -164,7 +252,34 @@ PARAMETERS: tuple[Param, ...] = (
     Param("planned_action_topic", "planned_action", "jepa_msgs/PlannedAction per control step"),
     Param("markers_topic", "markers", "visualization_msgs/MarkerArray: planned path, goal, energy"),
     Param("surprise_topic", "surprise", "jepa_msgs/Surprise after each executed action (prediction vs observation)"),
-    Param("goal_pose_topic", "/goal_pose", "RViz goal poses, turned into goal images by render_goal"),
+    Param(
+        "goal_pose_topic",
+        "/goal_pose",
+        "RViz 2D Goal Pose: rendered into a goal image by render_goal when served (simulation), else it selects the "
+        "library goal captured nearest to it horizontally",
+    ),
+    Param("clicked_point_topic", "/clicked_point", "RViz Publish Point: selects the library goal captured nearest it"),
+    Param(
+        "rviz_goal_tolerance",
+        0.05,
+        "an RViz click selects the nearest library goal only within this distance of its captured flange position, m",
+        validate=finite_positive,
+    ),
+    Param(
+        "rviz_sequence_window_s",
+        2.0,
+        "library goals clicked less than this apart become one sub-goal sequence, started this long after the last "
+        "click, s; 0 = each click starts its goal at once",
+        validate=lambda v: None if 0.0 <= v < math.inf else f"expected finite >= 0, got {v}",  # inf: never starts
+    ),
+    Param(
+        "rviz_subgoal_steps",
+        10,
+        "step budget of each clicked sub-goal but the last (which runs until its energy threshold or max_steps)",
+        validate=lambda v: None if v >= 1 else f"expected >= 1, got {v}",
+    ),
+    Param("goal_markers_topic", "goal_markers", "visualization_msgs/MarkerArray (latched): goal library, step text"),
+    Param("goal_image_topic", "~/goal_image", "sensor_msgs/Image (latched): the active sub-goal's goal image"),
     Param("render_goal_service", "render_goal", "simulator service rendering the image of a pose"),
     Param("goal_library_dir", "~/.local/share/jepa_ros/goals", "folder of named goal images"),
     Param("rviz_goal_name", "rviz_goal", "library name under which RViz goals are stored"),
@@ -172,6 +287,8 @@ PARAMETERS: tuple[Param, ...] = (
         "max_goal_image_pixels",
         DEFAULT_MAX_PIXELS,
         "largest goal image (width x height px) accepted, checked before it is decoded or sent to encode_image",
+        read_only=False,
+        takes_effect="from the next goal",
     ),
 )
 

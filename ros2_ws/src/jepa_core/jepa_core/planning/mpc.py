@@ -91,6 +91,14 @@ class MPCController:
         self._generator: torch.Generator | None = None
         self._predicted_next: torch.Tensor | None = None  # [N, D] prediction for the last executed action
 
+    def reconfigure(self, config: MPCConfig) -> None:
+        """Plan with `config` from the next step (live parameters); keeps the goal and the observed history, drops a
+        warm start whose horizon no longer fits."""
+        if config.cem.horizon != self.config.cem.horizon:
+            self._previous = None
+        self.config = config
+        self.planner = CEMPlanner(config.cem, device=self.world_model.device)
+
     def set_goal(self, goal: torch.Tensor) -> None:
         """Goal representation [N, D] (or [1, N, D]); forgets history and the previous plan, reseeds the draws."""
         self.switch_goal(goal)

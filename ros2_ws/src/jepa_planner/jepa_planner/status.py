@@ -1,0 +1,64 @@
+"""What the planner reports on /diagnostics: lifecycle state, the running goal, the last outcome, planning time per
+step and the age of its observations (ROS-free apart from the report type)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+
+from jepa_planner.control import Stop
+from jepa_ros_common.diagnostics import ERROR, WARN, Report
+
+WINDOW = 50  # planning times kept for the percentiles
+
+
+class PlannerStatus:
+    """Thread-safe record of the goals and steps the control loop ran."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.active_goal = ""
+        self.last_outcome = "none"
+        self._planning_times: deque[float] = deque(maxlen=WINDOW)
+
+    def goal_started(self, name: str) -> None:
+        with self._lock:
+            self.active_goal = name
+
+    def goal_ended(self, stop: Stop) -> None:
+        with self._lock:
+            self.active_goal, self.last_outcome = "", f"{stop.outcome.name}: {stop.reason}"
+
+    def step_planned(self, planning_time: float) -> None:
+        with self._lock:
+            self._planning_times.append(planning_time)
+
+    def report(self, state: str, last_error: str, ages: dict[str, float | None], max_age: float,
+               planning_time_warn: float) -> Report:  # fmt: skip
+        """The diagnostics report: ERROR after a failed transition, WARN when not active, when an observation is
+        older than `max_age` s while active, or when planning takes longer than `planning_time_warn` s per step."""
+        report = Report()
+        with self._lock:
+            times = np.asarray(self._planning_times)
+            report.values |= {"lifecycle_state": state, "active_goal": self.active_goal or "none",
+                              "last_outcome": self.last_outcome}  # fmt: skip
+        if last_error:
+            report.flag(ERROR, last_error)
+        elif state != "active":
+            report.flag(WARN, f"{state}: goals are refused")
+        if times.size:
+            report.values["planning_time_s_p50"] = f"{np.percentile(times, 50):.3f}"
+            report.threshold("planning_time_s_p95", float(np.percentile(times, 95)), planning_time_warn, 0.0, " s")
+        for name, age in ages.items():
+            key = f"{name}_age_s"
+            if age is None:
+                report.values[key] = "never received"
+                if state == "active":
+                    report.flag(WARN, f"no {name} received")
+            elif state == "active":
+                report.threshold(key, age, max_age, 0.0, " s")
+            else:
+                report.values[key] = f"{age:.3f}"
+        return report

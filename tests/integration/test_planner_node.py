@@ -54,6 +54,7 @@ class FakeRobot(Node):
         self.ee_glitch = None  # callable(message index) -> xyz offset [m] added to that ee_state, or None
         self.ee_count = 0
         self.embedding_fill = None  # value every element of the published embeddings takes (e.g. NaN)
+        self.image_data = bytes(range(192))  # pixels of the published 8x8 rgb8 camera images
         self.goal_embedding_fill = None  # the same for the embeddings encode_image answers
         self.encode_release = threading.Event()  # encode_image answers once set (or at once when encode_delay is 0)
         self.encode_delay = 0.0
@@ -131,7 +132,7 @@ class FakeRobot(Node):
             self.published_pose = state.pose
             self.published_poses.append(state.pose)
         self.embedding_pub.publish(self.embedding(self.stamp("embedding"), self.embedding_fill))
-        image = Image(height=8, width=8, encoding="rgb8", step=24, data=bytes(range(192)))
+        image = Image(height=8, width=8, encoding="rgb8", step=24, data=self.image_data)
         image.header.stamp = stamp
         self.image_pub.publish(image)
 

@@ -120,6 +120,9 @@ def run_round(round_: Round, namespace: str, publisher: Publisher, output: Path)
         return f"{what}\n{text[-1500:]}"
     if stopped_s > CLEANUP_BOUND_S:
         return f"{what}: more than {CLEANUP_BOUND_S} s\n{text[-1500:]}"
+    if "recording episode" not in text:  # stopped during start-up: no episode may be left behind
+        left = [path for path in (output / "ep", output / ".partial" / "ep") if path.exists()]
+        return f"{what}: stopped before the episode started, yet {left} exist" if left else None
     closed = CLOSED.search(text)
     if closed is None or closed.group(1) != str(output / "ep"):
         return f"{what}: the episode was not closed and kept\n{text[-1500:]}"

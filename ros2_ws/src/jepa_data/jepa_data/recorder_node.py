@@ -17,8 +17,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -26,10 +24,10 @@ from jepa_core.data.bags import ChunkPolicy
 from jepa_core.data.episode_writer import EpisodeSummary, EpisodeWriter
 from jepa_core.data.topics import RECORDED_TOPICS, topic_type
 from jepa_core.data.typestore import stack_typestore
-from jepa_core.stop_signals import run_until_stopped
 from jepa_data.bag_topics import message_class
 from jepa_msgs.srv import StartRecording, StopRecording
 from jepa_ros_common.parameters import Param, declare_table, finite_positive
+from jepa_ros_common.process import run_node
 
 SUBSCRIPTION_DEPTH = 200  # messages buffered per topic by the middleware while the executor is busy
 STORAGES = ("mcap", "sqlite3")
@@ -76,7 +74,9 @@ class EpisodeRecorder(Node):
         self.create_timer(values["discovery_period_s"], self._subscribe_discovered)
         self._subscribe_discovered()
         if values["autostart_episode"]:
-            self.start_episode(values["autostart_episode"])
+            # Opened by the first spin, not here: a stop signal abandons a node still being built, so an episode is
+            # only ever open in a node that spins and is destroyed (which closes and keeps the episode).
+            self._autostart = self.create_timer(0.0, lambda: self._start_once(values["autostart_episode"]))
 
     @property
     def subscribed_topics(self) -> set[str]:
@@ -123,6 +123,11 @@ class EpisodeRecorder(Node):
                 self.get_logger().error(str(error), throttle_duration_sec=5.0)
                 return
             self.received[topic] += 1
+
+    def _start_once(self, episode: str) -> None:
+        """Timer callback: start the autostart episode, once."""
+        self.destroy_timer(self._autostart)
+        self.start_episode(episode)
 
     def start_episode(self, episode: str = "") -> Path:
         """Open a new episode bag; raises when one is already open or the name is taken."""
@@ -189,14 +194,4 @@ def main(args: list[str] | None = None) -> None:
         epilog="Parameters (set with --ros-args -p NAME:=VALUE or --params-file): see launch/config/record.yaml.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args(own)
-
-    def start() -> None:
-        rclpy.init(args=argv)
-        # The executor rclpy.spin will use, made before the node: made after a stop signal, its __init__ fails on the
-        # shut-down context and its __del__ then prints a traceback.
-        rclpy.get_global_executor()
-
-    run_until_stopped(
-        start=start, build=EpisodeRecorder, run=rclpy.spin, close=EpisodeRecorder.destroy_node,
-        finish=rclpy.try_shutdown, stopped_by=(ExternalShutdownException,),
-    )  # fmt: skip
+    run_node(EpisodeRecorder, argv)

@@ -33,6 +33,7 @@ from jepa_core import geometry
 from jepa_core.data.bag_to_droid import ConversionConfig
 from jepa_core.data.droid_format import ROW_HZ
 from jepa_core.data.droid_validate import validate_episode
+from jepa_data.recorder_node import EpisodeRecorder
 from jepa_msgs.msg import EndEffectorState
 from jepa_msgs.srv import ResetSim
 from jepa_ros_common.poses import pose_from_state, state_from_ee_state
@@ -40,7 +41,6 @@ from jepa_ros_common.stamps import stamp_from_nanoseconds, stamp_nanoseconds
 from jepa_sim.scripted import PlayPolicy
 from jepa_sim.sim_node import SimNode
 from training.bag_to_droid import DEFAULT_WORKERS, convert_many
-from training.record import EpisodeRecorder
 
 BASE_FRAME = "panda_link0"
 

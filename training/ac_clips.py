@@ -3,7 +3,9 @@ representations, or preprocessed pixels for end-to-end training), clips then com
 actions, which makes small-model post-training on CPU fast.
 
 Clip frames are `clip_stride(row_hz, fps)` rows apart (the official loader's rule) and every start row gives a clip;
-actions are `poses_to_diffs` of the clip's states (float64, then float32), as `DroidClipDataset` returns them.
+actions are `poses_to_diffs` of the clip's states (float64, then float32), as `DroidClipDataset` returns them. A frame
+of several views (`views`, e.g. exterior and wrist) tiles each row's images of those cameras side by side
+(`jepa_core.views`), as the planner sees them.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from tqdm import tqdm
 
 from jepa_core import geometry
 from jepa_core.data.droid_dataset import clip_stride
-from jepa_core.data.droid_format import find_episodes, load_trajectory
+from jepa_core.data.droid_format import find_episodes, load_trajectory, view_videos
 from jepa_core.data.video import decode_all
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_frames
-from jepa_core.transforms import planning_transform_batch
+from jepa_core.views import DEFAULT_VIEWS, planning_transform_views, view_count
 
-# uint8 frames [T, H, W, 3] -> per-frame tensors [T, ...] (representations [T, N, D] or pixels [T, 3, S, S])
+# uint8 frames [T, H, V*W, 3] -> per-frame tensors [T, ...] (representations [T, N, D] or pixels [T, 3, S, V*S])
 FrameFn = Callable[[np.ndarray], torch.Tensor]
 
 
@@ -34,19 +36,20 @@ class EncodedEpisode:
     """One episode's per-row frame tensors (representations or pixels) and states."""
 
     path: Path
-    reps: torch.Tensor  # [rows, N, D] or [rows, 3, S, S] (storage dtype, e.g. float16)
+    reps: torch.Tensor  # [rows, N, D] or [rows, 3, S, V*S] (storage dtype, e.g. float16)
     states: np.ndarray  # [rows, 7] float64
     stride: int  # rows between clip frames
 
 
 @torch.inference_mode()
-def encode_video(
-    encoder: VisionTransformer, frames: np.ndarray, image_size: int, chunk: int, device: torch.device
-) -> torch.Tensor:
-    """uint8 frames [T, H, W, 3] -> normalised representations [T, N, D] (float32, CPU), `chunk` frames at a time."""
+def encode_video(encoder: VisionTransformer, frames: np.ndarray, chunk: int, device: torch.device) -> torch.Tensor:
+    """uint8 frames [T, H, V*W, 3] -> normalised representations [T, N, D] (float32, CPU), `chunk` frames at a time,
+    each through the planning transform of the encoder's input (V views of S x S)."""
     reps = []
     for start in range(0, len(frames), chunk):
-        pixels = planning_transform_batch(frames[start : start + chunk], size=image_size, device=device)
+        pixels = planning_transform_views(
+            frames[start : start + chunk], encoder.img_size[0], view_count(encoder.img_size), device
+        )
         reps.append(encode_frames(encoder, pixels).float().cpu())  # [chunk, N, D]
     return torch.cat(reps)
 
@@ -54,32 +57,41 @@ def encode_video(
 def frozen_encoder_fn(encoder: VisionTransformer, device: torch.device, chunk: int = 64) -> FrameFn:
     """FrameFn of the frozen encoder: normalised representations [T, N, D]."""
     encoder = encoder.to(device).eval()
-    return lambda frames: encode_video(encoder, frames, encoder.img_size[0], chunk, device)
+    return lambda frames: encode_video(encoder, frames, chunk, device)
 
 
-def pixel_fn(image_size: int) -> FrameFn:
-    """FrameFn of end-to-end training: the planning transform's pixels [T, 3, S, S] (the encoder runs per step)."""
-    return lambda frames: planning_transform_batch(frames, size=image_size)
+def pixel_fn(img_size: tuple[int, int]) -> FrameFn:
+    """FrameFn of end-to-end training: the planning transform's pixels [T, 3, S, V*S] for an encoder input
+    (S, V*S) (the encoder runs per step)."""
+    return lambda frames: planning_transform_views(frames, img_size[0], view_count(img_size))
+
+
+def decode_views(episode: Path, views: tuple[str, ...], rows: int) -> np.ndarray:
+    """The episode's first `rows` frames [rows, H, V*W, 3] uint8: each view's video decoded, tiled per row."""
+    videos = view_videos(episode, views)
+    decoded = [decode_all(video) for video in videos]  # each [T, H, W, 3]
+    for video, frames in zip(videos, decoded, strict=True):
+        if len(frames) < rows:
+            raise ValueError(f"{video}: {len(frames)} frames for {rows} trajectory rows")
+    return np.concatenate([frames[:rows] for frames in decoded], axis=2)
 
 
 def encode_episodes(
     roots: tuple[Path, ...],
     frame_fn: FrameFn,
     fps: float,
+    views: tuple[str, ...] = DEFAULT_VIEWS,
     storage_dtype: torch.dtype = torch.float16,
     show_progress: bool = True,
 ) -> list[EncodedEpisode]:
-    """Convert every row's frame of every episode under `roots` with `frame_fn` (once)."""
+    """Convert every row's frame (the tiled `views`) of every episode under `roots` with `frame_fn` (once)."""
     paths = find_episodes(list(roots))
     if not paths:
         raise ValueError(f"no DROID episodes under {[str(r) for r in roots]}")
     episodes = []
     for path in tqdm(paths, desc="encode episodes", disable=not show_progress):
         trajectory = load_trajectory(path)
-        frames = decode_all(trajectory.video)  # [T, H, W, 3]
-        if len(frames) < len(trajectory.states):
-            raise ValueError(f"{trajectory.video}: {len(frames)} frames for {len(trajectory.states)} trajectory rows")
-        reps = frame_fn(frames[: len(trajectory.states)])
+        reps = frame_fn(decode_views(path, views, len(trajectory.states)))
         stride = clip_stride(trajectory.row_hz, fps)
         episodes.append(EncodedEpisode(path, reps.to(storage_dtype), trajectory.states, stride))
     return episodes

@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         help="per image topic (same order): camera pose in the robot base frame, m and extrinsic Euler xyz rad",
     )
     parser.add_argument("--image-topic", action="append", help="camera topic(s); the first defines the rows")
+    parser.add_argument("--wrist-topic", default="", help="the --image-topic of a wrist camera (DROID wrist_mp4_path)")
     parser.add_argument("--codec", default="libx264", choices=["libx264", "mpeg4"], help="video codec")
     parser.add_argument("--row-hz", type=float, default=15.0, help="DROID row rate (and MP4 frame rate)")
     args = parser.parse_args(argv)
@@ -259,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             max_image_offset_s=1.0 / args.row_hz,
             video=VideoEncoding(codec=args.codec, fps=int(args.row_hz)),
             camera_extrinsics=tuple(_floats(text, parser) for text in args.camera_extrinsics or ()),
+            wrist_topic=args.wrist_topic,
         )
     except ValueError as error:  # e.g. extrinsics not one per image topic
         parser.error(str(error))

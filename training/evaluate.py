@@ -13,8 +13,11 @@ so in place) because the bundled 64 px models cannot see the fingers (models/REA
 the CEM plan the gripper as in the paper. A checkpoint with a pose probe (training.fit_pose_probe) plans with its
 goal-position prior (`--pose-prior-weight`, `--pose-prior-dead-zone`; 0 = the official image energy). An episode ends
 on success (the simulator's rule, e.g. reach within 4 cm) or after `--max-steps` (default per task: reach 20, grasp
-30, pick_place 40). Writes episodes.csv, summary.csv/summary.md (success rate, final distance, steps), eval.png and
-one GIF per episode ([camera | active goal] side by side).
+30, pick_place 40). The simulator renders the cameras the checkpoint names (`camera_views`, e.g. exterior and wrist
+tiled side by side; none: the exterior camera alone); `--scene-variations heldout` draws each episode's appearance
+(table, light, camera offsets, distractor) from the set no training data uses (`train`: the play data's set; `none`:
+the unvaried scene). Writes episodes.csv, summary.csv/summary.md (success rate, final distance, steps), eval.png and
+one GIF per episode ([camera frame | active goal] side by side, every view shown).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from jepa_core.checkpoints import load_camera_views
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig, MPCController
@@ -40,6 +44,7 @@ from jepa_core.planning.world_model import WorldModel
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, CameraName
 from jepa_sim.tasks import EPISODE_STEPS
+from jepa_sim.variations import VariationSet
 from training.common.config import parse_config
 
 
@@ -73,6 +78,10 @@ class EvalConfig:
     render_size: int = field(default=256, metadata={"help": "square camera image side, px (the model resizes)"})
     camera: CameraName = field(
         default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS), as in training"}
+    )
+    scene_variations: VariationSet = field(
+        default="none",
+        metadata={"help": "appearance set per episode seed: none, train or heldout (jepa_sim.variations)"},
     )
     control_period: float = field(default=0.25, metadata={"help": "seconds of simulation per control step"})
     samples: int = field(default=100, metadata={"help": "CEM samples per iteration"})
@@ -136,12 +145,15 @@ class EpisodeResult:
 
 
 def write_gif(path: Path, frames: list[np.ndarray], goals: list[np.ndarray], size: int, period_s: float) -> Path:
-    """GIF of [camera | goal] panels, one frame per control step; goals[i] is the goal active at frames[i]."""
+    """GIF of [camera frame | goal] panels `size` px high (a frame of V views is V * size wide), one per control step;
+    goals[i] is the goal active at frames[i]."""
     images = []
+    height, width = frames[0].shape[:2]
+    panel = (round(size * width / height), size)
     for frame, goal in zip(frames, goals, strict=True):
-        canvas = Image.new("RGB", (2 * size, size))
-        canvas.paste(Image.fromarray(frame).resize((size, size), Image.BILINEAR), (0, 0))
-        canvas.paste(Image.fromarray(goal).resize((size, size), Image.BILINEAR), (size, 0))
+        canvas = Image.new("RGB", (2 * panel[0], size))
+        canvas.paste(Image.fromarray(frame).resize(panel, Image.BILINEAR), (0, 0))
+        canvas.paste(Image.fromarray(goal).resize(panel, Image.BILINEAR), (panel[0], 0))
         images.append(canvas)
     path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(period_s * 1000), loop=0)
@@ -297,10 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.cpu_threads:
         torch.set_num_threads(config.cpu_threads)
     world_model = build_world_model(config.world_model_spec())
+    views = load_camera_views(config.encoder_checkpoint or config.checkpoint)
     print(f"goal-position prior: {describe_prior(world_model.goal_prior, config.pose_prior_weight)}")
+    print(f"camera views: {' | '.join(views)}; scene variations: {config.scene_variations}")
     sim_config = SimConfig(
         render_size=(config.render_size, config.render_size),
         camera=CAMERAS[config.camera],
+        views=views,
+        scene_variations=config.scene_variations,
         control_period=config.control_period,
         task_object=config.task_object,
     )

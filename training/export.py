@@ -22,6 +22,7 @@ import torch
 from jepa_core.checkpoints import AC_PREFIX, load_ac_predictor, load_encoder, read_checkpoint, save_checkpoint
 from jepa_core.onnx_backend import OrtACPredictor, OrtEncoder, export_ac_predictor, export_encoder
 from jepa_core.planning.pose_prior import PROBE_KEY
+from jepa_core.views import VIEWS_KEY
 from training.common.config import parse_config
 
 
@@ -87,7 +88,7 @@ def export_and_check_predictor(predictor, out: Path, steps: int, batch: int, tol
     return _check("ac_predictor", path, diff, seconds, tolerance)
 
 
-RELEASE_ENTRIES = ("epoch", "step", "loss", "world_size", "batch_size", "lr", "train_config")
+RELEASE_ENTRIES = ("epoch", "step", "loss", "world_size", "batch_size", "lr", "train_config", VIEWS_KEY)
 
 
 def release_checkpoint(source: Path, encoder_source: Path, encoder_key: str, destination: Path) -> Path:

@@ -3,8 +3,9 @@
     scripts/run.sh python -m training.fit_pose_probe --checkpoint models/sim_manip.pt --data data/sim_play
 
 Encodes every row of the DROID episodes under `--data` with the checkpoint's encoder (as planning does: each frame
-alone, normalised tokens), measures the read-out of the recorded flange position (`cartesian_position[:3]`) on the last
-`--holdout` fraction of the episodes after training on the rest, then trains on all episodes and stores the probe under
+alone, the checkpoint's camera views tiled, normalised tokens), measures the read-out of the recorded flange position
+(`cartesian_position[:3]`) on the last `--holdout` fraction of the episodes after training on the rest, then trains on
+all episodes and stores the probe under
 `pose_probe` (plus `pose_probe_info`: settings, frames, held-out errors) in `--out` (default: the checkpoint itself,
 rewritten atomically; every other key is kept). The planner uses it as a goal-position prior
 (`jepa_core.planning.pose_prior`); official loaders ignore the extra keys. On a user's robot, fit it on their own
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa_core.checkpoints import load_encoder, read_checkpoint, write_checkpoint
+from jepa_core.checkpoints import load_camera_views, load_encoder, read_checkpoint, write_checkpoint
 from jepa_core.planning.pose_prior import DEFAULT_HIDDEN, POSITION_DIMS, PROBE_KEY, PoseProbe
 from training.ac_clips import EncodedEpisode, encode_episodes, frozen_encoder_fn
 from training.common.config import parse_config
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(config.cpu_threads)
     start = time.perf_counter()
     encoder = load_encoder(config.checkpoint, key=config.encoder_key)
-    episodes = encode_episodes(config.data, frozen_encoder_fn(encoder, torch.device("cpu")), config.fps)
+    views = load_camera_views(config.checkpoint)
+    episodes = encode_episodes(config.data, frozen_encoder_fn(encoder, torch.device("cpu")), config.fps, views)
     held = max(1, round(config.holdout * len(episodes)))
     if held >= len(episodes):
         raise ValueError(f"{len(episodes)} episode(s): too few to hold out {config.holdout:.0%} and fit on the rest")

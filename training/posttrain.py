@@ -22,6 +22,10 @@ preprocessed once and kept in memory; the planner later sees exactly the trained
 `--state-probe-weight w` adds w * the error of a linear read-out of the recorded flange position and gripper opening
 from those tokens (`training.state_probe`; saved under `state_probe` for resuming only), so that the encoder keeps
 what the planner must control precisely.
+
+`--views exterior wrist` trains on frames of both cameras tiled side by side (`jepa_core.views`): a random-init
+encoder is built for `image_size` x (views * image_size) px (64 x 128: a 4 x 8 token grid), the official architecture
+and checkpoint layout unchanged; the checkpoint names its views under `camera_views` for the planner and evaluation.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_clip_frames
 from jepa_core.presets import build_ac_predictor, build_encoder
 from jepa_core.sigreg import Projector, SIGRegConfig, sigreg
-from jepa_core.transforms import planning_transform_batch
+from jepa_core.views import DEFAULT_VIEWS, VIEWS_KEY, planning_transform_views, view_count
 from training.ac_clips import EncodedClipDataset, encode_episodes, frozen_encoder_fn, pixel_fn
 from training.common.config import config_dict, parse_config
 from training.common.dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp
@@ -75,7 +79,10 @@ class PosttrainConfig(LoopConfig):
     )
     encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder weights"})
     encoder_preset: str = field(default="vit_tiny_128", metadata={"help": "encoder preset for a random-init encoder"})
-    image_size: int = field(default=64, metadata={"help": "image size of a random-init encoder"})
+    image_size: int = field(default=64, metadata={"help": "image size (per view) of a random-init encoder"})
+    views: tuple[str, ...] = field(
+        default=DEFAULT_VIEWS, metadata={"help": "cameras of each frame, tiled side by side (exterior, wrist)"}
+    )
     encoder_depth: int | None = field(default=None, metadata={"help": "override the preset's encoder depth"})
     predictor_preset: str = field(default="vit_tiny_128", metadata={"help": "AC predictor preset"})
     predictor_depth: int | None = field(default=None, metadata={"help": "override the preset's predictor depth"})
@@ -223,7 +230,7 @@ def build_encoder_for(config: PosttrainConfig) -> VisionTransformer:
     if config.encoder_checkpoint is not None:
         return load_encoder(config.encoder_checkpoint, key=config.encoder_key)
     torch.manual_seed(config.seed)
-    size = (config.image_size, config.image_size)
+    size = (config.image_size, len(config.views) * config.image_size)
     depth = {} if config.encoder_depth is None else {"depth": config.encoder_depth}
     return build_encoder(config.encoder_preset, img_size=size, num_frames=2, **depth)
 
@@ -248,14 +255,18 @@ def build_predictor_for(config: PosttrainConfig, encoder: VisionTransformer) -> 
 def build_dataset(config: PosttrainConfig, encoder: VisionTransformer, ctx: DistContext):
     """Clips of frames_per_clip frames: from memory (feature cache: encoded frames, or preprocessed pixels end to end)
     or streamed pixel clips (DroidClipDataset)."""
-    size = encoder.img_size[0]
+    if view_count(encoder.img_size) != len(config.views):
+        raise ValueError(f"views {config.views}: the encoder reads {encoder.img_size} px frames (one S x S per view)")
     if config.feature_cache:
         end_to_end = config.recipe == "end_to_end"
-        frame_fn = pixel_fn(size) if end_to_end else frozen_encoder_fn(encoder, ctx.device)
-        episodes = encode_episodes(config.data, frame_fn, config.fps, show_progress=ctx.is_main)
+        frame_fn = pixel_fn(encoder.img_size) if end_to_end else frozen_encoder_fn(encoder, ctx.device)
+        episodes = encode_episodes(config.data, frame_fn, config.fps, config.views, show_progress=ctx.is_main)
         return EncodedClipDataset(episodes, config.frames_per_clip, flatten_frames=not end_to_end)
-    clip_config = ClipConfig(frames_per_clip=config.frames_per_clip, target_fps=config.fps)
-    return DroidClipDataset(list(config.data), clip_config, transform=lambda f: planning_transform_batch(f, size=size))
+    clip_config = ClipConfig(frames_per_clip=config.frames_per_clip, target_fps=config.fps, views=config.views)
+    size, views = encoder.img_size[0], len(config.views)
+    return DroidClipDataset(
+        list(config.data), clip_config, transform=lambda f: planning_transform_views(f, size=size, views=views)
+    )
 
 
 def build_probe_for(config: PosttrainConfig, predictor: VisionTransformerPredictorAC, dataset) -> StateProbe | None:
@@ -284,7 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         task = PosttrainTask(config, ctx, encoder, predictor, build_probe_for(config, predictor, dataset))
         batches = endless(make_loader(dataset, config, ctx))
-        extra = {"batch_size": config.batch_size, "lr": config.lr, "train_config": config_dict(config)}
+        extra = {
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "train_config": config_dict(config),
+            VIEWS_KEY: list(config.views),
+        }
         summary = run_training(config, ctx, task, batches, extra, title="posttrain")
         print_summary(summary, ctx, "posttrain")
     finally:

@@ -8,8 +8,11 @@ carry / lower-or-drop / open sequences on the cube and the cup (successful and f
 waypoints and idle gripper toggles, per-axis steps up to `--max-translation` (the planner's CEM bound).
 `--policy waypoints` is the reach-only exploration `models/sim_reach.pt` was trained on: random waypoints plus random
 gripper commands. Each episode's metadata records the fraction of rows with an object in hand, lifted and moving; the
-summary reports them over the whole output folder. Files are written with `jepa_core.data` (`write_trajectory`,
-`write_mp4`); `training.collect_sim` is the full record -> bag -> DROID path of the same idea.
+summary reports them over the whole output folder. `--views exterior wrist` records one MP4 per camera (DROID's
+`ext1_mp4_path` / `left_mp4_path` and `wrist_mp4_path`, per-row extrinsics of each); `--scene-variations train`
+draws each episode's appearance from the training set of `jepa_sim.variations` (the held-out set is for evaluation).
+Files are written with `jepa_core.data` (`write_trajectory`, `write_mp4`); `training.collect_sim` is the full
+record -> bag -> DROID path of the same idea.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -30,11 +33,11 @@ from jepa_core.data import droid_format as fmt
 from jepa_core.data.bag_to_droid import clean_stale_temporaries, publish_folder, temporary_name
 from jepa_core.data.video import VideoEncoding, write_mp4
 from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
-from jepa_sim.scene import CAMERAS, OBJECTS, CameraName
+from jepa_sim.scene import CAMERA_NAME, CAMERAS, OBJECTS, WRIST_CAMERA_NAME, CameraName, ViewName
 from jepa_sim.scripted import PlayConfig, PlayPolicy, in_hand, lifted
+from jepa_sim.variations import VariationSet
 from training.common.config import parse_config
 
-SERIAL = "sim_exterior"
 MIX_KEYS = ("in_hand", "lifted", "moved")  # per-row flags of the manipulation mix
 MOVED_M = 0.005  # an object counts as moving when it shifted more than this since the previous row
 
@@ -53,6 +56,10 @@ class ExplorationConfig:
     )
     render_size: int = field(default=256, metadata={"help": "square camera image side, px"})
     camera: CameraName = field(default="exterior", metadata={"help": "named simulator camera (jepa_sim.scene.CAMERAS)"})
+    views: tuple[ViewName, ...] = field(default=(CAMERA_NAME,), metadata={"help": "cameras recorded, one MP4 each"})
+    scene_variations: VariationSet = field(
+        default="none", metadata={"help": "appearance set drawn per episode seed (none, train; heldout is for eval)"}
+    )
     control_period: float = field(default=0.25, metadata={"help": "seconds per step = 1 / row rate"})
     max_translation: float = field(default=0.075, metadata={"help": "per-axis step bound, m"})
     noise: float = field(default=0.04, metadata={"help": "uniform per-axis noise added to the waypoint step, m"})
@@ -119,30 +126,41 @@ def make_policy(config: ExplorationConfig, obs: Observation, rng: np.random.Gene
     return waypoint_target
 
 
+def serial_of(view: str) -> str:
+    """Camera serial (MP4 file name) of a simulator view."""
+    return f"sim_{view}"
+
+
 def record_episode(env: FrankaSimEnv, config: ExplorationConfig, seed: int) -> dict:
-    """Run one exploration episode; returns frames, states, joints, commanded targets, mix flags per row and the
-    camera pose."""
+    """Run one exploration episode; returns per view its frames and camera poses, and per row the states, joints,
+    commanded targets and mix flags."""
     rng = np.random.default_rng(seed)
     obs = env.reset(config.task, seed)
     policy = make_policy(config, obs, rng)
-    frames, states, joints, commands = [obs.image], [obs.ee_state], [obs.joint_positions], []
+    views = config.views
+    frames = {view: [obs.views[view]] for view in views}
+    extrinsics = {view: [env.camera_extrinsics(view)] for view in views}  # [6] DROID optical-frame pose, base frame
+    states, joints, commands = [obs.ee_state], [obs.joint_positions], []
     flags = [mix_flags(obs, None)]
     for _ in range(config.steps):
         target = policy(obs)
         commands.append(target)
         previous, obs = obs, env.step(target)
-        frames.append(obs.image)
+        for view in views:
+            frames[view].append(obs.views[view])
+            extrinsics[view].append(env.camera_extrinsics(view))
         states.append(obs.ee_state)
         joints.append(obs.joint_positions)
         flags.append(mix_flags(obs, previous))
     commands.append(states[-1].copy())  # no command after the last row: hold
     return {
-        "frames": frames,
+        "frames": frames,  # view -> [rows] of [H, W, 3]
+        "extrinsics": {view: np.stack(poses) for view, poses in extrinsics.items()},  # view -> [rows, 6]
         "states": np.stack(states),
         "joints": np.stack(joints),
         "commands": np.stack(commands),
-        "extrinsics": env.camera_extrinsics(),  # [6] DROID-style optical-frame pose in the base frame
         "mix": dict(zip(MIX_KEYS, np.asarray(flags, dtype=bool).T, strict=True)),  # key -> [rows] bool
+        "variation": None if env.variation is None else asdict(env.variation),
     }
 
 
@@ -154,36 +172,33 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
     row_hz = 1.0 / config.control_period
     stamps = (np.arange(rows) * config.control_period * 1e9).astype(np.int64)
     video = VideoEncoding(fps=max(1, round(row_hz)))
-    written = write_mp4(tmp / fmt.mp4_relative_path(SERIAL), episode["frames"], video)
-    if written != rows:
-        raise RuntimeError(f"{folder}: wrote {written} frames for {rows} rows")
     states, commands = episode["states"], episode["commands"]
-    fmt.write_trajectory(
-        tmp / fmt.TRAJECTORY_FILE,
-        {
-            fmt.CARTESIAN_POSITION: states[:, :6],
-            fmt.GRIPPER_POSITION: states[:, 6],
-            fmt.JOINT_POSITIONS: episode["joints"],
-            fmt.ACTION_CARTESIAN_POSITION: commands[:, :6],
-            fmt.ACTION_GRIPPER_POSITION: commands[:, 6],
-            fmt.ROBOT_TIMESTAMP_NS: stamps,
-            fmt.CONTROL_STEP_START_NS: stamps,
-            fmt.camera_timestamp_key(SERIAL): stamps,
-            fmt.extrinsics_key(SERIAL): np.tile(episode["extrinsics"], (rows, 1)),
-        },
-    )
+    datasets = {
+        fmt.CARTESIAN_POSITION: states[:, :6],
+        fmt.GRIPPER_POSITION: states[:, 6],
+        fmt.JOINT_POSITIONS: episode["joints"],
+        fmt.ACTION_CARTESIAN_POSITION: commands[:, :6],
+        fmt.ACTION_GRIPPER_POSITION: commands[:, 6],
+        fmt.ROBOT_TIMESTAMP_NS: stamps,
+        fmt.CONTROL_STEP_START_NS: stamps,
+    }
+    for view, frames in episode["frames"].items():
+        serial = serial_of(view)
+        written = write_mp4(tmp / fmt.mp4_relative_path(serial), frames, video)
+        if written != rows:
+            raise RuntimeError(f"{folder}: wrote {written} {view} frames for {rows} rows")
+        datasets[fmt.camera_timestamp_key(serial)] = stamps
+        datasets[fmt.extrinsics_key(serial)] = episode["extrinsics"][view]
+    fmt.write_trajectory(tmp / fmt.TRAJECTORY_FILE, datasets)
+    exterior = [serial_of(view) for view in config.views if view != WRIST_CAMERA_NAME]
+    wrist = serial_of(WRIST_CAMERA_NAME) if WRIST_CAMERA_NAME in config.views else None
     episode_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"jepa-ros:sim:{folder.name}"))
     metadata = {
         "uuid": episode_uuid,
         "episode": folder.name,
         "trajectory_length": rows,
         "hdf5_path": fmt.TRAJECTORY_FILE,
-        fmt.LEFT_MP4_KEY: fmt.mp4_relative_path(SERIAL),
-        fmt.RIGHT_MP4_KEY: fmt.mp4_relative_path(SERIAL),  # one camera: the official loader's default views need both
-        "right_mp4_source": "same camera as left (one camera recorded)",
-        "camera_serials": [SERIAL],
-        "ext1_cam_serial": SERIAL,
-        "ext1_mp4_path": fmt.mp4_relative_path(SERIAL),
+        **fmt.camera_metadata(exterior, wrist),  # one exterior camera: right = left (the official loader needs both)
         fmt.ROW_HZ_KEY: row_hz,
         "mp4_fps": video.fps,
         "mp4_codec": video.codec,
@@ -193,6 +208,8 @@ def write_episode(folder: Path, episode: dict, config: ExplorationConfig, seed: 
         "current_task": f"{config.policy} exploration ({config.task} reset)",
         "seed": seed,
         "sim_camera": config.camera,  # jepa_sim.scene.CAMERAS name: evaluate with the same camera
+        "sim_views": list(config.views),
+        "scene_variation": episode["variation"],  # jepa_sim.variations.SceneVariation fields, None = unvaried
         "mix_fractions": {key: float(np.mean(flags)) for key, flags in episode["mix"].items()},
     }
     (tmp / f"metadata_{episode_uuid}.json").write_text(json.dumps(metadata, indent=2))
@@ -220,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim_config = SimConfig(
         render_size=(config.render_size, config.render_size),
         camera=CAMERAS[config.camera],
+        views=config.views,
+        scene_variations=config.scene_variations,
         control_period=config.control_period,
     )
     env = FrankaSimEnv(sim_config)

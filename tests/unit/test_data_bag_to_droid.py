@@ -19,7 +19,14 @@ from jepa_core.data.bag_to_droid import (
     nearest,
 )
 from jepa_core.data.droid_validate import validate_episode
-from jepa_core.data.synthetic import CODE_BLOCK, SyntheticEpisode, frame_code, synthetic_state, write_synthetic_bag
+from jepa_core.data.synthetic import (
+    CODE_BLOCK,
+    WRIST_IMAGE_TOPIC,
+    SyntheticEpisode,
+    frame_code,
+    synthetic_state,
+    write_synthetic_bag,
+)
 from jepa_core.data.video import decode_all
 from training.bag_to_droid import main as cli_main
 
@@ -270,3 +277,19 @@ def test_extrinsics_from_a_recorded_tf_static(tmp_path):
     assert metadata["extrinsics_known"] is True
     assert metadata["extrinsics_source"] == {"front_camera": "/tf_static (panda_link0 -> front_camera)"}
     np.testing.assert_allclose(_read(episode, fmt.extrinsics_key("front_camera"))[0], pose, atol=1e-9)
+
+
+def test_a_wrist_camera_is_written_as_droids_wrist_view(tmp_path):
+    write_synthetic_bag(tmp_path / "two_cameras", SyntheticEpisode(seconds=1.0, wrist_frame_id="wrist_camera"))
+    topics = ("/camera/image_raw", f"/{WRIST_IMAGE_TOPIC}")
+    config = ConversionConfig(image_topics=topics, wrist_topic=topics[1])
+    episode = convert_bag(tmp_path / "two_cameras", tmp_path / "droid", config)
+    metadata = fmt.read_metadata(episode)
+    assert metadata["wrist_cam_serial"] == "wrist_camera" and metadata["ext1_cam_serial"] == "front_camera"
+    assert "ext2_mp4_path" not in metadata and metadata["right_mp4_path"] == metadata["left_mp4_path"]
+    assert validate_episode(episode, decode=True) == []
+    exterior, wrist = fmt.view_videos(episode, ("exterior", "wrist"))
+    assert wrist == episode / metadata["wrist_mp4_path"] and exterior == episode / metadata["left_mp4_path"]
+    assert np.abs(decode_all(wrist).astype(int) + decode_all(exterior).astype(int) - 255).mean() < 8  # inverted
+    with pytest.raises(ValueError, match="wrist_topic"):
+        ConversionConfig(image_topics=topics, wrist_topic=topics[0])

@@ -24,6 +24,7 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.predictor import VisionTransformerPredictor
 from jepa_core.planning.pose_prior import PROBE_KEY, GoalPositionPrior, PoseProbe
 from jepa_core.presets import AC_PREDICTOR_PRESETS, ENCODER_PRESETS, PREDICTOR_PRESETS
+from jepa_core.views import DEFAULT_VIEWS, VIEWS_KEY, view_count
 
 PRETRAIN_PREFIX = "module.backbone."
 AC_PREFIX = "module."
@@ -341,3 +342,17 @@ def load_goal_prior(
         return None
     probe = load_pose_probe(path, predictor.tokens_per_frame, predictor.embed_dim)
     return None if probe is None else GoalPositionPrior(probe, weight, dead_zone)
+
+
+def load_camera_views(path: str | Path) -> tuple[str, ...]:
+    """The view names whose tiled frames the checkpoint's encoder reads (`camera_views`; official and single-view files
+    have none: DEFAULT_VIEWS), checked against the stored encoder input width."""
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    views = tuple(ckpt.get(VIEWS_KEY, DEFAULT_VIEWS))
+    if not views or not all(isinstance(view, str) for view in views):
+        raise CheckpointError(f"{path}: {VIEWS_KEY!r} must be a non-empty list of view names, got {views!r}")
+    img_size = (_stored_hparams(VisionTransformer, ckpt, path, "encoder", "encoder") or {}).get("img_size")
+    if img_size is not None and view_count(tuple(img_size)) != len(views):
+        raise CheckpointError(f"{path}: {len(views)} view(s) {views}, but the encoder reads {img_size} px frames")
+    return views

@@ -1,17 +1,19 @@
-"""ROS-free MuJoCo Franka Panda environment: a table, a cube, a cup and one exterior camera, driven by flange poses.
+"""ROS-free MuJoCo Franka Panda environment: a table, a cube, a cup, an exterior and a wrist camera, driven by flange
+poses.
 
 Quick start (planner + env in one process, no ROS)::
 
     from jepa_sim.env import FrankaSimEnv, SimConfig
     env = FrankaSimEnv(SimConfig(control_period=0.25))     # 4 Hz planning; 1/15 for recording
-    obs = env.reset(task="reach", seed=0)                  # Observation
-    goal = env.goal_image()                                # [H, W, 3] uint8, arm/objects at the goal
+    env = FrankaSimEnv(SimConfig(views=("exterior", "wrist"), scene_variations="heldout"))  # two views, unseen scenes
+    obs = env.reset(task="reach", seed=0)                  # Observation: .image (the frame), .views (per camera)
+    goal = env.goal_image()                                # [H, V*W, 3] uint8 frame, arm/objects at the goal
     images = env.subgoal_images()                          # the episode's sub-goal scenes (grasp, carry, place)
     obs = env.step(target_state)                           # target [x, y, z, euler_xyz, gripper] (base frame)
     obs = env.step_action(action)                          # DROID action [dxyz, d_euler_xyz, dgripper]
     status = env.task_status()                             # TaskStatus(success, distance, tolerance, goal_point)
     image, error = env.render_at_pose(state)               # scene with the flange at `state`; sim state untouched
-    fx, fy, cx, cy = env.camera_intrinsics(); extrinsics = env.camera_extrinsics()  # DROID-style [xyz, euler xyz]
+    fx, fy, cx, cy = env.camera_intrinsics(); extrinsics = env.camera_extrinsics("wrist")  # DROID [xyz, euler xyz]
     env.move_object("cube", [0.6, 0.35, 0.025]); env.block_arm(True)   # disturbances (tests of the surprise monitor)
     env.close()
 
@@ -23,6 +25,8 @@ flange reference tracked by differential IK (`jepa_sim.controller`), the finger 
 as a Franka hand would take it (closing grasps and squeezes, opening moves, small changes are ignored);
 the target position is clipped to the workspace box first (`Observation.target_clipped` reports it). Resets with the
 same task and seed are bit-identical; `render_at_pose`/`goal_image` use a private MjData and never touch the state.
+Images are frames of `SimConfig.views` (`jepa_core.views`: one view is its plain image, several are tiled side by
+side); `scene_variations` draws each episode's appearance from a set of `jepa_sim.variations` by the episode's seed.
 Set MUJOCO_GL=egl (scripts/env.sh does) for headless rendering; it is the default here when unset.
 """
 
@@ -34,9 +38,11 @@ import mujoco
 import numpy as np
 
 from jepa_core import geometry
+from jepa_core.views import frame_of
 from jepa_sim import scene
 from jepa_sim.controller import CartesianTrajectory, ControllerConfig, DifferentialIK, FlangeKinematics
 from jepa_sim.tasks import TASKS, Episode, TaskConfig, sample_episode
+from jepa_sim.variations import VARIATION_SETS, SceneAppearance, SceneVariation, VariationSet, sample_variation
 
 # franka_description "ready" posture: flange at (0.307, 0, 0.59), pointing down, fingers closing along the base y axis.
 HOME_JOINTS_FRANKA = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4])
@@ -51,6 +57,8 @@ class SimConfig:
     task_object: str = "cube"  # object for grasp/pick_place: "cube" or "cup"
     render_size: tuple[int, int] = (256, 256)  # (width, height) of the camera images, px
     camera: scene.CameraConfig = field(default_factory=scene.CameraConfig)
+    views: tuple[scene.ViewName, ...] = (scene.CAMERA_NAME,)  # cameras of each frame, tiled in this order
+    scene_variations: VariationSet = "none"  # appearance set each reset draws from by its seed (jepa_sim.variations)
     physics_rate_hz: float = 500.0
     control_period: float = 0.25  # s of simulated time per step (0.25 = 4 Hz planning, 1/15 = DROID recording)
     workspace_min: tuple[float, float, float] = (0.25, -0.4, 0.16)  # m, commanded flange positions are clipped
@@ -74,6 +82,11 @@ class SimConfig:
             "gripper_deadband": (0.0 <= self.gripper_deadband < 1.0, "in [0, 1)"),
             "workspace_min": (np.all(np.less(self.workspace_min, self.workspace_max)), "< workspace_max per axis"),
             "camera.fovy_deg": (0.0 < self.camera.fovy_deg < 180.0, "in (0, 180) degrees"),
+            "views": (
+                0 < len(self.views) == len(set(self.views)) and set(self.views) <= set(scene.VIEWS),
+                f"distinct names out of {scene.VIEWS}",
+            ),
+            "scene_variations": (self.scene_variations in VARIATION_SETS, f"one of {VARIATION_SETS}"),
         }
         for name, (ok, expected) in checks.items():
             if not ok:
@@ -84,7 +97,8 @@ class SimConfig:
 class Observation:
     """What the robot reports after a reset or step."""
 
-    image: np.ndarray | None  # [H, W, 3] uint8 RGB from the exterior camera (None if render_observations=False)
+    image: np.ndarray | None  # [H, V*W, 3] uint8 RGB frame of the V views (None if render_observations=False)
+    views: dict[str, np.ndarray]  # view name -> [H, W, 3] uint8 image of that camera (empty without rendering)
     ee_state: np.ndarray  # [7] flange state: xyz (m), euler xyz (rad), gripper in [0, 1]
     joint_positions: np.ndarray  # [7] arm joints, rad, franka_description zeros
     finger_positions: np.ndarray  # [2] finger joints, m (0 = closed, 0.04 = open)
@@ -117,6 +131,8 @@ class FrankaSimEnv:
         self._render_data = mujoco.MjData(self.model)
         self._renderer: mujoco.Renderer | None = None
         self._ids = _ModelIds(self.model)
+        self._appearance = SceneAppearance(self.model, self.config.camera)
+        self.variation: SceneVariation | None = None  # appearance of the current episode (None: unvaried)
         self._q_home = HOME_JOINTS_FRANKA - scene.ARM_JOINT_OFFSETS
         self._configure_servos()
         kinematics = FlangeKinematics(self.model, self._ids.arm_qpos, self._ids.arm_dof, self._ids.flange_site)
@@ -143,6 +159,8 @@ class FrankaSimEnv:
         """Start a new episode of `task` (default: config.task) for `seed`; identical for identical arguments."""
         task = task or self.config.task
         episode = sample_episode(task, seed, self.config.task_object, self.home_state, self.config.tasks)
+        self.variation = sample_variation(self.config.scene_variations, seed)
+        self._appearance.apply(self.variation)
         mujoco.mj_resetData(self.model, self.data)
         q_start, _ = self._solve_ik(episode.start_state)
         self._set_scene(self.data, q_start, scene.FINGER_OPEN_M, episode.object_positions)
@@ -162,15 +180,15 @@ class FrankaSimEnv:
         return self._observe()
 
     def goal_image(self) -> np.ndarray:
-        """[H, W, 3] uint8 image of the episode's goal scene (arm at the goal pose, objects at their goals)."""
+        """[H, V*W, 3] uint8 frame of the episode's goal scene (arm at the goal pose, objects at their goals)."""
         return self.subgoal_image(len(self.episode.subgoals) - 1)
 
     def subgoal_image(self, index: int) -> np.ndarray:
-        """[H, W, 3] uint8 image of sub-goal `index` of the episode (`episode.subgoals`; the last is the goal)."""
+        """[H, V*W, 3] uint8 frame of sub-goal `index` of the episode (`episode.subgoals`; the last is the goal)."""
         return self.render_subgoal(index)[0]
 
     def render_subgoal(self, index: int) -> tuple[np.ndarray, float]:
-        """Image [H, W, 3] uint8 of sub-goal `index` and the flange position error (m) of its IK posture, rendered
+        """Frame [H, V*W, 3] uint8 of sub-goal `index` and the flange position error (m) of its IK posture, rendered
         once per episode."""
         subgoals = self.episode.subgoals
         if not 0 <= index < len(subgoals):
@@ -183,7 +201,7 @@ class FrankaSimEnv:
         return self._subgoal_images[index]
 
     def subgoal_images(self) -> list[np.ndarray]:
-        """Images [H, W, 3] uint8 of every sub-goal of the episode, in order."""
+        """Frames [H, V*W, 3] uint8 of every sub-goal of the episode, in order."""
         return [self.subgoal_image(i) for i in range(len(self.episode.subgoals))]
 
     def task_status(self) -> TaskStatus:
@@ -269,7 +287,11 @@ class FrankaSimEnv:
 
     # ---------------------------------------------------------------------------------------------------- rendering
     def render(self) -> np.ndarray:
-        """[H, W, 3] uint8 RGB image of the current state from the exterior camera."""
+        """[H, V*W, 3] uint8 RGB frame of the current state from the configured views."""
+        return frame_of(self.render_views(), self.config.views)
+
+    def render_views(self) -> dict[str, np.ndarray]:
+        """View name -> [H, W, 3] uint8 RGB image of the current state, for each configured view."""
         return self._render(self.data)
 
     def render_at_pose(
@@ -286,20 +308,19 @@ class FrankaSimEnv:
         opening = scene.FINGER_OPEN_M * (1.0 - float(np.clip(state[6], 0.0, 1.0)))
         return self._render_scene(q, opening, object_positions or {}), error
 
-    def camera_intrinsics(self) -> tuple[float, float, float, float]:
-        """Pinhole (fx, fy, cx, cy) in pixels of the exterior camera, from its vertical field of view."""
+    def camera_intrinsics(self, view: scene.ViewName = scene.CAMERA_NAME) -> tuple[float, float, float, float]:
+        """Pinhole (fx, fy, cx, cy) in pixels of camera `view`, from its vertical field of view."""
         width, height = self.config.render_size
-        fy = 0.5 * height / np.tan(np.deg2rad(self.config.camera.fovy_deg) / 2.0)
+        fovy = float(self.model.cam_fovy[self.model.camera(view).id])
+        fy = 0.5 * height / np.tan(np.deg2rad(fovy) / 2.0)
         return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
 
-    def camera_extrinsics(self) -> np.ndarray:
-        """[6] DROID-style camera pose in the base frame: position (m) and extrinsic Euler xyz (rad) of the optical
-        frame (x right, y down, z forward); MuJoCo cameras look along their -z with y up."""
-        camera = self.model.camera(scene.CAMERA_NAME).id
-        matrix = np.empty(9)
-        mujoco.mju_quat2Mat(matrix, self.model.cam_quat[camera])
-        optical = matrix.reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
-        return np.concatenate([self.model.cam_pos[camera], geometry.matrix_to_euler(optical)])
+    def camera_extrinsics(self, view: scene.ViewName = scene.CAMERA_NAME) -> np.ndarray:
+        """[6] DROID-style pose of camera `view` in the base frame now: position (m) and extrinsic Euler xyz (rad) of
+        the optical frame (x right, y down, z forward); MuJoCo cameras look along their -z with y up."""
+        camera = self.model.camera(view).id
+        optical = self.data.cam_xmat[camera].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        return np.concatenate([self.data.cam_xpos[camera], geometry.matrix_to_euler(optical)])
 
     def close(self) -> None:
         """Free the renderer's GL context."""
@@ -308,20 +329,25 @@ class FrankaSimEnv:
             self._renderer = None
 
     def _render_scene(self, q_arm: np.ndarray, finger_opening: float, objects: dict[str, np.ndarray]) -> np.ndarray:
+        """The frame of the configured views with the arm, fingers and objects set as given (private MjData)."""
         self._render_data.qpos[:] = self.data.qpos
         self._render_data.time = self.data.time
         self._set_scene(self._render_data, q_arm, finger_opening, objects)
         mujoco.mj_forward(self.model, self._render_data)
-        return self._render(self._render_data)
+        return frame_of(self._render(self._render_data), self.config.views)
 
-    def _render(self, data: mujoco.MjData) -> np.ndarray:
+    def _render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
+        """View name -> image of `data` from each configured camera."""
         if self._renderer is None:
             width, height = self.config.render_size
             self._renderer = mujoco.Renderer(self.model, height, width)
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
-        self._renderer.update_scene(data, camera=scene.CAMERA_NAME)
-        return self._renderer.render()
+        views = {}
+        for view in self.config.views:
+            self._renderer.update_scene(data, camera=view)
+            views[view] = self._renderer.render()
+        return views
 
     # ------------------------------------------------------------------------------------------------------- state
     def ee_state(self) -> np.ndarray:
@@ -330,8 +356,10 @@ class FrankaSimEnv:
         return np.concatenate([self._flange_position(), geometry.matrix_to_euler(matrix), [self._gripper()]])
 
     def _observe(self) -> Observation:
+        views = self.render_views() if self.config.render_observations else {}
         return Observation(
-            image=self.render() if self.config.render_observations else None,
+            image=frame_of(views, self.config.views) if views else None,
+            views=views,
             ee_state=self.ee_state(),
             joint_positions=self.data.qpos[self._ids.arm_qpos] + scene.ARM_JOINT_OFFSETS,
             finger_positions=self.data.qpos[self._ids.finger_qpos].copy(),

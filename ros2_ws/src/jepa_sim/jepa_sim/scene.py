@@ -1,9 +1,11 @@
 """MuJoCo scene for the simulated Franka: our wrapper MJCF around gymnasium-robotics' Panda, compiled to an MjModel.
 
 The wrapper (generated here, so camera pose and image size come from the config) puts the robot base `panda_link0`
-at the world origin on a table whose top is the plane z = 0, adds a cube and a cup with free joints, one exterior
-camera and cheap lighting (no shadows, reflections or multisampling: ~11 ms per 256x256 frame on CPU). The robot
-MJCF is located in the installed `gymnasium_robotics` package at run time; nothing is copied.
+at the world origin on a table whose top is the plane z = 0, adds a cube and a cup with free joints, an exterior
+camera, a wrist camera on the hand (as DROID's), cheap lighting (no shadows, reflections or multisampling: ~11 ms per
+256x256 frame on CPU) and the hidden, collision-free props of the appearance variations (`jepa_sim.variations`: table
+textures, distractor shapes). The robot MJCF is located in the installed `gymnasium_robotics` package at run time;
+nothing is copied.
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ FLANGE_SITE = "flange"
 FLANGE_PARENT_BODY = "panda0_link7"
 FLANGE_OFFSET = (0.0, 0.0, 0.107)  # link8 sits 0.107 m along link7's z axis (franka_description joint8)
 CAMERA_NAME = "exterior"
+WRIST_CAMERA_NAME = "wrist"
+ViewName = Literal["exterior", "wrist"]
+VIEWS: tuple[ViewName, ...] = (CAMERA_NAME, WRIST_CAMERA_NAME)  # the cameras an observation can hold
+# Wrist camera in the link7 frame (flange axis = +z; the fingers slide along (1, 1, 0) / sqrt 2 there): 7 cm beside the
+# hand, across the finger motion, looking down the gripper just past the fingertips, so the fingers open and close
+# across the image and the object between them is seen from above.
+WRIST_CAMERA_POSITION = (0.05, -0.05, 0.1)  # m, link7 frame
+WRIST_CAMERA_LOOKAT = (0.0, 0.0, 0.27)  # m, link7 frame
+WRIST_CAMERA_FOVY_DEG = 75.0
+TABLE_MATERIALS = ("table_mat", "table_checker", "table_gradient")  # plain (default) and the variations' textures
+DISTRACTOR_SHAPES = ("box", "sphere", "cylinder", "capsule")  # one hidden, collision-free geom each
+DISTRACTOR_HIDDEN_Z = -2.0  # m: below the floor, where a distractor not in use waits
 FINGER_OPEN_M = 0.04  # each finger slides 0..0.04 m; gripper 1 = both fingers at 0
 # The MJCF's joint6/joint7 zeros differ from franka_description by the fixed rotations in its link6/link7 frames.
 ARM_JOINT_OFFSETS = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.57, 0.7854])  # q_franka = q_mjcf + offset
@@ -117,6 +131,35 @@ def _cup_geoms(radius: float, half_height: float, walls: int = 10) -> str:
     return "\n        ".join(geoms)
 
 
+def distractor_geom(shape: str) -> str:
+    """Name of the distractor geom of `shape` (one of DISTRACTOR_SHAPES)."""
+    return f"distractor_{shape}"
+
+
+def _distractor_geoms() -> str:
+    """One visual-only geom per distractor shape (about the cube's size), hidden below the floor and transparent."""
+    sizes = {"box": "0.03 0.02 0.035", "sphere": "0.03", "cylinder": "0.025 0.04", "capsule": "0.02 0.03"}
+    return "\n    ".join(
+        f'<geom name="{distractor_geom(shape)}" type="{shape}" size="{sizes[shape]}" pos="0 0 {DISTRACTOR_HIDDEN_Z}" '
+        f'rgba="1 1 1 0" contype="0" conaffinity="0"/>'
+        for shape in DISTRACTOR_SHAPES
+    )
+
+
+def wrist_camera_quat() -> np.ndarray:
+    """(w, x, y, z) orientation in the link7 frame of the wrist camera looking from its position to its lookat."""
+    position, lookat = np.asarray(WRIST_CAMERA_POSITION), np.asarray(WRIST_CAMERA_LOOKAT)
+    forward = (lookat - position) / np.linalg.norm(lookat - position)
+    right = np.array([1.0, 1.0, 0.0]) / np.sqrt(2.0)  # the finger motion: across the image
+    right = right - forward * (right @ forward)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    matrix = np.stack([right, up, -forward], axis=1)  # camera axes (x right, y up, looking along -z) as columns
+    quat = np.empty(4)
+    mujoco.mju_mat2Quat(quat, matrix.flatten())
+    return quat
+
+
 def scene_xml(assets: Path, camera: CameraConfig, render_size: tuple[int, int], timestep: float) -> str:
     """The wrapper MJCF text: Panda includes, table, objects, camera, light and fast-rendering visual settings."""
     width, height = render_size
@@ -134,6 +177,12 @@ def scene_xml(assets: Path, camera: CameraConfig, render_size: tuple[int, int], 
     <texture name="floor_tex" type="2d" builtin="checker" rgb1=".25 .27 .3" rgb2=".2 .22 .25" width="64" height="64"/>
     <material name="floor_mat" texture="floor_tex" texrepeat="8 8" reflectance="0"/>
     <material name="table_mat" rgba=".62 .5 .38 1" reflectance="0"/>
+    <texture name="table_checker_tex" type="2d" builtin="checker" rgb1=".9 .9 .9" rgb2=".55 .55 .55" width="64"
+             height="64"/>
+    <material name="table_checker" texture="table_checker_tex" texrepeat="6 6" reflectance="0"/>
+    <texture name="table_gradient_tex" type="2d" builtin="gradient" rgb1="1 1 1" rgb2=".4 .4 .4" width="64"
+             height="64"/>
+    <material name="table_gradient" texture="table_gradient_tex" texrepeat="3 3" reflectance="0"/>
   </asset>
   <include file="{assets / "actuator.xml"}"/>
   <worldbody>
@@ -143,6 +192,7 @@ def scene_xml(assets: Path, camera: CameraConfig, render_size: tuple[int, int], 
           friction="1 0.005 0.0001"/>
     <camera name="{CAMERA_NAME}" mode="fixed" pos="{_fmt(camera.position)}" xyaxes="{_fmt(xyaxes)}"
             fovy="{camera.fovy_deg:.6g}"/>
+    {_distractor_geoms()}
     <include file="{assets / "chain.xml"}"/>
     <body name="cube" pos="0.5 0.15 {CUBE.half_height}">
       <freejoint name="cube"/>
@@ -161,7 +211,12 @@ def scene_xml(assets: Path, camera: CameraConfig, render_size: tuple[int, int], 
 def build_model(camera: CameraConfig, render_size: tuple[int, int], timestep: float) -> mujoco.MjModel:
     """Compile the scene: add the flange site (link8) to link7 and gravity-compensate the arm like the real robot."""
     spec = mujoco.MjSpec.from_string(scene_xml(franka_assets_dir(), camera, render_size, timestep))
-    spec.body(FLANGE_PARENT_BODY).add_site(name=FLANGE_SITE, pos=list(FLANGE_OFFSET), size=[0.005, 0.0, 0.0])
+    hand = spec.body(FLANGE_PARENT_BODY)
+    hand.add_site(name=FLANGE_SITE, pos=list(FLANGE_OFFSET), size=[0.005, 0.0, 0.0])
+    hand.add_camera(
+        name=WRIST_CAMERA_NAME, pos=list(WRIST_CAMERA_POSITION), quat=list(wrist_camera_quat()),
+        fovy=WRIST_CAMERA_FOVY_DEG,
+    )  # fmt: skip
     for body in spec.bodies:
         if body.name.startswith("panda0_"):
             body.gravcomp = 1.0

@@ -10,8 +10,10 @@ and the bag is refused with how to keep its intact part.
 Output is written to a temporary folder `.tmp-<pid>-<id>-<bag>` (the pid tells a later run whether its writer is
 dead), fsynced, then renamed: never a partial episode.
 
-Cameras: `left_mp4_path` is the first image topic; `right_mp4_path` the second one when recorded, else the same video
-as the left (so the official loader, which draws left or right at random, loads every episode). Camera extrinsics
+Cameras: `left_mp4_path` is the first image topic; `right_mp4_path` the second exterior one when recorded, else the
+same video as the left (so the official loader, which draws left or right at random, loads every episode);
+`ConversionConfig.wrist_topic` names the image topic of a wrist camera, written as DROID's `wrist_mp4_path` /
+`wrist_cam_serial` instead of an exterior camera (`extN_mp4_path`). Camera extrinsics
 ([xyz, extrinsic Euler xyz] of the camera's frame in the robot base frame, per row) come from
 ConversionConfig.camera_extrinsics when given, else from a recorded /tf_static (the image frame_id's pose in the
 ee_state frame_id, through the static tree), else zeros with `extrinsics_known: false`; `extrinsics_source` says which.
@@ -59,10 +61,16 @@ class ConversionConfig:
     max_image_offset_s: float = 1.0 / fmt.ROW_HZ  # grid time -> nearest image
     max_state_offset_s: float = 0.05  # image stamp -> nearest robot / joint state
     camera_serials: tuple[str, ...] = ()  # default: each camera's header frame_id, sanitised
+    wrist_topic: str = ""  # the image topic (of image_topics, not the first) of the wrist camera; "" = none
     camera_extrinsics: tuple[tuple[float, ...], ...] = ()  # per image topic: [x, y, z, roll, pitch, yaw] in base frame
     video: VideoEncoding = field(default_factory=VideoEncoding)
 
     def __post_init__(self) -> None:
+        if self.wrist_topic and self.wrist_topic not in self.image_topics[1:]:
+            raise ValueError(
+                f"wrist_topic {self.wrist_topic!r}: expected one of the image topics after the first "
+                f"(which defines the rows), got image_topics {self.image_topics}"
+            )
         if self.camera_extrinsics and (
             len(self.camera_extrinsics) != len(self.image_topics) or any(len(e) != 6 for e in self.camera_extrinsics)
         ):
@@ -397,10 +405,6 @@ def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: Conver
         "source_bag": str(bag.resolve()),
         "trajectory_length": rows,
         "hdf5_path": fmt.TRAJECTORY_FILE,
-        fmt.LEFT_MP4_KEY: fmt.mp4_relative_path(serials[0]),
-        fmt.RIGHT_MP4_KEY: fmt.mp4_relative_path(serials[min(1, len(serials) - 1)]),
-        "right_mp4_source": "second camera" if len(serials) > 1 else "same camera as left (one camera recorded)",
-        "camera_serials": serials,
         fmt.ROW_HZ_KEY: config.row_hz,
         "mp4_fps": config.video.fps,  # container rate == row rate: playback time is real time
         "mp4_codec": config.video.codec,
@@ -413,9 +417,10 @@ def _metadata(bag: Path, start_ns: int, builder: _EpisodeBuilder, config: Conver
         "seed": status.get("seed"),
         "camera_info": builder.last_value(config.camera_info_topic),
     }
-    for i, serial in enumerate(serials):
-        metadata[f"ext{i + 1}_cam_serial"] = serial
-        metadata[f"ext{i + 1}_mp4_path"] = fmt.mp4_relative_path(serial)
+    by_topic = dict(zip(config.image_topics, serials, strict=True))
+    exterior = [serial for topic, serial in by_topic.items() if topic != config.wrist_topic]
+    metadata |= fmt.camera_metadata(exterior, by_topic.get(config.wrist_topic))
+    metadata["camera_serials"] = serials  # in image-topic order
     return metadata
 
 

@@ -7,7 +7,8 @@ longer one draws starts from [0, rows - N * stride) (the last start is never dra
 allows it. `frameskip` keeps every frameskip-th state (and extrinsics) of the clip, as the official option: the
 official class defaults to 2 (its tubelet size); ours to 1 because our trainer encodes each frame on its own.
 `source_fps` is the physical row rate (metadata `row_hz`, else DROID's 15 Hz) or, to reproduce the official loader on
-real DROID MP4s (which declare 60 fps for 15 Hz content), the video container's declared rate.
+real DROID MP4s (which declare 60 fps for 15 Hz content), the video container's declared rate. `views` (e.g.
+("exterior", "wrist")) returns frames of those cameras tiled side by side (`jepa_core.views`) instead of `camera_key`'s.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class ClipConfig:
 
     frames_per_clip: int = 8
     target_fps: float = 4.0
-    camera_key: str = fmt.LEFT_MP4_KEY  # metadata key of the camera video
+    camera_key: str = fmt.LEFT_MP4_KEY  # metadata key of the camera video (and extrinsics)
+    views: tuple[str, ...] = ()  # named views tiled per frame (fmt.VIEW_CAMERA_KEYS); () = camera_key's video alone
     source_fps: Literal["rows", "container"] = "rows"
     random_start: bool = True  # one random clip per episode per access (as the official loader); else every start
     start_step: int = 0  # with random_start=False: rows between clip starts (0 = one clip span, no overlap)
@@ -136,7 +138,7 @@ class DroidClipDataset(Dataset):
         return len(self._index)
 
     def __getitem__(self, index: int) -> dict:
-        """frames uint8 [N, H, W, 3] (or transform output), states [S, 7], actions [S-1, 7], extrinsics [S, 6]
+        """frames uint8 [N, H, V*W, 3] (or transform output), states [S, 7], actions [S-1, 7], extrinsics [S, 6]
         with S = ceil(N / frameskip) (S = N by default), rows [N] (the frames' rows)."""
         episode_index, start = self._index[index]
         episode = self.episodes[episode_index]
@@ -148,7 +150,8 @@ class DroidClipDataset(Dataset):
         trajectory = self._trajectory(episode.path)
         states = trajectory.states[state_rows]  # [S, 7] f64
         actions = geometry.poses_to_diffs(states)  # [S-1, 7] f64
-        frames = self._frames(trajectory.video, rows)  # [N, H, W, 3] uint8
+        videos = fmt.view_videos(episode.path, self.config.views) if self.config.views else [trajectory.video]
+        frames = np.concatenate([self._frames(video, rows) for video in videos], axis=2)  # [N, H, V*W, 3] uint8
         return {
             "frames": self.transform(frames) if self.transform else torch.from_numpy(frames),
             "states": torch.from_numpy(states).to(self.config.dtype),

@@ -19,6 +19,8 @@ MP4_DIR = "recordings/MP4"
 METADATA_GLOB = "metadata_*.json"
 LEFT_MP4_KEY = "left_mp4_path"
 RIGHT_MP4_KEY = "right_mp4_path"  # the official loader's default views are left and right
+WRIST_MP4_KEY = "wrist_mp4_path"  # DROID's wrist camera (with `wrist_cam_serial`)
+VIEW_CAMERA_KEYS = {"exterior": LEFT_MP4_KEY, "wrist": WRIST_MP4_KEY}  # jepa_core.views names -> metadata keys
 TMP_PREFIX = ".tmp-"  # converters write episodes into folders named so, then rename them
 ROW_HZ_KEY = "row_hz"  # our metadata: rate of the trajectory rows (real DROID episodes do not say; 15 Hz)
 
@@ -55,6 +57,38 @@ def extrinsics_key(serial: str) -> str:
 def camera_timestamp_key(serial: str) -> str:
     """trajectory.h5 key of a camera's per-row capture stamps (ns)."""
     return f"{CAMERA_TIMESTAMPS}/{serial}_estimated_capture"
+
+
+def camera_metadata(exterior_serials: list[str], wrist_serial: str | None = None) -> dict[str, object]:
+    """DROID's camera entries: `extN_cam_serial`/`extN_mp4_path` per exterior camera, `left_mp4_path` (the first) and
+    `right_mp4_path` (the second, else the first again), `wrist_cam_serial`/`wrist_mp4_path`, `camera_serials`."""
+    if not exterior_serials:
+        raise ValueError("camera_metadata: expected at least one exterior camera")
+    metadata: dict[str, object] = {
+        LEFT_MP4_KEY: mp4_relative_path(exterior_serials[0]),
+        RIGHT_MP4_KEY: mp4_relative_path(exterior_serials[min(1, len(exterior_serials) - 1)]),
+        "right_mp4_source": (
+            "second camera" if len(exterior_serials) > 1 else "same camera as left (one camera recorded)"
+        ),
+        "camera_serials": [*exterior_serials, *([wrist_serial] if wrist_serial else [])],
+    }
+    for i, serial in enumerate(exterior_serials):
+        metadata[f"ext{i + 1}_cam_serial"] = serial
+        metadata[f"ext{i + 1}_mp4_path"] = mp4_relative_path(serial)
+    if wrist_serial:
+        metadata["wrist_cam_serial"] = wrist_serial
+        metadata[WRIST_MP4_KEY] = mp4_relative_path(wrist_serial)
+    return metadata
+
+
+def view_videos(episode: Path, views: tuple[str, ...]) -> list[Path]:
+    """The MP4 of each named view (VIEW_CAMERA_KEYS) of an episode, in order; ValueError naming a missing camera."""
+    episode = Path(episode)
+    metadata = read_metadata(episode)
+    unknown = [view for view in views if view not in VIEW_CAMERA_KEYS]
+    if unknown:
+        raise ValueError(f"views {unknown}: expected names out of {tuple(VIEW_CAMERA_KEYS)}")
+    return [episode / MP4_DIR / camera_mp4_name(metadata, VIEW_CAMERA_KEYS[view], episode) for view in views]
 
 
 def find_metadata(episode: Path) -> Path:

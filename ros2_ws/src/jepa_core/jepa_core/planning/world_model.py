@@ -21,7 +21,7 @@ from jepa_core.models.representations import encode_frames, normalize_reps
 from jepa_core.planning.cem import EnergyFn
 from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
-from jepa_core.transforms import planning_transform_batch
+from jepa_core.views import planning_transform_views, view_count
 
 CPU_TOKENS_PER_CALL = 4096
 GPU_ACTIVATION_BUDGET_MB = 4096
@@ -187,9 +187,11 @@ class WorldModel:
             return encode_frames(encoder, frames.to(self.device)).float()
 
     def encode_images(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """RGB uint8 images [B, H, W, 3] -> representations [B, N, D], with the official planning transform."""
-        size = self._require_encoder().img_size[0]
-        return self.encode(planning_transform_batch(images, size=size, device=self.device))
+        """RGB uint8 frames [B, H, V*W, 3] -> representations [B, N, D], with the official planning transform of each
+        of the V views the encoder reads (jepa_core.views; V = 1 for square encoder inputs)."""
+        img_size = self._require_encoder().img_size
+        pixels = planning_transform_views(images, size=img_size[0], views=view_count(img_size), device=self.device)
+        return self.encode(pixels)
 
     def check_representation(self, name: str, reps: torch.Tensor) -> None:
         """Raise when representations are not [..., N, D] of this predictor."""

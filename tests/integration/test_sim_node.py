@@ -156,9 +156,10 @@ def test_bad_requests_are_refused_with_a_reason(system):
     assert not rendered.success and "unreachable" in rendered.message
 
 
-@pytest.mark.parametrize("gripper", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("gripper", [float("nan"), float("inf"), -float("inf"), 7.0, -0.5])
 def test_render_goal_refuses_a_non_finite_gripper(system, gripper):
-    """Issue 13 item 11: a NaN gripper used to render undefined fingers and report success."""
+    """Issue 13 item 11: a NaN gripper used to render undefined fingers and report success; issue 23 item 8: 7.0 was
+    clipped and rendered while the message says [0, 1]."""
     _, probe, executor = system
     reset = call(executor, probe.reset_client, ResetSim.Request(task="reach", seed=1))
     request = RenderGoal.Request(pose=reset.goal_pose, gripper=gripper)

@@ -214,9 +214,9 @@ class SimNode(Node):
             if request.subgoal:
                 image, error = self._on_worker(lambda: self._render_subgoal(request.subgoal))
             else:
-                if not np.isfinite(request.gripper):
+                if not 0.0 <= request.gripper <= 1.0:  # also refuses NaN
                     raise ValueError(f"render_goal: gripper must be a finite closure in [0, 1], got {request.gripper}")
-                state = state_from_pose(request.pose, float(np.clip(request.gripper, 0.0, 1.0)), "render_goal")
+                state = state_from_pose(request.pose, float(request.gripper), "render_goal")
                 image, error = self._on_worker(lambda: self.env.render_at_pose(state))
         except ValueError as error:
             response.success, response.message = False, str(error)

@@ -37,8 +37,8 @@ class Probe:
             self.node.create_subscription(msg_type, topic, lambda msg, key=key: self.received[key].append(msg), qos)
         self.target_pub = self.node.create_publisher(PoseStamped, "target_pose", 10)
         self.gripper_pub = self.node.create_publisher(Float64, "gripper_command", 10)
-        self.reset_client = self.node.create_client(ResetSim, "reset")
-        self.render_client = self.node.create_client(RenderGoal, "render_goal")
+        self.reset_client = self.node.create_client(ResetSim, "sim_node/reset")
+        self.render_client = self.node.create_client(RenderGoal, "sim_node/render_goal")
 
 
 def spin_until(executor, condition, timeout=10.0):
@@ -193,6 +193,36 @@ def test_realtime_mode_steps_on_a_timer(ros_context):
         assert spin_until(executor, lambda: len(probe.received["status"]) >= 5)
         times = [m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in probe.received["status"][-3:]]
         assert np.allclose(np.diff(times), 0.05, atol=1e-6), "task_status carries simulated time"
+    finally:
+        executor.shutdown()
+        probe.node.destroy_node()
+        sim.destroy_node()
+
+
+def test_two_cameras_publish_one_topic_each_with_one_stamp_and_tiled_goals(ros_context):
+    sim = SimNode(
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("render_size", value=[32, 24]),
+            Parameter("hold_publish_period", value=0.0),
+            Parameter("views", value=["exterior", "wrist"]),
+            Parameter("scene_variations", value="heldout"),
+        ],
+    )
+    probe = Probe(ros_context)
+    wrist: list[Image] = []
+    probe.node.create_subscription(Image, "wrist_camera/image_raw", wrist.append, qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(sim)
+    executor.add_node(probe.node)
+    try:
+        response = call(executor, probe.reset_client, ResetSim.Request(task="grasp", seed=1))
+        assert response.success and (response.goal_image.width, response.goal_image.height) == (64, 24)
+        assert spin_until(executor, lambda: wrist and probe.received["image"])
+        exterior = probe.received["image"][-1]
+        assert (wrist[-1].width, wrist[-1].height, exterior.width) == (32, 24, 32)
+        assert wrist[-1].header.frame_id == "wrist_camera_optical_frame"
+        assert spin_until(executor, lambda: wrist[-1].header.stamp == probe.received["image"][-1].header.stamp)
     finally:
         executor.shutdown()
         probe.node.destroy_node()

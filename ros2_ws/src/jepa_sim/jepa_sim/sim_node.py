@@ -1,9 +1,11 @@
 """ROS 2 node around FrankaSimEnv: publishes what a real Franka setup publishes and obeys the same commands.
 
-Publishes camera/image_raw (rgb8, sensor-data QoS), camera/camera_info, joint_states, ee_state (flange in
-panda_link0) and task_status; subscribes to target_pose (PoseStamped, base frame) and gripper_command (Float64, 0..1);
-serves reset (jepa_msgs/srv/ResetSim: also the episode's sub-goal images and step budgets) and render_goal
-(jepa_msgs/srv/RenderGoal: a pose, or a sub-goal scene by name). Every name is a parameter
+Publishes one image topic per camera of `views` (camera/image_raw for the exterior camera, wrist_camera/image_raw for
+the wrist camera on the hand; rgb8, sensor-data QoS, one stamp per observation), camera/camera_info (exterior),
+joint_states, ee_state (flange in panda_link0) and task_status; subscribes to target_pose (PoseStamped, base frame)
+and gripper_command (Float64, 0..1); serves reset (jepa_msgs/srv/ResetSim: also the episode's sub-goal images and
+step budgets) and render_goal (jepa_msgs/srv/RenderGoal: a pose, or a sub-goal scene by name). Goal images are frames
+of all `views` side by side (jepa_core.views), as a multi-view encoder reads them. Every name is a parameter
 (launch/config/sim.yaml documents them all).
 
 step_mode:
@@ -41,6 +43,7 @@ from jepa_sim.env import FrankaSimEnv, Observation, SimConfig
 from jepa_sim.scene import CameraConfig
 
 STEP_MODES = ("lockstep", "realtime")
+VIEW_PARAMETERS = {"exterior": ("image_topic", "camera_frame"), "wrist": ("wrist_image_topic", "wrist_camera_frame")}
 T = TypeVar("T")
 
 
@@ -58,20 +61,24 @@ PARAMETERS = (
     Param("camera_position", list(_SIM.camera.position), "exterior camera position [x, y, z] in the base frame, m"),
     Param("camera_lookat", list(_SIM.camera.lookat), "point [x, y, z] the camera looks at (image centre), m"),
     Param("camera_fovy_deg", _SIM.camera.fovy_deg, "vertical field of view of the camera, degrees"),
+    Param("views", list(_SIM.views), "cameras rendered and published, in frame order: exterior, wrist"),
+    Param("scene_variations", _SIM.scene_variations, "appearance set drawn per reset seed: none, train or heldout"),
     Param("workspace_min", list(_SIM.workspace_min), "lower corner [x, y, z] of the commanded flange box, m"),
     Param("workspace_max", list(_SIM.workspace_max), "upper corner [x, y, z] of the commanded flange box, m"),
     Param("render_goal_max_error", 0.01, "render_goal fails when the pose is missed by more than this, m"),
     Param("base_frame", "panda_link0", "frame of ee_state, target_pose, task_status and joint-space reference"),
     Param("camera_frame", "exterior_camera_optical_frame", "frame_id of images and camera_info"),
     Param("image_topic", "camera/image_raw", "output: sensor_msgs/Image rgb8"),
+    Param("wrist_camera_frame", "wrist_camera_optical_frame", "frame_id of the wrist camera's images"),
+    Param("wrist_image_topic", "wrist_camera/image_raw", "output: sensor_msgs/Image rgb8 of the wrist camera"),
     Param("camera_info_topic", "camera/camera_info", "output: sensor_msgs/CameraInfo"),
     Param("joint_states_topic", "joint_states", "output: sensor_msgs/JointState (franka_description names)"),
     Param("ee_state_topic", "ee_state", "output: jepa_msgs/EndEffectorState"),
     Param("task_status_topic", "task_status", "output: jepa_msgs/TaskStatus"),
     Param("target_pose_topic", "target_pose", "input: geometry_msgs/PoseStamped flange target, base frame"),
     Param("gripper_command_topic", "gripper_command", "input: std_msgs/Float64 gripper closure 0 open .. 1 closed"),
-    Param("reset_service", "reset", "service: jepa_msgs/srv/ResetSim"),
-    Param("render_goal_service", "render_goal", "service: jepa_msgs/srv/RenderGoal"),
+    Param("reset_service", "~/reset", "service: jepa_msgs/srv/ResetSim (/<ns>/sim_node/reset)"),
+    Param("render_goal_service", "~/render_goal", "service: jepa_msgs/srv/RenderGoal (/<ns>/sim_node/render_goal)"),
 )
 
 
@@ -94,6 +101,8 @@ def sim_config(values: dict[str, Any]) -> SimConfig:
         task_object=values["task_object"],
         render_size=tuple(values["render_size"]),
         camera=camera,
+        views=tuple(values["views"]),
+        scene_variations=values["scene_variations"],
         physics_rate_hz=values["physics_rate_hz"],
         control_period=values["control_period"],
         workspace_min=tuple(values["workspace_min"]),
@@ -117,7 +126,11 @@ class SimNode(Node):
         self._last_obs: Observation | None = None
         self._last_publish_time = self.get_clock().now()
         values = self.values
-        self._image_pub = self.create_publisher(Image, values["image_topic"], qos_profile_sensor_data)
+        self._image_pubs = {  # view -> (publisher, frame_id)
+            view: (self.create_publisher(Image, values[topic], qos_profile_sensor_data), values[frame])
+            for view, (topic, frame) in VIEW_PARAMETERS.items()
+            if view in config.views
+        }
         self._info_pub = self.create_publisher(CameraInfo, values["camera_info_topic"], qos_profile_sensor_data)
         self._joints_pub = self.create_publisher(JointState, values["joint_states_topic"], 10)
         self._ee_pub = self.create_publisher(EndEffectorState, values["ee_state_topic"], 10)
@@ -247,7 +260,10 @@ class SimNode(Node):
         camera = Header(stamp=now.to_msg(), frame_id=self.values["camera_frame"])
         base = Header(stamp=now.to_msg(), frame_id=self.values["base_frame"])
         config = self.env.config
-        self._image_pub.publish(array_to_image_msg(obs.image, "rgb8", camera))
+        for view, (publisher, frame_id) in self._image_pubs.items():
+            publisher.publish(
+                array_to_image_msg(obs.views[view], "rgb8", Header(stamp=camera.stamp, frame_id=frame_id))
+            )
         self._info_pub.publish(messages.camera_info_msg(*config.render_size, self._intrinsics, camera))
         self._joints_pub.publish(messages.joint_state_msg(obs, base))
         self._ee_pub.publish(messages.ee_state_msg(obs, base))

@@ -36,7 +36,7 @@ NODES = {
     ),
     "planner_node": (
         "jepa_planner", "planner_node", {"predictor_preset": "parity_tiny", "allow_random_weights": "true"},
-        "planner ready",
+        "planner configured",
     ),
     "franka_adapter": ("jepa_franka", "franka_adapter", {"gripper_enabled": "false"}, "franka_adapter ready"),
     # sim, encoder and planner in one process, as `python -m jepa_bringup.bringup` (the demo's parameter files)

@@ -42,8 +42,8 @@ TIMEOUT = 60.0
 class FakeRobot(Node):
     """Robot + perception stand-in: follows target_pose instantly, publishes state/embeddings, encodes goals."""
 
-    def __init__(self, context) -> None:
-        super().__init__("fake_robot", context=context)
+    def __init__(self, context, namespace: str = "") -> None:
+        super().__init__("fake_robot", context=context, namespace=namespace)
         group = ReentrantCallbackGroup()
         self.alive = True
         self.ee_alive = True  # False: embeddings keep coming, ee_state stops
@@ -70,16 +70,16 @@ class FakeRobot(Node):
         self.plans: list[PlannedAction] = []
         self.rng = np.random.default_rng(0)
         self.ee_pub = self.create_publisher(EndEffectorState, "ee_state", 1)
-        self.embedding_pub = self.create_publisher(Embedding, "embedding", 1)
+        self.embedding_pub = self.create_publisher(Embedding, "encoder_node/embedding", 1)
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)  # as cameras do
         self.create_subscription(PoseStamped, "target_pose", self.on_target, 10, callback_group=group)
         self.create_subscription(Float64, "gripper_command", lambda m: self.grippers.append(m.data), 10)
         self.create_subscription(PlannedAction, "planned_action", self.plans.append, 10)
         self.surprises: list[Surprise] = []
-        self.create_subscription(Surprise, "surprise", self.surprises.append, 10)
-        self.create_service(EncodeImage, "encode_image", self.encode, callback_group=group)
-        self.create_service(RenderGoal, "render_goal", self.render, callback_group=group)
-        self.goal_pose_pub = self.create_publisher(PoseStamped, "/goal_pose", 1)
+        self.create_subscription(Surprise, "planner_node/surprise", self.surprises.append, 10)
+        self.create_service(EncodeImage, "encoder_node/encode_image", self.encode, callback_group=group)
+        self.create_service(RenderGoal, "sim_node/render_goal", self.render, callback_group=group)
+        self.goal_pose_pub = self.create_publisher(PoseStamped, "goal_pose", 1)
         self.create_timer(0.05, self.publish_observation, callback_group=group)
 
     def embedding(self, stamp, fill: float | None) -> Embedding:
@@ -269,7 +269,7 @@ def test_cancel_holds_the_pose(system):
 
 def capture_goal(planner, robot, name: str) -> CaptureGoal.Response:
     """Call the planner's capture_goal (once it has a camera image) and return the response."""
-    capture = robot.create_client(CaptureGoal, "capture_goal")
+    capture = robot.create_client(CaptureGoal, "planner_node/capture_goal")
     assert capture.wait_for_service(timeout_sec=TIMEOUT)
     wait_for(lambda: planner.intake._image is not None)
     future = capture.call_async(CaptureGoal.Request(name=name))

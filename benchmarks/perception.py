@@ -111,7 +111,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
             received_at[msg.header.stamp.sec] = time.perf_counter()
             arrived.notify_all()
 
-    peer.create_subscription(Embedding, "embedding", on_embedding, 10)
+    peer.create_subscription(Embedding, "encoder_node/embedding", on_embedding, 10)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     executor.add_node(peer)

@@ -121,7 +121,7 @@ class _Driver:
         self.clock_pub = self.node.create_publisher(Clock, "/clock", 10)
         self.target_pub = self.node.create_publisher(PoseStamped, "target_pose", 10)
         self.gripper_pub = self.node.create_publisher(Float64, "gripper_command", 10)
-        self.reset_client = self.node.create_client(ResetSim, "reset")
+        self.reset_client = self.node.create_client(ResetSim, "sim_node/reset")
         self.latest_stamp_ns = -1
         self.latest_state: np.ndarray | None = None
         self.node.create_subscription(EndEffectorState, "ee_state", self._on_ee_state, 10)

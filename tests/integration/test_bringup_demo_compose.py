@@ -40,9 +40,9 @@ def test_demo_nodes_run_a_goal_in_one_process():
         client = rclpy.create_node("demo_client", context=composition.context)
         composition.add_node(client)
         embeddings, states = [], []
-        client.create_subscription(Embedding, "embedding", embeddings.append, 10)
+        client.create_subscription(Embedding, "encoder_node/embedding", embeddings.append, 10)
         client.create_subscription(EndEffectorState, "ee_state", states.append, 10)
-        reset = client.create_client(ResetSim, "reset")
+        reset = client.create_client(ResetSim, "sim_node/reset")
         plan = ActionClient(client, PlanToGoal, "plan_to_goal")
         assert composition.spin_until(lambda: reset.service_is_ready() and plan.server_is_ready(), timeout=30.0)
 

@@ -1,4 +1,5 @@
-"""Franka adapter on real rclpy: fake franka_ros2 topics in, ee_state and impedance equilibrium poses out."""
+"""Franka adapter on real rclpy: fake franka_ros2 topics in, ee_state and impedance equilibrium poses out; its managed
+lifecycle (the hold on deactivate) and /diagnostics."""
 
 import math
 import time
@@ -9,7 +10,10 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
+from lifecycle_msgs.msg import Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -60,6 +64,7 @@ def rig(ros_context):
             Parameter("max_angular_step", value=0.1),
             Parameter("command_rate", value=200.0),
             Parameter("ee_state_max_rate", value=0.0),
+            Parameter("diagnostics_period_s", value=0.1),
         ],
     )
     fake = rclpy.create_node("fake_franka", context=ros_context)
@@ -257,3 +262,90 @@ def test_parameters_are_read_only(ros_context):
         assert adapter.get_parameter("max_linear_step").value == adapter.config.max_linear_step == 0.001
     finally:
         adapter.destroy_node()
+
+
+# ---- issue 24 items 3 and 4: managed lifecycle and /diagnostics -----------------------------------------------------
+
+
+def change_state(fake, spin_until, transition: int) -> bool:
+    """Drive the adapter's lifecycle through its change_state service, as `ros2 lifecycle set` does."""
+    client = fake.create_client(ChangeState, "franka_adapter/change_state")
+    assert spin_until(client.service_is_ready)
+    future = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
+    assert spin_until(future.done)
+    return future.result().success
+
+
+def test_deactivate_holds_where_the_arm_is_and_activate_follows_again(rig):
+    fake, adapter, spin_until = rig
+    measured = [TCP_XYZ]
+    publish_state = publish_robot_state(fake, measured)
+    equilibria: list[PoseStamped] = []
+    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
+    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    ee_states: list[EndEffectorState] = []
+    fake.create_subscription(EndEffectorState, "/ee_state", ee_states.append, 10)
+    assert spin_until(lambda: ee_states, step=publish_state)
+    target = TCP_XYZ + np.array([0.03, 0.0, 0.0])
+    target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.03, 0.0, 0.0]), FLANGE_ROTATION))
+    assert spin_until(lambda: equilibria and np.allclose(xyz_of(equilibria[-1].pose), target), step=publish_state)
+
+    measured[0] = TCP_XYZ + np.array([0.004, 0.0, 0.0])  # the arm lags its equilibrium (a contact, a slow arm)
+    assert spin_until(lambda: ee_states[-1].pose.position.x > FLANGE_XYZ[0] + 0.003, step=publish_state)
+    assert change_state(fake, spin_until, Transition.TRANSITION_DEACTIVATE)
+    assert spin_until(lambda: np.allclose(xyz_of(equilibria[-1].pose), measured[0], atol=1e-9))  # the hold
+    assert (rotation_of(equilibria[-1].pose) * TCP_ROTATION.inv()).magnitude() < 1e-6
+    held, ee_states[:] = len(equilibria), []
+    target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.0, 0.03, 0.0]), FLANGE_ROTATION))
+    assert not spin_until(lambda: len(equilibria) > held or ee_states, timeout=0.5, step=publish_state)
+
+    assert change_state(fake, spin_until, Transition.TRANSITION_ACTIVATE)
+    target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.0, 0.005, 0.0]), FLANGE_ROTATION))
+    assert spin_until(lambda: len(equilibria) > held, step=publish_state)
+    assert np.linalg.norm(xyz_of(equilibria[held].pose) - measured[0]) <= 0.01 + 1e-9  # from the measured pose
+    assert change_state(fake, spin_until, Transition.TRANSITION_DEACTIVATE)
+    assert change_state(fake, spin_until, Transition.TRANSITION_CLEANUP) and adapter.config is None
+    assert change_state(fake, spin_until, Transition.TRANSITION_CONFIGURE) and adapter.config is not None
+
+
+def test_autostart_false_waits_unconfigured_and_commands_nothing(ros_context):
+    adapter = FrankaAdapterNode(context=ros_context, parameter_overrides=[Parameter("autostart", value=False)])
+    try:
+        assert adapter.state_label == "unconfigured" and adapter.config is None
+        assert adapter.count_publishers("/ee_state") == 0  # no robot interfaces before configure
+    finally:
+        adapter.destroy_node()
+
+
+def test_diagnostics_report_robot_state_and_command_ages(rig):
+    fake, adapter, spin_until = rig
+    reports: list[DiagnosticStatus] = []
+    fake.create_subscription(
+        DiagnosticArray,
+        "/diagnostics",
+        lambda m: reports.extend(s for s in m.status if s.name == "/franka_adapter"),
+        10,
+    )
+
+    def level_is(level: int, text: str, step=None) -> bool:
+        return spin_until(lambda: reports and reports[-1].level == level and text in reports[-1].message, step=step)
+
+    assert level_is(DiagnosticStatus.WARN, "no robot state received")
+    publish_state = publish_robot_state(fake)
+    assert level_is(DiagnosticStatus.OK, "ok", step=publish_state)
+    values = values_of(reports[-1])
+    assert values["lifecycle_state"] == "active" and values["last_command_age_s"] == "none yet"
+    assert float(values["robot_state_age_s"].split()[0]) < 0.1
+    fake.create_publisher(PoseStamped, "/target_pose", 10).publish(pose_stamped(FLANGE_XYZ, FLANGE_ROTATION))
+    assert spin_until(lambda: values_of(reports[-1])["last_command_age_s"] != "none yet", step=publish_state)
+    assert adapter.set_parameters([Parameter("diagnostics_command_age_warn_s", value=0.05)])[0].successful
+    assert level_is(DiagnosticStatus.WARN, "last_command_age_s", step=publish_state)  # no further targets
+    adapter.set_parameters([Parameter("diagnostics_command_age_warn_s", value=0.0)])
+    assert level_is(DiagnosticStatus.WARN, "robot_state_age_s")  # the robot went silent: above 0.1 s
+    assert level_is(DiagnosticStatus.ERROR, "above 0.5 s")  # beyond state_timeout: streaming stops
+    assert change_state(fake, spin_until, Transition.TRANSITION_DEACTIVATE)
+    assert level_is(DiagnosticStatus.WARN, "inactive: holding")
+
+
+def values_of(status: DiagnosticStatus) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}

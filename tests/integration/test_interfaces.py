@@ -91,10 +91,11 @@ class _Server(Node):
     def __init__(self, context):
         super().__init__("interface_server", context=context)
         group = ReentrantCallbackGroup()
-        self.create_service(EncodeImage, "encode_image", self._encode, callback_group=group)
-        self.create_service(CaptureGoal, "capture_goal", self._capture, callback_group=group)
-        self.create_service(RenderGoal, "render_goal", self._render, callback_group=group)
-        self.create_service(ResetSim, "reset", self._reset, callback_group=group)
+        # private names, as the nodes serve them (encoder_node/encode_image, planner_node/capture_goal, sim_node/...)
+        self.create_service(EncodeImage, "~/encode_image", self._encode, callback_group=group)
+        self.create_service(CaptureGoal, "~/capture_goal", self._capture, callback_group=group)
+        self.create_service(RenderGoal, "~/render_goal", self._render, callback_group=group)
+        self.create_service(ResetSim, "~/reset", self._reset, callback_group=group)
         self._action = ActionServer(
             self,
             PlanToGoal,
@@ -205,13 +206,13 @@ def _call(client_node, srv_type, name, request):
 
 def test_services(nodes):
     _, client, _ = nodes
-    enc = _call(client, EncodeImage, "encode_image", EncodeImage.Request(image=_image(3)))
+    enc = _call(client, EncodeImage, "interface_server/encode_image", EncodeImage.Request(image=_image(3)))
     assert enc.success and enc.embedding.header.frame_id == "camera" and list(enc.embedding.data) == [3.0] * 4
-    cap = _call(client, CaptureGoal, "capture_goal", CaptureGoal.Request(name="shelf", overwrite=True))
+    cap = _call(client, CaptureGoal, "interface_server/capture_goal", CaptureGoal.Request(name="shelf", overwrite=True))
     assert cap.success and cap.name == "shelf" and cap.path.endswith("shelf.png")
-    ren = _call(client, RenderGoal, "render_goal", RenderGoal.Request(pose=_pose(0.25), gripper=0.5))
+    ren = _call(client, RenderGoal, "interface_server/render_goal", RenderGoal.Request(pose=_pose(0.25), gripper=0.5))
     assert ren.success and bytes(ren.image.data) == bytes([50]) * 18 and ren.position_error == 0.25
-    res = _call(client, ResetSim, "reset", ResetSim.Request(task="reach", seed=9))
+    res = _call(client, ResetSim, "interface_server/reset", ResetSim.Request(task="reach", seed=9))
     assert res.success and res.message == "reach" and res.object_goal.x == 9.0 and res.goal_pose == _pose(0.6)
 
 

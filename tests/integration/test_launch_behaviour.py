@@ -315,8 +315,6 @@ def test_rviz_follows_the_planner_names(load_launch, monkeypatch, tmp_path, name
     monkeypatch.setenv("AMENT_PREFIX_PATH", str(fake_ament_prefix(tmp_path / "prefix", {"rviz2": "rviz2"})))
     launch_dir = tmp_path / "launch"
     shutil.copytree(LAUNCH_DIR, launch_dir)
-    set_in_yaml(launch_dir / "config", "planner_node", "markers_topic", "~/markers")
-    set_in_yaml(launch_dir / "config", "planner_node", "goal_pose_topic", "goal_pose")
     given = {"rviz": "true"} | ({"camera_topic": "/cam"} if name == "franka.launch.py" else {})
     nodes = launched(load_launch(name, launch_dir), given)
     remappings = dict(nodes["rviz2"].entity.kwargs["remappings"])

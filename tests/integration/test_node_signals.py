@@ -32,13 +32,13 @@ NODES = {
     "sim_node": ("jepa_sim", "sim_node", {"render_size": "[64, 48]"}, "sim ready"),
     "encoder_node": (
         "jepa_perception", "encoder_node",
-        {"preset": "parity_tiny", "allow_random_weights": "true", "image_size": "64"}, "encoding",
+        {"preset": "parity_tiny", "allow_random_weights": "true", "image_size": "64"}, "encoder configured",
     ),
     "planner_node": (
         "jepa_planner", "planner_node", {"predictor_preset": "parity_tiny", "allow_random_weights": "true"},
         "planner configured",
     ),
-    "franka_adapter": ("jepa_franka", "franka_adapter", {"gripper_enabled": "false"}, "franka_adapter ready"),
+    "franka_adapter": ("jepa_franka", "franka_adapter", {"gripper_enabled": "false"}, "franka_adapter configured"),
     # sim, encoder and planner in one process, as `python -m jepa_bringup.bringup` (the demo's parameter files)
     "bringup": ("", "jepa_bringup.bringup", {"sim_node.render_size": "[64, 64]"}, "composed"),
 }  # fmt: skip

@@ -1,9 +1,11 @@
-"""The encoder node on real rclpy: a 30 Hz image stream, invalid frames, encode_image, status, memory."""
+"""The encoder node on real rclpy: a 30 Hz image stream, invalid frames, encode_image, status, memory; its managed
+lifecycle (change_state) and /diagnostics."""
 
 import gc
 import threading
 import time
 import tracemalloc
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +14,22 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 import torch  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from lifecycle_msgs.msg import Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from jepa_core.frame_encoder import FrameEncoder, FrameEncoderError  # noqa: E402
+from jepa_core.frame_encoder import FrameEncoder  # noqa: E402
 from jepa_msgs.msg import Embedding, PerceptionStatus  # noqa: E402
 from jepa_msgs.srv import EncodeImage  # noqa: E402
 from jepa_perception.encoder_node import EncoderNode  # noqa: E402
 from jepa_ros_common.embeddings import embedding_msg_to_tokens  # noqa: E402
 from jepa_ros_common.images import array_to_image_msg, rgb8_to_compressed_msg  # noqa: E402
+from jepa_ros_common.lifecycle import ConfigureError  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -54,20 +60,39 @@ class Harness:
         self.node = EncoderNode(
             context=context, parameter_overrides=node_parameters(compressed=compressed, **overrides)
         )
+        self.diagnostics: list[DiagnosticStatus] = []
         self.peer = rclpy.create_node("perception_test_peer", context=context)
         qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
         self.images = self.peer.create_publisher(CompressedImage if compressed else Image, "camera/image_raw", qos)
         self.embeddings: list[Embedding] = []
         self.statuses: list[PerceptionStatus] = []
-        self.peer.create_subscription(Embedding, "embedding", self.embeddings.append, 200)
+        self.peer.create_subscription(Embedding, "encoder_node/embedding", self.embeddings.append, 200)
         self.peer.create_subscription(PerceptionStatus, "perception_status", self.statuses.append, 10)
-        self.client = self.peer.create_client(EncodeImage, "encode_image")
+        self.peer.create_subscription(DiagnosticArray, "/diagnostics", lambda m: self.diagnostics.extend(m.status), 10)
+        self.client = self.peer.create_client(EncodeImage, "encoder_node/encode_image")
+        self.lifecycle = self.peer.create_client(ChangeState, "encoder_node/change_state")
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
+        if self.node.is_active:
+            self.wait_for_subscription()
+
+    def wait_for_subscription(self) -> None:
         wait_for(lambda: self.images.get_subscription_count() > 0, 5.0, "encoder subscription")
+
+    def change_state(self, transition: int) -> bool:
+        """Drive the node's lifecycle through its change_state service, as `ros2 lifecycle set` does."""
+        assert self.lifecycle.wait_for_service(timeout_sec=5.0)
+        future = self.lifecycle.call_async(ChangeState.Request(transition=Transition(id=transition)))
+        wait_for(future.done, 30.0, "change_state response")
+        return future.result().success
+
+    def latest_diagnostics(self) -> DiagnosticStatus | None:
+        """The newest /diagnostics status of the encoder node."""
+        mine = [status for status in self.diagnostics if status.name == "/encoder_node"]
+        return mine[-1] if mine else None
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=5.0)
@@ -212,7 +237,7 @@ def test_compressed_images_in_rolling_clips(ros_context):
 
 
 def test_node_without_checkpoint_refuses_to_start(ros_context):
-    with pytest.raises(FrameEncoderError, match="checkpoint is empty"):
+    with pytest.raises(ConfigureError, match="checkpoint is empty"):  # autostart's configure failed (FrameEncoderError)
         EncoderNode(context=ros_context)
     with pytest.raises(ValueError, match="parameter qos_depth must be >= 1"):
         EncoderNode(context=ros_context, parameter_overrides=node_parameters(qos_depth=0))
@@ -265,3 +290,100 @@ def test_worker_never_publishes_after_the_context_is_shut_down():
         harness.thread.join(timeout=5.0)
         harness.node.destroy_node()
         harness.peer.destroy_node()
+
+
+# ---- issue 24 items 3 and 4: managed lifecycle and /diagnostics -----------------------------------------------------
+
+
+def nothing_within(condition, timeout: float) -> bool:
+    """True when `condition` stays false for `timeout` s (what must not happen, e.g. an embedding while inactive)."""
+    try:
+        wait_for(condition, timeout, "")
+    except AssertionError:
+        return True
+    return False
+
+
+def test_a_supervisor_drives_the_lifecycle(ros_context):
+    """configure loads the model, activate encodes and answers, deactivate refuses work, cleanup frees the model."""
+    harness = Harness(ros_context, autostart=False)
+    try:
+        node, image = harness.node, array_to_image_msg(np.zeros((48, 64, 3), np.uint8), "rgb8", header(1))
+        assert node.state_label == "unconfigured" and node.encoder is None  # nothing loaded yet
+        refused = harness.call(image)
+        assert not refused.success and "unconfigured, not active" in refused.message
+        assert harness.change_state(Transition.TRANSITION_CONFIGURE) and node.state_label == "inactive"
+        harness.wait_for_subscription()
+        assert "inactive, not active" in harness.call(image).message
+        harness.images.publish(image)
+        assert nothing_within(lambda: harness.embeddings or node.stats.snapshot().frames_received, 0.5)
+
+        assert harness.change_state(Transition.TRANSITION_ACTIVATE)
+        assert harness.call(image).success
+        harness.images.publish(image)
+        wait_for(lambda: len(harness.embeddings) == 1, 5.0, "an embedding once active")
+
+        assert harness.change_state(Transition.TRANSITION_DEACTIVATE)
+        assert "inactive, not active" in harness.call(image).message
+        harness.images.publish(image)
+        assert nothing_within(lambda: len(harness.embeddings) > 1, 0.5)
+        assert node.stats.snapshot().frames_received == 1  # frames are ignored, not queued, while inactive
+
+        model = weakref.ref(node.encoder)
+        assert harness.change_state(Transition.TRANSITION_CLEANUP) and node.encoder is None
+        assert model() is None, "cleanup left the encoder alive"
+        assert harness.change_state(Transition.TRANSITION_CONFIGURE)
+        assert harness.change_state(Transition.TRANSITION_ACTIVATE)
+        harness.images.publish(image)
+        wait_for(lambda: len(harness.embeddings) == 2, 5.0, "an embedding after reconfiguring")
+    finally:
+        harness.close()
+
+
+def test_a_failed_configure_keeps_the_node_unconfigured_with_the_reason(ros_context):
+    harness = Harness(ros_context, allow_random_weights=False, autostart=False)
+    try:
+        assert not harness.change_state(Transition.TRANSITION_CONFIGURE)
+        assert harness.node.state_label == "unconfigured" and "checkpoint is empty" in harness.node.last_error
+        wait_for(lambda: (s := harness.latest_diagnostics()) is not None and s.level == DiagnosticStatus.ERROR, 5.0,
+                 "an ERROR status naming the failed configure")  # fmt: skip
+        assert "checkpoint is empty" in harness.latest_diagnostics().message
+    finally:
+        harness.close()
+
+
+def test_diagnostics_levels_follow_the_limits(ros_context):
+    """WARN without camera images, OK once images are encoded within the limits, WARN / ERROR above the latency
+    limits (set live), WARN after an invalid frame and while inactive."""
+    harness = Harness(ros_context, diagnostics_period_s=0.1)
+    node = harness.node
+    latest = harness.latest_diagnostics
+
+    def reaches(level: int, text: str) -> None:
+        wait_for(lambda: (s := latest()) is not None and s.level == level and text in s.message, 5.0,
+                 f"level {level} with {text!r}")  # fmt: skip
+
+    try:
+        reaches(DiagnosticStatus.WARN, "input rate 0.00 Hz below 1.0 Hz")
+        harness.images.publish(array_to_image_msg(np.zeros((48, 64, 3), np.uint8), "rgb8", header(1)))
+        wait_for(lambda: harness.embeddings, 5.0, "an embedding")
+        assert all(r.successful for r in node.set_parameters([Parameter("diagnostics_min_input_rate_hz", value=0.0)]))
+        reaches(DiagnosticStatus.OK, "ok")
+        values = {kv.key: kv.value for kv in latest().values}
+        assert values["model"] == "preset:parity_tiny" and values["frames_encoded"] == "1"
+        assert {"input_rate_hz", "encode_latency_ms_p50", "encode_latency_ms_p95", "frames_dropped"} <= set(values)
+
+        assert node.set_parameters([Parameter("diagnostics_latency_warn_ms", value=0.001)])[0].successful
+        reaches(DiagnosticStatus.WARN, "encode_latency_ms_p95")
+        assert node.set_parameters([Parameter("diagnostics_latency_error_ms", value=0.002)])[0].successful
+        reaches(DiagnosticStatus.ERROR, "encode_latency_ms_p95")
+        bad = node.set_parameters([Parameter("diagnostics_latency_error_ms", value=-1.0)])[0]
+        assert not bad.successful and "finite >= 0" in bad.reason
+        node.set_parameters([Parameter("diagnostics_latency_warn_ms", value=0.0),
+                             Parameter("diagnostics_latency_error_ms", value=0.0)])  # fmt: skip
+        harness.images.publish(Image(header=header(2), height=2, width=2, encoding="rgb8", step=6, data=bytes(5)))
+        reaches(DiagnosticStatus.WARN, "1 invalid frames")
+        assert harness.change_state(Transition.TRANSITION_DEACTIVATE)
+        reaches(DiagnosticStatus.WARN, "inactive")
+    finally:
+        harness.close()

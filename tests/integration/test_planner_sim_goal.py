@@ -43,7 +43,7 @@ def test_readme_goal_flow_succeeds_with_the_bundled_model(tmp_path, monkeypatch)
         states: list[EndEffectorState] = []
         client.create_subscription(EndEffectorState, "ee_state", states.append, 10)
         target_pub = client.create_publisher(PoseStamped, "target_pose", 10)
-        capture = client.create_client(CaptureGoal, "capture_goal")
+        capture = client.create_client(CaptureGoal, "planner_node/capture_goal")
         action = ActionClient(client, PlanToGoal, "plan_to_goal")
         spinner = threading.Thread(target=composition.spin, daemon=True)
         spinner.start()
@@ -57,7 +57,7 @@ def test_readme_goal_flow_succeeds_with_the_bundled_model(tmp_path, monkeypatch)
             wait_for(result_future.done)
             return result_future.result().result
 
-        # ros2 service call /capture_goal jepa_msgs/srv/CaptureGoal "{name: shelf}"
+        # ros2 service call /planner_node/capture_goal jepa_msgs/srv/CaptureGoal "{name: shelf}"
         response = capture.call_async(CaptureGoal.Request(name="shelf"))
         wait_for(response.done)
         assert response.result().success, response.result().message

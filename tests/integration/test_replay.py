@@ -303,7 +303,7 @@ def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings
     player = BagPlayer(source, options, context=ros_context)
     peer = rclpy.create_node("replay_embeddings", context=ros_context)
     embeddings: list[Embedding] = []
-    peer.create_subscription(Embedding, "embedding", embeddings.append, 100)
+    peer.create_subscription(Embedding, "encoder_node/embedding", embeddings.append, 100)
     executor = SingleThreadedExecutor(context=ros_context)
     for node in (encoder, player, peer):
         executor.add_node(node)

@@ -37,8 +37,8 @@ class Probe:
             self.node.create_subscription(msg_type, topic, lambda msg, key=key: self.received[key].append(msg), qos)
         self.target_pub = self.node.create_publisher(PoseStamped, "target_pose", 10)
         self.gripper_pub = self.node.create_publisher(Float64, "gripper_command", 10)
-        self.reset_client = self.node.create_client(ResetSim, "reset")
-        self.render_client = self.node.create_client(RenderGoal, "render_goal")
+        self.reset_client = self.node.create_client(ResetSim, "sim_node/reset")
+        self.render_client = self.node.create_client(RenderGoal, "sim_node/render_goal")
 
 
 def spin_until(executor, condition, timeout=10.0):

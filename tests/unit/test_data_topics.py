@@ -8,12 +8,13 @@ COMMANDS = [
     ("/target_pose", "geometry_msgs/msg/PoseStamped"),
     ("/robot2/gripper_command", "std_msgs/msg/Float64"),  # in any namespace
     ("/goal_pose", "geometry_msgs/msg/PoseStamped"),  # RViz's goal: the planner renders it and moves the arm
+    ("/robot1/goal_pose", "geometry_msgs/msg/PoseStamped"),  # the same under namespace:=robot1
     ("/cartesian_impedance_controller/equilibrium_pose", "geometry_msgs/msg/PoseStamped"),
     ("/mobile/cmd_vel", "geometry_msgs/msg/Twist"),
     ("/arm/joint_trajectory", "trajectory_msgs/msg/JointTrajectory"),  # by type, whatever the name
     ("/plan_to_goal/_action/status", "action_msgs/msg/GoalStatusArray"),
     ("/plan_to_goal/_action/feedback", "jepa_msgs/action/PlanToGoal_FeedbackMessage"),
-    ("/render_goal/_service_event", "jepa_msgs/srv/RenderGoal_Event"),
+    ("/sim_node/render_goal/_service_event", "jepa_msgs/srv/RenderGoal_Event"),
 ]
 OBSERVATIONS = [
     ("/camera/image_raw", "sensor_msgs/msg/Image"),

@@ -8,9 +8,13 @@ import yaml
 
 from jepa_core.frame_encoder import FrameEncoderConfig
 from jepa_perception.encoder_node import ENCODER_DESCRIPTIONS, NODE_DESCRIPTIONS, PARAMETERS, NodeSettings
+from jepa_perception.status import DIAGNOSTICS_PARAMETERS
+from jepa_ros_common.lifecycle import AUTOSTART
 
 LAUNCH_DIR = Path(__file__).resolve().parents[2] / "launch"
-DEFAULTS = {f.name: f.default for config in (FrameEncoderConfig, NodeSettings) for f in fields(config)}
+DEFAULTS = {f.name: f.default for config in (FrameEncoderConfig, NodeSettings) for f in fields(config)} | {
+    p.name: p.default for p in (AUTOSTART, *DIAGNOSTICS_PARAMETERS)
+}
 
 
 def test_yaml_documents_every_parameter_with_its_default():

@@ -68,3 +68,22 @@ def test_embedding_message_round_trip():
     msg.data = msg.data[:-1]
     with pytest.raises(ValueError, match="needs 120 values, got 119"):
         embedding_msg_to_tokens(msg)
+
+
+def test_input_rate_and_recent_invalid_frames_over_the_rate_window():
+    now = [100.0]
+    stats = PipelineStats(rate_window_s=5.0, clock=lambda: now[0])
+    assert stats.snapshot().input_rate_hz == 0.0
+    stats.received()
+    assert stats.snapshot().input_rate_hz == 1.0  # one image is not a burst: at least 1 s of window
+    for _ in range(20):  # 10 Hz for 2 s
+        now[0] += 0.1
+        stats.received()
+    stats.invalid("bad step")
+    assert stats.snapshot().input_rate_hz == pytest.approx(21 / 2.0)  # over the 2 s since the first image
+    now[0] += 10.0  # the camera went silent
+    snapshot = stats.snapshot()
+    assert (snapshot.input_rate_hz, snapshot.invalid_recent, snapshot.frames_invalid) == (0.0, 0, 1)
+    stats.restart_rate()
+    stats.received()
+    assert stats.snapshot().input_rate_hz == 1.0

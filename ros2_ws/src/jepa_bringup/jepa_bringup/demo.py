@@ -258,7 +258,7 @@ class DemoClient:
         self.feedback: list[PlanToGoal.Feedback] = []
         self.node.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
         self.node.create_subscription(TaskStatus, "task_status", self._on_status, 10)
-        self.reset_client = self.node.create_client(ResetSim, "reset")
+        self.reset_client = self.node.create_client(ResetSim, "sim_node/reset")
         self.plan_client = ActionClient(self.node, PlanToGoal, "plan_to_goal")
 
     def wait_ready(self) -> None:

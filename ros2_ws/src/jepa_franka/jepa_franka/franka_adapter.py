@@ -25,6 +25,12 @@ names, nothing copied):
   same interface) and point `equilibrium_pose_topic` at `/<controller name>/equilibrium_pose`. franka_ros (ROS 1)
   used the same `equilibrium_pose` interface.
 
+Lifecycle (jepa_ros_common.lifecycle): configure checks the TCP offset and creates the robot interfaces (state
+subscriptions, equilibrium and ee_state publishers, gripper clients); activate follows targets and publishes ee_state;
+deactivate holds (one equilibrium at the measured TCP pose, so the arm stays where it is; targets and gripper
+commands are ignored, no ee_state goes out, so a running planner goal stops on stale observations); cleanup
+destroys the interfaces. /diagnostics (jepa_franka.status) reports the robot state age and the last command age.
+
 Safety: the adapter never forwards a target directly. It streams the equilibrium towards the latest target at
 `command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (a new stream
 starts from the measured pose; it stops when the equilibrium lags the measured pose by more than
@@ -37,11 +43,10 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionClient
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
@@ -64,7 +69,10 @@ from jepa_franka.franka_conversions import (
     translation_distance,
     within_step,
 )
+from jepa_franka.status import DIAGNOSTICS_PARAMETERS, AdapterStatus, DiagnosticLimits, adapter_report
 from jepa_msgs.msg import EndEffectorState
+from jepa_ros_common.diagnostics import DiagnosticsPublisher, Report
+from jepa_ros_common.lifecycle import AUTOSTART, ManagedNode, destroy_entities
 from jepa_ros_common.parameters import Param, declare_table, finite_positive
 from jepa_ros_common.poses import pose_msg, position_quaternion
 from jepa_ros_common.process import run_node
@@ -119,6 +127,8 @@ PARAMETERS: tuple[Param, ...] = (
     Param("gripper_epsilon_inner", 0.005, "Grasp success tolerance below the width, m."),
     Param("gripper_epsilon_outer", 0.08, "Grasp success tolerance above the width (object thicker), m."),
     Param("gripper_deadband", 0.05, "Skip gripper commands closer than this (fraction of max width) to the last."),
+    AUTOSTART,
+    *DIAGNOSTICS_PARAMETERS,
 )
 
 
@@ -151,14 +161,18 @@ class FrankaAdapterConfig:
     gripper_deadband: float
 
 
-class FrankaAdapterNode(Node):
-    """Translates franka_ros2 state into ee_state and our commands into impedance equilibria and gripper goals."""
+class FrankaAdapterNode(ManagedNode):
+    """Managed node translating franka_ros2 state into ee_state and our commands into impedance equilibria and gripper
+    goals."""
 
     def __init__(self, **node_kwargs) -> None:
+        """Declare the parameters, create the diagnostics, then autostart (configure, activate)."""
         super().__init__("franka_adapter", **node_kwargs)
-        self.config = self._declare_config()
-        cfg = self.config
-        self._offset = tcp_offset(cfg.tcp_offset_xyz, cfg.tcp_offset_rpy)
+        self._values = declare_table(self, PARAMETERS, on_change=self._on_parameters)
+        self.limits = DiagnosticLimits.from_values(self._values)
+        self.config: FrankaAdapterConfig | None = None
+        self._entities: list = []  # what configure created and cleanup destroys
+        self._gripper_clients: dict[GripperMotion, tuple[ActionClient, type]] = {}
         self._measured_tcp: Pose | None = None
         self._measured_at = 0.0  # time.monotonic() of the last valid pose
         self._last_ee_state_at = float("-inf")
@@ -169,48 +183,85 @@ class FrankaAdapterNode(Node):
         self._sent_gripper_width: float | None = None
         self._gripper_busy = False
         self._pending_gripper: GripperGoal | None = None
+        self.status = AdapterStatus()
+        DiagnosticsPublisher(self, self._diagnose, self._values["diagnostics_period_s"])
+        self.autostart()
 
-        self._ee_state_pub = self.create_publisher(EndEffectorState, cfg.ee_state_topic, 10)
-        self._equilibrium_pub = self.create_publisher(
+    # ---- lifecycle and parameters --------------------------------------------------------------------------------
+
+    def configure(self) -> None:
+        """Read the parameters into a typed config (a malformed TCP offset raises) and create the robot interfaces."""
+        values = self._values
+        cfg = self.config = FrankaAdapterConfig(
+            **{f.name: values[f.name] for f in fields(FrankaAdapterConfig)}
+            | {name: tuple(values[name]) for name in ("tcp_offset_xyz", "tcp_offset_rpy")}
+        )
+        self._offset = tcp_offset(cfg.tcp_offset_xyz, cfg.tcp_offset_rpy)
+        self._ee_state_pub = self.create_lifecycle_publisher(EndEffectorState, cfg.ee_state_topic, 10)
+        self._equilibrium_pub = self.create_lifecycle_publisher(
             PoseStamped, cfg.equilibrium_pose_topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         )
         # Best effort subscribes to both reliable (robot state broadcaster) and best-effort (gripper) publishers.
-        self.create_subscription(
-            PoseStamped,
-            franka_topic(cfg.robot_namespace, cfg.tcp_pose_topic),
-            self._on_tcp_pose,
-            qos_profile_sensor_data,
-        )
-        self.create_subscription(PoseStamped, cfg.target_pose_topic, self._on_target_pose, 10)
-        self.create_timer(1.0 / cfg.command_rate, self._stream_equilibrium)
+        self._entities = [
+            self._ee_state_pub,
+            self._equilibrium_pub,
+            self.create_subscription(PoseStamped, franka_topic(cfg.robot_namespace, cfg.tcp_pose_topic),
+                                     self._on_tcp_pose, qos_profile_sensor_data),
+            self.create_subscription(PoseStamped, cfg.target_pose_topic, self._on_target_pose, 10),
+            self.create_timer(1.0 / cfg.command_rate, self._stream_equilibrium),
+        ]  # fmt: skip
         self._gripper_clients = self._create_gripper_io()
         self.get_logger().info(
-            f"franka_adapter ready: {franka_topic(cfg.robot_namespace, cfg.tcp_pose_topic)} -> {cfg.ee_state_topic}, "
-            f"{cfg.target_pose_topic} -> {cfg.equilibrium_pose_topic} at up to {cfg.command_rate:g} Hz, gripper "
-            f"{'on' if cfg.gripper_enabled else 'off'}"
+            f"franka_adapter configured: {franka_topic(cfg.robot_namespace, cfg.tcp_pose_topic)} -> "
+            f"{cfg.ee_state_topic}, {cfg.target_pose_topic} -> {cfg.equilibrium_pose_topic} at up to "
+            f"{cfg.command_rate:g} Hz, gripper {'on' if cfg.gripper_enabled else 'off'}"
         )
 
-    def _declare_config(self) -> FrankaAdapterConfig:
-        """Declare the parameter table (all read-only) and read it into a typed config."""
-        values = declare_table(self, PARAMETERS)
-        config = FrankaAdapterConfig(
-            **values | {name: tuple(values[name]) for name in ("tcp_offset_xyz", "tcp_offset_rpy")}
-        )
-        tcp_offset(config.tcp_offset_xyz, config.tcp_offset_rpy)  # raises on malformed offsets
-        return config
+    def activate(self) -> None:
+        """Follow targets from now on; the first stream starts from the measured pose."""
+        self._target_tcp = self._equilibrium = None
+
+    def deactivate(self) -> None:
+        """Hold: stop following the target and set the equilibrium to the fresh measured TCP pose (published while
+        the publisher is still active), so the arm stays where it is; queued gripper goals are dropped."""
+        self._target_tcp, self._pending_gripper = None, None
+        if self._measured_is_fresh():
+            self._publish_equilibrium(self._measured_tcp)
+        else:
+            self.get_logger().warning("deactivated without a fresh measured pose: the controller keeps its last "
+                                      "equilibrium")  # fmt: skip
+        self._equilibrium = None
+
+    def cleanup(self) -> None:
+        """Destroy the robot interfaces configure created."""
+        destroy_entities(self, self._entities)
+        for client, _ in self._gripper_clients.values():
+            client.destroy()
+        self._entities, self._gripper_clients, self.config = [], {}, None
+        self._measured_tcp, self._finger_width = None, None
+
+    def _on_parameters(self, changed: dict) -> None:
+        """Live parameters (the diagnostics limits): used from the next report."""
+        self._values = self._values | changed
+        self.limits = DiagnosticLimits.from_values(self._values)
+
+    def _diagnose(self) -> Report:
+        """The /diagnostics report (status.adapter_report)."""
+        state_age = None if self._measured_tcp is None else time.monotonic() - self._measured_at
+        return adapter_report(self.state_label, self.last_error, state_age, self.status.ages(time.monotonic()),
+                              self._target_tcp is not None, self.limits, self._values["state_timeout"])  # fmt: skip
 
     def _create_gripper_io(self) -> dict[GripperMotion, tuple[ActionClient, type]]:
-        """Gripper state subscription and, when franka_msgs is importable, the Move/Grasp action clients."""
+        """Gripper state and command subscriptions and, when franka_msgs is importable, the Move/Grasp action
+        clients (subscriptions go into the entities cleanup destroys)."""
         cfg = self.config
         if not cfg.gripper_enabled:
             return {}
-        self.create_subscription(
-            JointState,
-            franka_topic(cfg.robot_namespace, f"{cfg.gripper_namespace}/joint_states"),
-            self._on_gripper_joint_states,
-            qos_profile_sensor_data,
-        )
-        self.create_subscription(Float64, cfg.gripper_command_topic, self._on_gripper_command, 10)
+        joint_states = franka_topic(cfg.robot_namespace, f"{cfg.gripper_namespace}/joint_states")
+        self._entities += [
+            self.create_subscription(JointState, joint_states, self._on_gripper_joint_states, qos_profile_sensor_data),
+            self.create_subscription(Float64, cfg.gripper_command_topic, self._on_gripper_command, 10),
+        ]
         if not FRANKA_MSGS_AVAILABLE:
             self.get_logger().error(
                 "franka_msgs is not importable: gripper commands on "
@@ -229,7 +280,7 @@ class FrankaAdapterNode(Node):
     # ---- robot state -> ee_state -------------------------------------------------------------------------------
 
     def _on_tcp_pose(self, msg: PoseStamped) -> None:
-        """Store the measured TCP pose and publish the flange as ee_state (rate-limited)."""
+        """Store the measured TCP pose and, while active, publish the flange as ee_state (rate-limited)."""
         try:
             if msg.header.frame_id and msg.header.frame_id.lstrip("/") != self.config.base_frame:
                 raise ValueError(
@@ -242,6 +293,8 @@ class FrankaAdapterNode(Node):
             return
         now = time.monotonic()
         self._measured_tcp, self._measured_at = tcp, now
+        if not self.is_active:
+            return
         if self.config.gripper_enabled and self._finger_width is None:
             self.get_logger().warning("no gripper joint states yet: ee_state withheld", throttle_duration_sec=5.0)
             return
@@ -268,7 +321,12 @@ class FrankaAdapterNode(Node):
     # ---- target_pose -> equilibrium pose -----------------------------------------------------------------------
 
     def _on_target_pose(self, msg: PoseStamped) -> None:
-        """Accept a flange target in the base frame, or refuse it and stop streaming (the arm holds)."""
+        """Accept a flange target in the base frame, or refuse it and stop streaming (the arm holds); ignored unless
+        active."""
+        if not self.is_active:
+            self.get_logger().warning(f"target_pose ignored: franka_adapter is {self.state_label}, holding",
+                                      throttle_duration_sec=5.0)  # fmt: skip
+            return
         try:
             flange = self._validated_target(msg)
         except ValueError as error:
@@ -278,6 +336,7 @@ class FrankaAdapterNode(Node):
         if self._target_tcp is None:
             self._equilibrium = None  # a new stream starts from the measured pose, not from an old equilibrium
         self._target_tcp = tcp_from_flange(flange, self._offset)
+        self.status.commanded(time.monotonic())
 
     def _validated_target(self, msg: PoseStamped) -> Pose:
         """The target flange pose, or ValueError saying why it must not be executed."""
@@ -299,7 +358,7 @@ class FrankaAdapterNode(Node):
 
     def _stream_equilibrium(self) -> None:
         """Publish one bounded step of the equilibrium towards the target; stop when reached or when state is stale."""
-        if self._target_tcp is None:
+        if self._target_tcp is None or not self.is_active:
             return
         if not self._measured_is_fresh():
             self._target_tcp = None
@@ -316,20 +375,26 @@ class FrankaAdapterNode(Node):
             return
         reached = within_step(start, self._target_tcp, cfg.max_linear_step, cfg.max_angular_step)
         step = limit_step(start, self._target_tcp, cfg.max_linear_step, cfg.max_angular_step)
-        out = PoseStamped()
-        out.header.stamp = self.get_clock().now().to_msg()
-        out.header.frame_id = cfg.base_frame
-        out.pose = pose_msg(step.position, step.quaternion)
-        self._equilibrium_pub.publish(out)
+        self._publish_equilibrium(step)
         self._equilibrium = step
         if reached:
             self._target_tcp = None
 
+    def _publish_equilibrium(self, tcp: Pose) -> None:
+        """Send the impedance controller the equilibrium (TCP) pose `tcp`."""
+        out = PoseStamped()
+        out.header.stamp = self.get_clock().now().to_msg()
+        out.header.frame_id = self.config.base_frame
+        out.pose = pose_msg(tcp.position, tcp.quaternion)
+        self._equilibrium_pub.publish(out)
+        self.status.equilibrium_sent(time.monotonic())
+
     # ---- gripper_command -> franka_gripper actions --------------------------------------------------------------
 
     def _on_gripper_command(self, msg: Float64) -> None:
-        """Turn a closure command into a Move/Grasp goal (one in flight at a time, the latest one queued)."""
-        if not self._gripper_clients:
+        """Turn a closure command into a Move/Grasp goal (one in flight at a time, the latest one queued); ignored
+        unless active."""
+        if not self._gripper_clients or not self.is_active:
             return
         cfg = self.config
         try:

@@ -1,10 +1,13 @@
 """Perception node: camera images -> V-JEPA 2 embeddings (jepa_msgs/Embedding), latest frame only, never a backlog.
 
+A managed node (jepa_ros_common.lifecycle): configure loads the encoder (checks the checkpoint) and creates the image
+subscription and the embedding publisher; activate starts encoding the stream and answering `~/encode_image`;
+deactivate stops both (frames are ignored, encode_image answers with the reason); cleanup frees the model.
 The subscription callback validates and converts each image and stores it in a one-item slot (a frame overwritten
 before it was encoded counts as dropped); a worker thread encodes the newest frame and publishes its embedding with
-the image's header. `encode_image` encodes one image on request (goal images). `perception_status` reports counts
-and latency (image receipt -> embedding publish) about once a second; problems are logged at a throttled rate.
-Everything model-related lives in jepa_core.frame_encoder.FrameEncoder.
+the image's header. `perception_status` reports counts and latency (image receipt -> embedding publish) about once a
+second, /diagnostics the same judged against limits (jepa_perception.status); problems are logged at a throttled
+rate. Everything model-related lives in jepa_core.frame_encoder.FrameEncoder.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 from rclpy.exceptions import InvalidHandle
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -26,8 +28,11 @@ from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, RollingCli
 from jepa_msgs.msg import Embedding, PerceptionStatus
 from jepa_msgs.srv import EncodeImage
 from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
+from jepa_perception.status import DIAGNOSTICS_PARAMETERS, DiagnosticLimits, perception_report
+from jepa_ros_common.diagnostics import DiagnosticsPublisher, Report
 from jepa_ros_common.embeddings import tokens_to_embedding_msg
 from jepa_ros_common.images import DEFAULT_MAX_PIXELS, ImageConversionError, compressed_msg_to_rgb8, image_msg_to_rgb8
+from jepa_ros_common.lifecycle import AUTOSTART, ManagedNode, destroy_entities
 from jepa_ros_common.parameters import Param, declare_table
 from jepa_ros_common.process import run_node
 
@@ -59,9 +64,9 @@ class NodeSettings:
 
     image_topic: str = "camera/image_raw"  # sensor_msgs/Image (or CompressedImage when `compressed`)
     compressed: bool = False  # subscribe to sensor_msgs/CompressedImage (jpeg/png) on image_topic
-    embedding_topic: str = "embedding"  # jepa_msgs/Embedding out
+    embedding_topic: str = "~/embedding"  # jepa_msgs/Embedding out
     status_topic: str = "perception_status"  # jepa_msgs/PerceptionStatus out
-    encode_service: str = "encode_image"  # jepa_msgs/srv/EncodeImage
+    encode_service: str = "~/encode_image"  # jepa_msgs/srv/EncodeImage
     qos_reliability: str = "best_effort"  # image subscription reliability: best_effort (sensor data) or reliable
     qos_depth: int = 1  # image subscription queue depth (only the newest frame is ever encoded)
     max_image_pixels: int = DEFAULT_MAX_PIXELS  # larger images (width x height) are refused before decoding
@@ -107,62 +112,106 @@ class PendingFrame:
     received: float  # time.monotonic() at receipt
 
 
-PARAMETERS: tuple[Param, ...] = tuple(
-    Param(field.name, field.default, descriptions[field.name])
-    for config_type, descriptions in ((FrameEncoderConfig, ENCODER_DESCRIPTIONS), (NodeSettings, NODE_DESCRIPTIONS))
-    for field in fields(config_type)
+PARAMETERS: tuple[Param, ...] = (
+    *(
+        Param(field.name, field.default, descriptions[field.name])
+        for config_type, descriptions in ((FrameEncoderConfig, ENCODER_DESCRIPTIONS), (NodeSettings, NODE_DESCRIPTIONS))
+        for field in fields(config_type)
+    ),
+    AUTOSTART,
+    *DIAGNOSTICS_PARAMETERS,
 )
 
 
-def _declare_all(node: Node) -> tuple[FrameEncoderConfig, NodeSettings]:
-    """Declare every parameter of PARAMETERS (all read-only); the two configs built from the values."""
-    values = declare_table(node, PARAMETERS)
-    encoder = FrameEncoderConfig(**{field.name: values[field.name] for field in fields(FrameEncoderConfig)})
-    settings = NodeSettings(**{field.name: values[field.name] for field in fields(NodeSettings)})
-    return encoder, settings
-
-
-class EncoderNode(Node):
-    """Subscribes to camera images, publishes embeddings and status, serves encode_image."""
+class EncoderNode(ManagedNode):
+    """Managed node that subscribes to camera images, publishes embeddings and status, serves encode_image."""
 
     def __init__(self, **node_kwargs: Any) -> None:
+        """Declare and check the parameters, create the status, service and diagnostics, then autostart."""
         super().__init__(NODE_NAME, **node_kwargs)
         self._slot: LatestSlot[PendingFrame] = LatestSlot()
-        self._worker: threading.Thread | None = None  # started last: destroy_node works on a half-built node
-        self._running = True
-        self.encoder_config, self.settings = _declare_all(self)
+        self._slot.close()  # no worker until configure
+        self._worker: threading.Thread | None = None
+        self._entities: list = []  # what configure created and cleanup destroys
+        self.encoder: FrameEncoder | None = None
+        self._clip: RollingClip | None = None
+        self._embedding_pub = None
+        self._values = values = declare_table(self, PARAMETERS, on_change=self._on_parameters)
+        self.encoder_config = FrameEncoderConfig(**{f.name: values[f.name] for f in fields(FrameEncoderConfig)})
+        self.settings = NodeSettings(**{f.name: values[f.name] for f in fields(NodeSettings)})
         self.settings.validate()
+        self.limits = DiagnosticLimits.from_values(values)
+        self.stats = PipelineStats()
+        self._image_type = CompressedImage if self.settings.compressed else Image
+        self._to_rgb = compressed_msg_to_rgb8 if self.settings.compressed else image_msg_to_rgb8  # (msg, max_pixels)
+        self._status_pub = self.create_publisher(PerceptionStatus, self.settings.status_topic, 10)
+        self.create_service(EncodeImage, self.settings.encode_service, self._on_encode_image)
+        self.create_timer(self.settings.status_period_s, self._publish_status)
+        if self.settings.stats_log_period_s > 0:
+            self.create_timer(self.settings.stats_log_period_s, self._log_stats)
+        DiagnosticsPublisher(self, self._diagnose, values["diagnostics_period_s"])
+        self.autostart()
+
+    # ---- lifecycle and parameters --------------------------------------------------------------------------------
+    def configure(self) -> None:
+        """Load the encoder (FrameEncoderError names a bad checkpoint), create the image subscription and the
+        embedding publisher, start the worker."""
         if self.encoder_config.num_threads > 0:
             torch.set_num_threads(self.encoder_config.num_threads)
         self.encoder = FrameEncoder(self.encoder_config)
-        self.stats = PipelineStats()
-        self._clip = RollingClip(self.encoder.clip_frames) if self.encoder_config.frames_per_clip > 1 else None
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.settings.qos_depth,
             reliability=RELIABILITY[self.settings.qos_reliability],
             durability=DurabilityPolicy.VOLATILE,
         )
-        image_type = CompressedImage if self.settings.compressed else Image
-        self._to_rgb = compressed_msg_to_rgb8 if self.settings.compressed else image_msg_to_rgb8  # (msg, max_pixels)
-        self.create_subscription(image_type, self.settings.image_topic, self._on_image, qos)
-        self._embedding_pub = self.create_publisher(Embedding, self.settings.embedding_topic, 10)
-        self._status_pub = self.create_publisher(PerceptionStatus, self.settings.status_topic, 10)
-        self.create_service(EncodeImage, self.settings.encode_service, self._on_encode_image)
-        self.create_timer(self.settings.status_period_s, self._publish_status)
-        if self.settings.stats_log_period_s > 0:
-            self.create_timer(self.settings.stats_log_period_s, self._log_stats)
-        self._worker = threading.Thread(target=self._encode_loop, name="encoder_worker", daemon=True)
+        self._embedding_pub = self.create_lifecycle_publisher(Embedding, self.settings.embedding_topic, 10)
+        self._entities = [
+            self.create_subscription(self._image_type, self.settings.image_topic, self._on_image, qos),
+            self._embedding_pub,
+        ]
+        self._slot = LatestSlot()
+        self._worker = threading.Thread(target=self._encode_loop, args=(self._slot,), name="encoder_worker",
+                                        daemon=True)  # fmt: skip
         self._worker.start()
         self.get_logger().info(
-            f"encoding {self.settings.image_topic} -> {self.settings.embedding_topic} with "
+            f"encoder configured: {self.settings.image_topic} -> {self.settings.embedding_topic} with "
             f"{self.encoder_config.model_name} "
             f"({self.encoder_config.backend}, {self.encoder_config.device}, {self.encoder_config.dtype}, "
             f"grid {self.encoder.grid})"
         )
 
+    def activate(self) -> None:
+        """Start encoding: a fresh rolling clip and input-rate window (frames were ignored while inactive)."""
+        self._clip = RollingClip(self.encoder.clip_frames) if self.encoder_config.frames_per_clip > 1 else None
+        self.stats.restart_rate()
+
+    def deactivate(self) -> None:
+        """Stop encoding: the frame waiting for the worker is discarded (not counted as dropped)."""
+        self._slot.take(timeout=0.0)
+
+    def cleanup(self) -> None:
+        """Stop the worker, destroy what configure created and drop the model (memory back to the device)."""
+        self._stop_worker()
+        destroy_entities(self, self._entities)
+        self._entities, self._embedding_pub, self.encoder, self._clip = [], None, None, None
+
+    def _on_parameters(self, changed: dict) -> None:
+        """Live parameters (the diagnostics limits): used from the next report."""
+        self._values = self._values | changed
+        self.limits = DiagnosticLimits.from_values(self._values)
+
+    def _diagnose(self) -> Report:
+        """The /diagnostics report (status.perception_report)."""
+        return perception_report(self.state_label, self.last_error, self.stats.snapshot(), self.limits,
+                                 self.encoder_config.model_name)  # fmt: skip
+
+    # ---- the stream ----------------------------------------------------------------------------------------------
     def _on_image(self, msg: Image | CompressedImage) -> None:
-        """Validate and convert; keep only the newest frame (an unencoded one it replaces counts as dropped)."""
+        """Validate and convert; keep only the newest frame (an unencoded one it replaces counts as dropped). Ignored
+        unless active."""
+        if not self.is_active:
+            return
         received = time.monotonic()
         self.stats.received()
         try:
@@ -181,11 +230,12 @@ class EncoderNode(Node):
         self.stats.invalid(reason)
         self.get_logger().warning(reason, throttle_duration_sec=self.settings.log_throttle_s)
 
-    def _encode_loop(self) -> None:
-        """Worker thread: encode the newest frame whenever there is one, until the node is destroyed or its context
-        shut down (a signal): from then on nothing is published and nothing counts as a failure."""
-        while self._running and self._context_up():
-            frame = self._slot.take(timeout=0.5)
+    def _encode_loop(self, slot: LatestSlot[PendingFrame]) -> None:
+        """Worker thread: encode the newest frame of `slot` whenever there is one, until the slot is closed (cleanup,
+        destroy) or the context shut down (a signal): from then on nothing is published and nothing counts as a
+        failure."""
+        while not slot.closed and self._context_up():
+            frame = slot.take(timeout=0.5)
             if frame is None:
                 continue
             try:
@@ -205,7 +255,7 @@ class EncoderNode(Node):
                 return
             tokens = self.encoder.encode_video(video)
         msg = self._embedding_msg(tokens[0], frame.header)
-        if not self._context_up():  # shut down while encoding: the publisher is no longer valid
+        if not self._context_up() or not self.is_active:  # shut down or deactivated while encoding
             return
         self._embedding_pub.publish(msg)
         self.stats.encoded((time.monotonic() - frame.received) * 1000.0)
@@ -228,10 +278,17 @@ class EncoderNode(Node):
         )
 
     def _on_encode_image(self, request: EncodeImage.Request, response: EncodeImage.Response) -> EncodeImage.Response:
-        """Encode one image with the stream's preprocessing (frames_per_clip > 1: a static clip of that image)."""
+        """Encode one image with the stream's preprocessing (frames_per_clip > 1: a static clip of that image); refused
+        with the reason unless active."""
+        encoder = self.encoder  # cleanup may drop it meanwhile (multi-threaded executors)
+        if not self.is_active or encoder is None:
+            response.success = False
+            response.message = f"{NODE_NAME} is {self.state_label}, not active: refused until it is activated"
+            self.get_logger().warning(f"encode_image: {response.message}", throttle_duration_sec=5.0)
+            return response
         try:
             rgb = image_msg_to_rgb8(request.image, self.settings.max_image_pixels)
-            response.embedding = self._embedding_msg(self.encoder.encode(rgb[None])[0], request.image.header)
+            response.embedding = self._embedding_msg(encoder.encode(rgb[None])[0], request.image.header)
         except ImageConversionError as error:
             response.success, response.message = False, f"invalid image: {error}"
         except Exception as error:  # the caller gets the reason; the node keeps serving
@@ -267,12 +324,16 @@ class EncoderNode(Node):
             f"p95 {s.latency_ms_p95:.1f}" + (f"; last error: {s.last_error}" if s.last_error else "")
         )
 
-    def destroy_node(self) -> None:
-        """Stop the worker thread, then destroy the node."""
-        self._running = False
+    def _stop_worker(self) -> None:
+        """Close the worker's slot and wait for the worker to finish its frame."""
         self._slot.close()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def destroy_node(self) -> None:
+        """Stop the worker thread, then destroy the node."""
+        self._stop_worker()
         super().destroy_node()
 
 

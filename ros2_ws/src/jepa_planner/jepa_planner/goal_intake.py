@@ -95,7 +95,8 @@ class GoalIntake:
         self._entities = [
             node.create_subscription(Image, values["image_topic"], self._on_image, qos_profile_sensor_data,
                                      callback_group=callback_group),
-            node.create_service(CaptureGoal, "capture_goal", self._capture_goal, callback_group=callback_group),
+            node.create_service(CaptureGoal, values["capture_goal_service"], self._capture_goal,
+                                callback_group=callback_group),
             node.create_service(RemoveGoal, "remove_goal", self._remove_goal, callback_group=callback_group),
             node.create_service(ListGoals, "list_goals", self._list_goals, callback_group=callback_group),
             self._encode_client,

@@ -76,7 +76,11 @@ PARAMETERS: tuple[Param, ...] = (
         "'service': goal images encoded by the perception node's encode_image (one "
         "encoder in GPU memory); 'local': the planner loads its own encoder",
     ),
-    Param("encode_service", "encode_image", "service of the perception node that encodes goal images"),
+    Param(
+        "encode_service",
+        "encoder_node/encode_image",
+        "service of the perception node that encodes goal images (the encoder node's private ~/encode_image)",
+    ),
     Param(
         "encode_timeout_s",
         30.0,
@@ -244,17 +248,21 @@ PARAMETERS: tuple[Param, ...] = (
         takes_effect="from the next report",
     ),
     Param("base_frame", "fr3_link0", "frame of ee_state (others are refused) and of every command"),
-    Param("embedding_topic", "embedding", "jepa_msgs/Embedding of the current camera frame"),
+    Param(
+        "embedding_topic",
+        "encoder_node/embedding",
+        "jepa_msgs/Embedding of the current camera frame (the encoder node's private ~/embedding)",
+    ),
     Param("ee_state_topic", "ee_state", "jepa_msgs/EndEffectorState"),
     Param("image_topic", "camera/image_raw", "camera images, stored by capture_goal"),
     Param("target_pose_topic", "target_pose", "commanded flange pose (geometry_msgs/PoseStamped)"),
     Param("gripper_command_topic", "gripper_command", "commanded gripper closure 0..1 (std_msgs/Float64)"),
     Param("planned_action_topic", "planned_action", "jepa_msgs/PlannedAction per control step"),
-    Param("markers_topic", "markers", "visualization_msgs/MarkerArray: planned path, goal, energy"),
-    Param("surprise_topic", "surprise", "jepa_msgs/Surprise after each executed action (prediction vs observation)"),
+    Param("markers_topic", "~/markers", "visualization_msgs/MarkerArray: planned path, goal, energy"),
+    Param("surprise_topic", "~/surprise", "jepa_msgs/Surprise after each executed action (prediction vs observation)"),
     Param(
         "goal_pose_topic",
-        "/goal_pose",
+        "goal_pose",
         "RViz 2D Goal Pose: rendered into a goal image by render_goal when served (simulation), else it selects the "
         "library goal captured nearest to it horizontally",
     ),
@@ -280,7 +288,12 @@ PARAMETERS: tuple[Param, ...] = (
     ),
     Param("goal_markers_topic", "goal_markers", "visualization_msgs/MarkerArray (latched): goal library, step text"),
     Param("goal_image_topic", "~/goal_image", "sensor_msgs/Image (latched): the active sub-goal's goal image"),
-    Param("render_goal_service", "render_goal", "simulator service rendering the image of a pose"),
+    Param(
+        "render_goal_service",
+        "sim_node/render_goal",
+        "simulator service rendering the image of a pose (the sim node's private ~/render_goal)",
+    ),
+    Param("capture_goal_service", "~/capture_goal", "service storing the current camera image as a named goal"),
     Param("goal_library_dir", "~/.local/share/jepa_ros/goals", "folder of named goal images"),
     Param("rviz_goal_name", "rviz_goal", "library name under which RViz goals are stored"),
     Param(

@@ -117,3 +117,8 @@ def _plain(value: Any) -> Any:
 def finite_positive(value: float) -> str | None:
     """Validator: a finite number > 0 (inf would unbound a limit)."""
     return None if 0.0 < value < math.inf else f"expected finite > 0, got {value}"
+
+
+def finite_non_negative(value: float) -> str | None:
+    """Validator: a finite number >= 0 (thresholds where 0 means off)."""
+    return None if 0.0 <= value < math.inf else f"expected finite >= 0, got {value}"

@@ -77,8 +77,8 @@ PARAMETERS = (
     Param("task_status_topic", "task_status", "output: jepa_msgs/TaskStatus"),
     Param("target_pose_topic", "target_pose", "input: geometry_msgs/PoseStamped flange target, base frame"),
     Param("gripper_command_topic", "gripper_command", "input: std_msgs/Float64 gripper closure 0 open .. 1 closed"),
-    Param("reset_service", "reset", "service: jepa_msgs/srv/ResetSim"),
-    Param("render_goal_service", "render_goal", "service: jepa_msgs/srv/RenderGoal"),
+    Param("reset_service", "~/reset", "service: jepa_msgs/srv/ResetSim (/<ns>/sim_node/reset)"),
+    Param("render_goal_service", "~/render_goal", "service: jepa_msgs/srv/RenderGoal (/<ns>/sim_node/render_goal)"),
 )
 
 

@@ -60,3 +60,33 @@ def test_demo_nodes_run_a_goal_in_one_process():
         assert result.steps >= 1
         print(f"goal of {result.steps} steps in {time.monotonic() - start:.1f} s: {result.reason}")
         client.destroy_node()
+
+
+# The stack's names outside any namespace: /diagnostics (where dashboards look), RViz's /clicked_point, and rclpy's own.
+ROOT_NAMES = {"/diagnostics", "/clicked_point", "/rosout", "/parameter_events"}
+
+
+def test_namespace_moves_every_name_and_services_are_private():
+    """Issue 24 item 6: under namespace robot1 every topic and service of the demo nodes is under /robot1 (no bare
+    /reset, /render_goal, /encode_image, /capture_goal, /embedding, /markers, /surprise, /goal_pose); a node's own
+    services are under its name."""
+    specs = parse_overrides(SMALL_PLANNER, DEMO_NODES)
+    with Composition(specs, [REPO / name for name in DEMO_PARAMS_FILES], namespace="robot1") as composition:
+        nodes = composition.nodes
+        names = {
+            name
+            for node in nodes.values()
+            for name in (
+                *(node.resolve_service_name(service.srv_name) for service in node.services),
+                *(node.resolve_topic_name(publisher.topic_name) for publisher in node.publishers),
+                *(node.resolve_topic_name(subscription.topic_name) for subscription in node.subscriptions),
+            )
+        }
+        assert {name for name in names if not name.startswith("/robot1/")} <= ROOT_NAMES
+        assert {"/robot1/sim_node/reset", "/robot1/sim_node/render_goal", "/robot1/encoder_node/encode_image",
+                "/robot1/planner_node/capture_goal"} <= names  # fmt: skip
+        assert {"/robot1/encoder_node/embedding", "/robot1/planner_node/markers", "/robot1/planner_node/surprise",
+                "/robot1/goal_pose"} <= names  # fmt: skip
+        planner = nodes["planner_node"]
+        clients = {planner.resolve_service_name(client.srv_name) for client in planner.clients}
+        assert {"/robot1/encoder_node/encode_image", "/robot1/sim_node/render_goal"} <= clients

@@ -21,12 +21,12 @@ from jepa_core.data.bag_to_droid import (
 from jepa_core.data.droid_validate import validate_episode
 from jepa_core.data.synthetic import (
     CODE_BLOCK,
-    WRIST_IMAGE_TOPIC,
     SyntheticEpisode,
     frame_code,
     synthetic_state,
     write_synthetic_bag,
 )
+from jepa_core.data.topics import WRIST_CAMERA_IMAGE
 from jepa_core.data.video import decode_all
 from training.bag_to_droid import main as cli_main
 
@@ -281,7 +281,7 @@ def test_extrinsics_from_a_recorded_tf_static(tmp_path):
 
 def test_a_wrist_camera_is_written_as_droids_wrist_view(tmp_path):
     write_synthetic_bag(tmp_path / "two_cameras", SyntheticEpisode(seconds=1.0, wrist_frame_id="wrist_camera"))
-    topics = ("/camera/image_raw", f"/{WRIST_IMAGE_TOPIC}")
+    topics = ("/camera/image_raw", f"/{WRIST_CAMERA_IMAGE.name}")
     config = ConversionConfig(image_topics=topics, wrist_topic=topics[1])
     episode = convert_bag(tmp_path / "two_cameras", tmp_path / "droid", config)
     metadata = fmt.read_metadata(episode)

@@ -18,7 +18,6 @@ from jepa_core.data.bags import BAG_VERSION, ChunkPolicy, CrcBagWriter
 from jepa_core.data.typestore import stack_typestore
 
 CODE_BLOCK = 16  # pixels of the top-left block carrying the frame code
-WRIST_IMAGE_TOPIC = "wrist_camera/image_raw"  # the simulator's wrist camera topic
 TF, TF_BODY = "geometry_msgs/msg/TransformStamped", "geometry_msgs/msg/Transform"
 ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 FINGER_JOINTS = ["panda_finger_joint1", "panda_finger_joint2"]
@@ -38,7 +37,7 @@ class SyntheticEpisode:
     camera_frame_id: str = "front_camera"
     image_encoding: str = "rgb8"  # written into the Image header (the pixels stay rgb8): other values test rejection
     camera_pose: tuple[float, ...] | None = None  # [xyz, euler xyz] in panda_link0: written on /tf_static when set
-    wrist_frame_id: str = ""  # set: the same frames (colours inverted) also on WRIST_IMAGE_TOPIC from this frame
+    wrist_frame_id: str = ""  # set: the same frames (colours inverted) also on the wrist camera topic, this frame_id
 
 
 def frame_code(index: int) -> int:
@@ -103,7 +102,7 @@ def write_synthetic_bag(
                 _stamp(store, int(ns), spec.wrist_frame_id), spec.height, spec.width, spec.image_encoding, 0,
                 spec.width * 3, (255 - frame).ravel(),
             )  # fmt: skip
-            events.append((int(ns), WRIST_IMAGE_TOPIC, wrist))
+            events.append((int(ns), topics.WRIST_CAMERA_IMAGE.name, wrist))
     for ns in at(spec.state_hz):
         state = synthetic_state(seconds_of(ns))
         header = _stamp(store, int(ns), "panda_link0")
@@ -126,7 +125,8 @@ def write_synthetic_bag(
         events.append((int(ns), topics.TASK_STATUS.name, status))
     events.sort(key=lambda event: event[0])
 
-    wanted = [topic for topic in topics.RECORDED_TOPICS if topic.name not in omit]
+    unused = () if spec.wrist_frame_id else (topics.WRIST_CAMERA_IMAGE.name,)  # no wrist camera, no wrist topic
+    wanted = [topic for topic in topics.RECORDED_TOPICS if topic.name not in (*omit, *unused)]
     if spec.camera_pose is not None:  # base -> mount (translation) -> camera (rotation): a two-link static tree
         pose = np.asarray(spec.camera_pose, np.float64)
         vector, quat, transform = t["geometry_msgs/msg/Vector3"], t["geometry_msgs/msg/Quaternion"], t[TF]
@@ -140,8 +140,6 @@ def write_synthetic_bag(
         )
         events.insert(0, (spec.start_ns, "tf_static", t["tf2_msgs/msg/TFMessage"]([mount, camera])))
         wanted.append(topics.RecordedTopic("tf_static", "tf2_msgs/msg/TFMessage"))
-    if spec.wrist_frame_id:
-        wanted.append(topics.RecordedTopic(WRIST_IMAGE_TOPIC, topics.CAMERA_IMAGE.msgtype))
     plugin = StoragePlugin[storage.upper()]
     writer = CrcBagWriter(path, ChunkPolicy(fsync=False)) if plugin == StoragePlugin.MCAP else None
     with writer or Writer(path, version=BAG_VERSION, storage_plugin=plugin) as writer:

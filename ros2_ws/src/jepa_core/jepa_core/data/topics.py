@@ -15,6 +15,7 @@ class RecordedTopic:
 
 
 CAMERA_IMAGE = RecordedTopic("camera/image_raw", "sensor_msgs/msg/Image")
+WRIST_CAMERA_IMAGE = RecordedTopic("wrist_camera/image_raw", "sensor_msgs/msg/Image")  # recorded when published
 CAMERA_INFO = RecordedTopic("camera/camera_info", "sensor_msgs/msg/CameraInfo")
 EE_STATE = RecordedTopic("ee_state", "jepa_msgs/msg/EndEffectorState")
 JOINT_STATES = RecordedTopic("joint_states", "sensor_msgs/msg/JointState")
@@ -25,6 +26,7 @@ TASK_STATUS = RecordedTopic("task_status", "jepa_msgs/msg/TaskStatus")
 
 RECORDED_TOPICS: tuple[RecordedTopic, ...] = (
     CAMERA_IMAGE,
+    WRIST_CAMERA_IMAGE,
     CAMERA_INFO,
     EE_STATE,
     JOINT_STATES,

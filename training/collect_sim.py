@@ -9,6 +9,8 @@ positions from the reset episode, as an operator sees the table, and tracks wher
 
     scripts/run.sh python -m training.collect_sim --episodes 20 --seconds 20 --output data/sim
     -> data/sim/bags/<episode>/ (rosbag2 MCAP) and data/sim/droid/<episode>/ (raw DROID)
+
+`--views exterior wrist` also records the wrist camera (wrist_camera/image_raw), converted to DROID's wrist_mp4_path.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from jepa_core import geometry
 from jepa_core.data.bag_to_droid import ConversionConfig
 from jepa_core.data.droid_format import ROW_HZ
 from jepa_core.data.droid_validate import validate_episode
+from jepa_core.data.topics import CAMERA_IMAGE, WRIST_CAMERA_IMAGE
 from jepa_data.recorder_node import EpisodeRecorder
 from jepa_msgs.msg import EndEffectorState
 from jepa_msgs.srv import ResetSim
@@ -103,6 +106,7 @@ class CollectionConfig:
     policy: str = "play"  # "play" (manipulation mix, PlayPolicy) or "waypoints" (ExplorationPolicy)
     seed: int = 0
     render_size: int = 256  # side of the square camera images, px
+    views: tuple[str, ...] = ("exterior",)  # cameras the sim publishes and the bags record (exterior, wrist)
     workers: int = DEFAULT_WORKERS  # bag -> DROID conversion processes (1 measured fastest on 2 cores)
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
     step_timeout_s: float = 10.0  # wall time allowed for one simulated step to come back
@@ -168,6 +172,7 @@ class SimCollector:
                 Parameter("hold_publish_period", value=0.0),
                 Parameter("task", value=config.task),
                 Parameter("render_size", value=[config.render_size] * 2),
+                Parameter("views", value=list(config.views)),
             ],
         )
         self.recorder = EpisodeRecorder(
@@ -194,6 +199,7 @@ class SimCollector:
     def _wait_for_topics(self) -> None:
         """Let the recorder subscribe to everything the sim and the driver publish."""
         expected = {"/camera/image_raw", "/ee_state", "/joint_states", "/target_pose", "/gripper_command"}
+        expected |= {f"/{WRIST_CAMERA_IMAGE.name}"} if "wrist" in self.config.views else set()
         _wait(lambda: expected <= self.recorder.subscribed_topics, 20.0, f"recorder subscriptions {expected}")
         _wait(lambda: self.driver.reset_client.service_is_ready(), 20.0, "the sim's reset service")
 
@@ -256,7 +262,10 @@ def collect(config: CollectionConfig) -> list[Path]:
                 bags.append(collector.record_episode(index, progress))
     finally:
         collector.close()
-    conversion = ConversionConfig()
+    wrist = f"/{WRIST_CAMERA_IMAGE.name}" if "wrist" in config.views else ""
+    conversion = ConversionConfig(
+        image_topics=(f"/{CAMERA_IMAGE.name}", *([wrist] if wrist else [])), wrist_topic=wrist
+    )
     outcomes = convert_many(bags, config.output / "droid", conversion, force=True, workers=config.workers)
     failures = [o.error for o in outcomes if o.error]
     if failures:
@@ -282,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--render-size", type=int, default=defaults.render_size, help="square camera image side, px")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="parallel bag -> DROID conversions")
+    parser.add_argument("--views", nargs="+", default=defaults.views, help="cameras recorded: exterior [wrist]")
     args = parser.parse_args(argv)
     config = CollectionConfig(
         output=args.output,
@@ -291,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         policy=args.policy,
         seed=args.seed,
         render_size=args.render_size,
+        views=tuple(args.views),
         workers=args.workers,
     )
     episodes = collect(config)

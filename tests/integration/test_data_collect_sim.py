@@ -9,8 +9,10 @@ pytest.importorskip("rclpy")
 pytest.importorskip("mujoco")
 
 from jepa_core.data.droid_dataset import ClipConfig, DroidClipDataset  # noqa: E402
-from jepa_core.data.droid_format import load_trajectory  # noqa: E402
+from jepa_core.data.droid_format import load_trajectory, read_metadata  # noqa: E402
 from training.collect_sim import CollectionConfig, ExplorationPolicy, collect  # noqa: E402
+
+VIEWS = ("exterior", "wrist")
 
 
 def test_exploration_policy_is_smooth_and_bounded():
@@ -36,3 +38,12 @@ def test_collect_one_short_episode(tmp_path):
     assert clip["frames"].shape == (8, 64, 64, 3) and clip["frames"].float().std() > 5
     assert clip["actions"].abs().max() > 0.005  # the arm moved between clip frames
     assert collect(config) == [episode]  # a second run keeps the recorded bag and re-converts it
+
+
+def test_collect_records_the_wrist_camera_as_droids_wrist_view(tmp_path):
+    config = CollectionConfig(output=tmp_path, episodes=1, seconds=0.8, render_size=32, workers=1, views=VIEWS)
+    (episode,) = collect(config)
+    metadata = read_metadata(episode)
+    assert metadata["wrist_mp4_path"] != metadata["left_mp4_path"] == metadata["ext1_mp4_path"]
+    dataset = DroidClipDataset(episode, ClipConfig(frames_per_clip=4, target_fps=15.0, random_start=False, views=VIEWS))
+    assert dataset[0]["frames"].shape == (4, 32, 64, 3)

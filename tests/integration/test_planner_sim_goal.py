@@ -45,38 +45,48 @@ def test_readme_goal_flow_succeeds_with_the_bundled_model(tmp_path, monkeypatch)
         target_pub = client.create_publisher(PoseStamped, "target_pose", 10)
         capture = client.create_client(CaptureGoal, "planner_node/capture_goal")
         action = ActionClient(client, PlanToGoal, "plan_to_goal")
-        spinner = threading.Thread(target=composition.spin, daemon=True)
+        finished = threading.Event()
+        spinner = threading.Thread(target=composition.spin_until, args=(finished.is_set,), daemon=True)
         spinner.start()
-        assert capture.wait_for_service(timeout_sec=TIMEOUT) and action.wait_for_server(timeout_sec=TIMEOUT)
-        wait_for(lambda: states and composition.nodes["planner_node"]._image is not None)
+        try:
+            readme_flow(composition, states, target_pub, capture, action)
+        finally:
+            finished.set()
+            spinner.join(timeout=10)
 
-        def send_goal() -> PlanToGoal.Result:
-            future = action.send_goal_async(PlanToGoal.Goal(goal_name="shelf"))
-            wait_for(future.done)
-            result_future = future.result().get_result_async()
-            wait_for(result_future.done)
-            return result_future.result().result
 
-        # ros2 service call /planner_node/capture_goal jepa_msgs/srv/CaptureGoal "{name: shelf}"
-        response = capture.call_async(CaptureGoal.Request(name="shelf"))
-        wait_for(response.done)
-        assert response.result().success, response.result().message
-        at_goal = send_goal()  # the arm is where the goal was captured
-        assert at_goal.outcome == PlanToGoal.Result.OUTCOME_SUCCEEDED and at_goal.steps == 0, at_goal.reason
+def readme_flow(composition, states, target_pub, capture, action) -> None:
+    """Capture a goal where the arm is (reached at step 0), move the arm away, plan back to it."""
+    assert capture.wait_for_service(timeout_sec=TIMEOUT) and action.wait_for_server(timeout_sec=TIMEOUT)
+    wait_for(lambda: states and composition.nodes["planner_node"].intake._image is not None)
 
-        def position() -> np.ndarray:
-            p = states[-1].pose.position
-            return np.array([p.x, p.y, p.z])
+    def send_goal() -> PlanToGoal.Result:
+        future = action.send_goal_async(PlanToGoal.Goal(goal_name="shelf"))
+        wait_for(future.done)
+        result_future = future.result().get_result_async()
+        wait_for(result_future.done)
+        return result_future.result().result
 
-        start = position()
-        away = PoseStamped(pose=copy.deepcopy(states[-1].pose))
-        away.header.frame_id = "panda_link0"
-        away.pose.position.x, away.pose.position.y = start[0] + 0.06, start[1] - 0.06
-        target_pub.publish(away)  # the lockstep simulator moves there in one control period
-        wait_for(lambda: np.linalg.norm(position() - start) > 0.05)
-        moved_at = states[-1].header.stamp.sec + 1e-9 * states[-1].header.stamp.nanosec
-        planner_node = composition.nodes["planner_node"]
-        wait_for(lambda: planner_node._embedding.stamp >= moved_at)  # the frame after the move is encoded
-        back = send_goal()
-        assert back.outcome == PlanToGoal.Result.OUTCOME_SUCCEEDED and back.steps >= 1, back.reason
-        assert np.linalg.norm(position() - start) < 0.05
+    # ros2 service call /planner_node/capture_goal jepa_msgs/srv/CaptureGoal "{name: shelf}"
+    response = capture.call_async(CaptureGoal.Request(name="shelf"))
+    wait_for(response.done)
+    assert response.result().success, response.result().message
+    at_goal = send_goal()  # the arm is where the goal was captured
+    assert at_goal.outcome == PlanToGoal.Result.OUTCOME_SUCCEEDED and at_goal.steps == 0, at_goal.reason
+
+    def position() -> np.ndarray:
+        p = states[-1].pose.position
+        return np.array([p.x, p.y, p.z])
+
+    start = position()
+    away = PoseStamped(pose=copy.deepcopy(states[-1].pose))
+    away.header.frame_id = "panda_link0"
+    away.pose.position.x, away.pose.position.y = start[0] + 0.06, start[1] - 0.06
+    target_pub.publish(away)  # the lockstep simulator moves there in one control period
+    wait_for(lambda: np.linalg.norm(position() - start) > 0.05)
+    moved_at = states[-1].header.stamp.sec + 1e-9 * states[-1].header.stamp.nanosec
+    planner_node = composition.nodes["planner_node"]
+    wait_for(lambda: planner_node.observations.latest()[0].stamp >= moved_at)  # the frame after the move is encoded
+    back = send_goal()
+    assert back.outcome == PlanToGoal.Result.OUTCOME_SUCCEEDED and back.steps >= 1, back.reason
+    assert np.linalg.norm(position() - start) < 0.05

@@ -9,7 +9,6 @@ what it runs. Run the simulated closed loop's nodes with `python -m jepa_bringup
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import tempfile
@@ -21,13 +20,14 @@ from typing import Any
 
 import rclpy
 import yaml
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from jepa_bringup.launch_support import load_node_parameters
-from jepa_core.stop_signals import StopSignals
+from jepa_core.stop_signals import StopSignals, exit_after_stop
+from jepa_ros_common.process import serve
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,7 @@ class Composition:
         params_files: Sequence[str | os.PathLike] = (),
         namespace: str = "",
         num_threads: int | None = None,
-        handle_signals: bool = False,
     ) -> None:
-        """handle_signals: SIGINT/SIGTERM shut this context down (rclpy's handlers; for a process's main program,
-        not for tests or embedding)."""
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"composition: node names must be unique, got {names}")
@@ -116,7 +113,7 @@ class Composition:
             rclpy.init(
                 args=ros_arguments(specs, params_file, namespace),
                 context=self.context,
-                signal_handler_options=SignalHandlerOptions.ALL if handle_signals else SignalHandlerOptions.NO,
+                signal_handler_options=SignalHandlerOptions.NO,  # stop signals: jepa_ros_common.process
             )
         self.nodes: dict[str, Node] = {}
         try:
@@ -150,11 +147,6 @@ class Composition:
             self.executor.spin_once(timeout_sec=poll)
         return done()
 
-    def spin(self) -> None:
-        """Spin until Ctrl-C or shutdown of the context."""
-        with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):
-            self.executor.spin()
-
     def close(self) -> None:
         """Destroy the nodes and shut the context down (safe to call twice)."""
         if hasattr(self, "executor"):
@@ -180,10 +172,14 @@ def spin_nodes(
 ) -> None:
     """Build the nodes of `specs` in this process and spin them together until SIGINT/SIGTERM (once or twice: the
     nodes are destroyed and the process exits 0)."""
-    # StopSignals first: rclpy's handlers, installed by Composition, chain to them
-    with StopSignals(), Composition(specs, params_files, namespace, num_threads, handle_signals=True) as composition:
-        get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
-        composition.spin()
+    with StopSignals() as stop:
+        with stop.interrupting():  # nothing to stop yet: a signal abandons the start-up
+            composition = Composition(specs, params_files, namespace, num_threads)
+        with composition:
+            get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
+            serve(composition.executor, list(composition.nodes.values()), stop)
+    if stop.requested:
+        exit_after_stop()
 
 
 def parse_overrides(assignments: Sequence[str], specs: Sequence[NodeSpec]) -> list[NodeSpec]:

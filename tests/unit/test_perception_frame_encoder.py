@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from jepa_core.checkpoints import save_checkpoint
 from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, FrameEncoderError, RollingClip
 from jepa_core.models.representations import encode_frames
+from jepa_core.presets import build_encoder
 from jepa_core.transforms import planning_transform_batch
+from jepa_core.views import planning_transform_views, tile_views
 
 TINY = FrameEncoderConfig(preset="parity_tiny", allow_random_weights=True, image_size=64)
 
@@ -160,3 +163,15 @@ def test_nonfinite_weights_refused_or_warned(tmp_path):
         FrameEncoder(FrameEncoderConfig(checkpoint=str(path), nonfinite_weights="warn"))
     with pytest.raises(FrameEncoderError, match="nonfinite_weights must be one of"):
         FrameEncoder(FrameEncoderConfig(checkpoint=str(path), nonfinite_weights="ignore"))
+
+
+def test_a_two_view_encoder_reads_tiled_frames_view_by_view(tmp_path):
+    torch.manual_seed(0)
+    built = build_encoder("vit_tiny_128", img_size=(32, 64), num_frames=2, depth=1)
+    path = save_checkpoint(tmp_path / "two_views.pt", encoder=built, target_encoder=built, camera_views=["a", "b"])
+    encoder = FrameEncoder(FrameEncoderConfig(checkpoint=str(path)))
+    assert (encoder.views, encoder.grid.height, encoder.grid.width) == (2, 2, 4)
+    rng = np.random.default_rng(1)
+    frame = tile_views([rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(2)])[None]
+    expected = encode_frames(encoder._run, planning_transform_views(frame, 32, 2))
+    torch.testing.assert_close(encoder.encode(frame), expected, atol=1e-6, rtol=0)

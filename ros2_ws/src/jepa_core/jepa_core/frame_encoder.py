@@ -2,7 +2,8 @@
 
 Used by the perception node for the camera stream and by the planner to encode goal images locally, so both get
 exactly the same preprocessing (jepa_core.transforms) and representation (single frames duplicated into one
-tubelet, then the AC stack's parameter-free layer_norm when `normalize`).
+tubelet, then the AC stack's parameter-free layer_norm when `normalize`). An encoder built for S x V*S px reads frames
+of V camera views tiled side by side (jepa_core.views), each view preprocessed alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.precision import autocast
 from jepa_core.models.representations import normalize_reps
 from jepa_core.presets import AC_ENCODER_OF, ENCODER_PRESETS, build_encoder
-from jepa_core.transforms import host_to_device, planning_transform_batch
+from jepa_core.transforms import host_to_device
+from jepa_core.views import planning_transform_views
 
 BACKENDS = ("torch", "onnxruntime")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -43,7 +45,7 @@ class FrameEncoderConfig:
     onnx_path: str = ""  # ONNX file for backend=onnxruntime; exported from the torch encoder when missing
     device: str = "cpu"  # torch device, e.g. "cpu", "cuda:0" (onnxruntime: picks the CUDA provider for cuda)
     dtype: str = "float32"  # "float32" or "bfloat16" (torch autocast; weights stay fp32)
-    image_size: int = 0  # model input side S (square); 0 = the size the encoder was built for (checkpoint or preset)
+    image_size: int = 0  # input side S of each view (square); 0 = the size the encoder was built for
     frames_per_clip: int = 1  # 1 = each frame duplicated into one tubelet; >1 = clips of this many frames
     normalize: bool = True  # apply the AC stack's parameter-free layer_norm (eps 1e-5) to the tokens
     allow_random_weights: bool = False  # tests/benchmarks: without a checkpoint, build `preset` with random weights
@@ -140,14 +142,14 @@ def _build_torch_encoder(config: FrameEncoderConfig, device: str) -> VisionTrans
     return encoder.to(device).eval()
 
 
-def _built_side(encoder: VisionTransformer, config: FrameEncoderConfig) -> int:
-    """The square input side the encoder was built for (its stored or preset img_size), for image_size = 0."""
+def _built_views(encoder: VisionTransformer, config: FrameEncoderConfig) -> tuple[int, int]:
+    """(side S, views V) of the input the encoder was built for (stored or preset img_size S x V*S)."""
     height, width = encoder.hparams["img_size"]
-    if height != width:
+    if width % height:
         raise FrameEncoderError(
-            f"{config.model_name}: encoder built for {height}x{width} px images; set image_size (square input)"
+            f"{config.model_name}: encoder built for {height}x{width} px images, not square views side by side"
         )
-    return int(height)
+    return int(height), int(width // height)
 
 
 def _ort_providers(device: str) -> list[str]:
@@ -177,14 +179,15 @@ class FrameEncoder:
         encoder = _build_torch_encoder(config, str(self.device) if uses_torch_weights else "meta")
         self.patch_size, self.tubelet_size, self.dim = encoder.patch_size, encoder.tubelet_size, encoder.embed_dim
         self.clip_frames = self.tubelet_size if config.frames_per_clip == 1 else config.frames_per_clip
-        self.image_size = config.image_size or _built_side(encoder, config)
+        side, self.views = _built_views(encoder, config)
+        self.image_size = config.image_size or side  # of each view
         if self.clip_frames % self.tubelet_size or self.image_size % self.patch_size:
             raise FrameEncoderError(
                 f"frames_per_clip {config.frames_per_clip} must be 1 or a multiple of tubelet {self.tubelet_size}, "
                 f"and image_size {self.image_size} a multiple of patch {self.patch_size}"
             )
         side = self.image_size // self.patch_size
-        self.grid = TokenGrid(self.clip_frames // self.tubelet_size, side, side, self.dim)
+        self.grid = TokenGrid(self.clip_frames // self.tubelet_size, side, self.views * side, self.dim)
         self._run = encoder if config.backend == "torch" else self._onnx_runner(encoder)
 
     def _onnx_runner(self, encoder: VisionTransformer):
@@ -193,11 +196,11 @@ class FrameEncoder:
 
         path = Path(self.config.onnx_path)
         if not path.is_file():
-            export_encoder(encoder.cpu(), path, num_frames=self.clip_frames, img_size=(self.image_size,) * 2)
+            export_encoder(encoder.cpu(), path, num_frames=self.clip_frames, img_size=self.input_size)
         runner = OrtEncoder(
             path, providers=_ort_providers(self.config.device), intra_op_threads=self.config.num_threads
         )
-        expected = [3, self.clip_frames, self.image_size, self.image_size]
+        expected = [3, self.clip_frames, *self.input_size]
         actual = runner.session.get_inputs()[0].shape[1:]
         if list(actual) != expected:
             raise FrameEncoderError(
@@ -206,19 +209,25 @@ class FrameEncoder:
             )
         return runner
 
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the model input: S x V*S."""
+        return self.image_size, self.views * self.image_size
+
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """RGB uint8 [B, H, W, 3] -> normalised float32 [B, 3, S, S] on the encoder's device."""
-        return planning_transform_batch(images, size=self.image_size, device=self.device)
+        """RGB uint8 frames [B, H, V*W, 3] -> normalised float32 [B, 3, S, V*S] on the encoder's device."""
+        return planning_transform_views(images, size=self.image_size, views=self.views, device=self.device)
 
     def encode(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """RGB uint8 [B, H, W, 3] -> [B, N, D]: each frame alone, repeated to fill one clip (frames_per_clip=1:
-        one tubelet, the AC representation; >1: a static clip of that many identical frames)."""
-        frames = self.preprocess(images)  # [B, 3, S, S]
+        """RGB uint8 frames [B, H, V*W, 3] -> [B, N, D]: each frame alone, repeated to fill one clip
+        (frames_per_clip=1: one tubelet, the AC representation; >1: a static clip of that many identical frames)."""
+        frames = self.preprocess(images)  # [B, 3, S, V*S]
         return self.encode_video(frames.unsqueeze(2).expand(-1, -1, self.clip_frames, -1, -1))
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
-        """Preprocessed clips [B, 3, T, S, S] (T = clip_frames) -> [B, N, D] float32, layer-normed if `normalize`."""
-        expected = (3, self.clip_frames, self.image_size, self.image_size)
+        """Preprocessed clips [B, 3, T, S, V*S] (T = clip_frames) -> [B, N, D] float32, layer-normed if
+        `normalize`."""
+        expected = (3, self.clip_frames, *self.input_size)
         if video.ndim != 5 or tuple(video.shape[1:]) != expected:
             raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {list(video.shape)}")
         with self._lock, torch.no_grad():

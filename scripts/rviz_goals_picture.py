@@ -46,14 +46,14 @@ class Rviz(Node):
         super().__init__("rviz_stand_in", context=context)
         self.goal_markers = self.plan_markers = self.goal_image = self.camera = self.ee_state = None
         self.snapshot: dict | None = None
-        self.create_subscription(MarkerArray, "goal_markers", self._on_goal_markers, LATCHED)
+        self.create_subscription(MarkerArray, "planner_node/goal_markers", self._on_goal_markers, LATCHED)
         self.create_subscription(MarkerArray, "planner_node/markers", lambda m: setattr(self, "plan_markers", m), 10)
         self.create_subscription(Image, "planner_node/goal_image", lambda m: setattr(self, "goal_image", m), LATCHED)
         self.create_subscription(Image, "camera/image_raw", lambda m: setattr(self, "camera", m),
                                  qos_profile_sensor_data)  # fmt: skip
         self.create_subscription(EndEffectorState, "ee_state", lambda m: setattr(self, "ee_state", m), 10)
         self.target_pub = self.create_publisher(PoseStamped, "target_pose", 10)
-        self.click_pub = self.create_publisher(PointStamped, "/clicked_point", 1)
+        self.click_pub = self.create_publisher(PointStamped, "clicked_point", 1)
         self.capture = self.create_client(CaptureGoal, "planner_node/capture_goal")
 
     def _on_goal_markers(self, msg: MarkerArray) -> None:

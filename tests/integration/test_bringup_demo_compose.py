@@ -62,8 +62,8 @@ def test_demo_nodes_run_a_goal_in_one_process():
         client.destroy_node()
 
 
-# The stack's names outside any namespace: /diagnostics (where dashboards look), RViz's /clicked_point, and rclpy's own.
-ROOT_NAMES = {"/diagnostics", "/clicked_point", "/rosout", "/parameter_events"}
+# The stack's names outside any namespace: /diagnostics (where dashboards look) and rclpy's own.
+ROOT_NAMES = {"/diagnostics", "/rosout", "/parameter_events"}
 
 
 def test_namespace_moves_every_name_and_services_are_private():
@@ -84,7 +84,8 @@ def test_namespace_moves_every_name_and_services_are_private():
         }
         assert {name for name in names if not name.startswith("/robot1/")} <= ROOT_NAMES
         assert {"/robot1/sim_node/reset", "/robot1/sim_node/render_goal", "/robot1/encoder_node/encode_image",
-                "/robot1/planner_node/capture_goal"} <= names  # fmt: skip
+                "/robot1/planner_node/capture_goal", "/robot1/planner_node/list_goals",
+                "/robot1/planner_node/remove_goal"} <= names  # fmt: skip
         assert {"/robot1/encoder_node/embedding", "/robot1/planner_node/markers", "/robot1/planner_node/surprise",
                 "/robot1/goal_pose"} <= names  # fmt: skip
         planner = nodes["planner_node"]

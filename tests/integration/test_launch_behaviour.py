@@ -318,7 +318,11 @@ def test_rviz_follows_the_planner_names(load_launch, monkeypatch, tmp_path, name
     given = {"rviz": "true"} | ({"camera_topic": "/cam"} if name == "franka.launch.py" else {})
     nodes = launched(load_launch(name, launch_dir), given)
     remappings = dict(nodes["rviz2"].entity.kwargs["remappings"])
-    assert remappings == {"/camera/image_raw": camera, "/markers": "planner_node/markers", "/goal_pose": "goal_pose"}
+    assert remappings == {
+        "/camera/image_raw": camera, "/markers": "planner_node/markers", "/goal_markers": "planner_node/goal_markers",
+        "/target_pose": "target_pose", "/planner_node/goal_image": "planner_node/goal_image", "/goal_pose": "goal_pose",
+        "/clicked_point": "clicked_point",
+    }  # fmt: skip
     rviz_arguments = nodes["rviz2"].entity.kwargs["arguments"]
     assert rviz_arguments[rviz_arguments.index("-f") + 1] == nodes["planner_node"].parameters["base_frame"]
     assert Path(rviz_arguments[rviz_arguments.index("-d") + 1]) == launch_dir / "rviz" / "jepa.rviz"

@@ -39,11 +39,11 @@ class Watcher:
         self.plan_markers: list[MarkerArray] = []
         self.goal_images: list[Image] = []
         self.logs: list[str] = []
-        robot.create_subscription(MarkerArray, "goal_markers", self.goal_markers.append, LATCHED)
+        robot.create_subscription(MarkerArray, "planner_node/goal_markers", self.goal_markers.append, LATCHED)
         robot.create_subscription(MarkerArray, "planner_node/markers", self.plan_markers.append, 10)
         robot.create_subscription(Image, "planner_node/goal_image", self.goal_images.append, LATCHED)
         robot.create_subscription(Log, "/rosout", lambda m: self.logs.append(m.msg), 100)
-        self.clicked_pub = robot.create_publisher(PointStamped, "/clicked_point", 10)
+        self.clicked_pub = robot.create_publisher(PointStamped, "clicked_point", 10)
         self.robot = robot
 
     def labels(self, index: int = -1) -> dict[str, Marker]:
@@ -67,12 +67,14 @@ class Watcher:
         msg = PoseStamped()
         msg.header.frame_id = "panda_link0"
         msg.pose.position.x, msg.pose.position.y, msg.pose.orientation.w = x, y, 1.0
+        wait_for(lambda: self.robot.goal_pose_pub.get_subscription_count() > 0)  # else the click is lost to discovery
         self.robot.goal_pose_pub.publish(msg)
 
     def click(self, xyz) -> None:
         msg = PointStamped()
         msg.header.frame_id = "panda_link0"
         msg.point.x, msg.point.y, msg.point.z = xyz
+        wait_for(lambda: self.clicked_pub.get_subscription_count() > 0)  # else the click is lost to discovery
         self.clicked_pub.publish(msg)
 
 
@@ -121,7 +123,7 @@ def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system): 
     wait_for(lambda: set(watcher.labels()) == set(POSES))  # latched: one marker per goal, at its captured pose
     for name, sphere in watcher.labels().items():
         assert xyz(sphere.pose) == pytest.approx(POSES[name]) and sphere.header.frame_id == "panda_link0"
-    listed = call(robot, ListGoals, "list_goals", ListGoals.Request())
+    listed = call(robot, ListGoals, "planner_node/list_goals", ListGoals.Request())
     assert listed.names == sorted(POSES) and all(listed.has_pose) and listed.frame_id == "panda_link0"
     assert [xyz(p) for p in listed.poses] == [pytest.approx(POSES[n]) for n in listed.names]
     assert list(listed.grippers) == [0.0, 0.0, 0.0] and all(t.sec > 1_600_000_000 for t in listed.captured)
@@ -147,10 +149,10 @@ def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system): 
     wait_for(lambda: not watcher.step_text() and "centre" in watcher.labels())  # the goal ended: nothing active
     assert sum("refusing goal_pose" in line for line in watcher.logs) == 1
 
-    removed = call(robot, RemoveGoal, "remove_goal", RemoveGoal.Request(name="left"))
+    removed = call(robot, RemoveGoal, "planner_node/remove_goal", RemoveGoal.Request(name="left"))
     assert removed.success
     wait_for(lambda: set(watcher.labels()) == {"centre", "right"})
-    missing = call(robot, RemoveGoal, "remove_goal", RemoveGoal.Request(name="left"))
+    missing = call(robot, RemoveGoal, "planner_node/remove_goal", RemoveGoal.Request(name="left"))
     assert not missing.success and "unknown goal 'left'" in missing.message
 
 

@@ -130,12 +130,13 @@ def namespace_relative(node_name: str, name: str) -> str:
 
 
 def rviz_remappings(camera_node: str, camera_topic: str, planner: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """RViz's root topic names (rviz/jepa.rviz: /camera/image_raw, /markers, /goal_pose) remapped onto the
-    camera node's image topic and the planner's markers and goal poses, as seen from the launch namespace."""
-    return [
-        ("/camera/image_raw", namespace_relative(camera_node, camera_topic)),
-        ("/markers", namespace_relative("planner_node", planner["markers_topic"])),
-        ("/goal_pose", namespace_relative("planner_node", planner["goal_pose_topic"])),
+    """RViz's root topic names (rviz/jepa.rviz) remapped onto the camera node's image topic and the planner's topics,
+    as seen from the launch namespace."""
+    planner_topics = {"/markers": "markers_topic", "/goal_markers": "goal_markers_topic",
+                      "/target_pose": "target_pose_topic", "/planner_node/goal_image": "goal_image_topic",
+                      "/goal_pose": "goal_pose_topic", "/clicked_point": "clicked_point_topic"}  # fmt: skip
+    return [("/camera/image_raw", namespace_relative(camera_node, camera_topic))] + [
+        (rviz_topic, namespace_relative("planner_node", planner[key])) for rviz_topic, key in planner_topics.items()
     ]
 
 

@@ -97,8 +97,10 @@ class GoalIntake:
                                      callback_group=callback_group),
             node.create_service(CaptureGoal, values["capture_goal_service"], self._capture_goal,
                                 callback_group=callback_group),
-            node.create_service(RemoveGoal, "remove_goal", self._remove_goal, callback_group=callback_group),
-            node.create_service(ListGoals, "list_goals", self._list_goals, callback_group=callback_group),
+            node.create_service(RemoveGoal, values["remove_goal_service"], self._remove_goal,
+                                callback_group=callback_group),
+            node.create_service(ListGoals, values["list_goals_service"], self._list_goals,
+                                callback_group=callback_group),
             self._encode_client,
             *self.rviz.entities,
         ]  # fmt: skip

@@ -266,7 +266,7 @@ PARAMETERS: tuple[Param, ...] = (
         "RViz 2D Goal Pose: rendered into a goal image by render_goal when served (simulation), else it selects the "
         "library goal captured nearest to it horizontally",
     ),
-    Param("clicked_point_topic", "/clicked_point", "RViz Publish Point: selects the library goal captured nearest it"),
+    Param("clicked_point_topic", "clicked_point", "RViz Publish Point: selects the library goal captured nearest it"),
     Param(
         "rviz_goal_tolerance",
         0.05,
@@ -286,7 +286,7 @@ PARAMETERS: tuple[Param, ...] = (
         "step budget of each clicked sub-goal but the last (which runs until its energy threshold or max_steps)",
         validate=lambda v: None if v >= 1 else f"expected >= 1, got {v}",
     ),
-    Param("goal_markers_topic", "goal_markers", "visualization_msgs/MarkerArray (latched): goal library, step text"),
+    Param("goal_markers_topic", "~/goal_markers", "visualization_msgs/MarkerArray (latched): goal library, step text"),
     Param("goal_image_topic", "~/goal_image", "sensor_msgs/Image (latched): the active sub-goal's goal image"),
     Param(
         "render_goal_service",
@@ -294,6 +294,8 @@ PARAMETERS: tuple[Param, ...] = (
         "simulator service rendering the image of a pose (the sim node's private ~/render_goal)",
     ),
     Param("capture_goal_service", "~/capture_goal", "service storing the current camera image as a named goal"),
+    Param("remove_goal_service", "~/remove_goal", "service deleting a named goal from the library"),
+    Param("list_goals_service", "~/list_goals", "service listing the library: names, captured poses, grippers, times"),
     Param("goal_library_dir", "~/.local/share/jepa_ros/goals", "folder of named goal images"),
     Param("rviz_goal_name", "rviz_goal", "library name under which RViz goals are stored"),
     Param(

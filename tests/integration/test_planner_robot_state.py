@@ -85,18 +85,25 @@ def test_the_hold_never_uses_a_stale_pose(make_system, earlier_command):  # noqa
     _, robot, client = make_system(stale_timeout_s=1.0, observation_timeout_s=1.0)
     if earlier_command:
         assert run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=1)).steps == 1
+    last_command = robot.targets[-1].pose if robot.targets else None
+    wait_for(lambda: robot.ee_pub.get_subscription_count() > 0)
+    measured = copy.deepcopy(robot.pose)  # (robot.pose may be the last target message itself)
+    measured.position.x += 0.05  # the arm settled 5 cm from its last command
+    robot.pose = measured
+    published = robot.ee_count
+    wait_for(lambda: robot.ee_count >= published + 5)  # the planner has measured it
     commands_before = len(robot.targets)
     robot.ee_alive = False
     silent_from = robot.get_clock().now().nanoseconds * 1e-9
     wait_for(lambda: robot.get_clock().now().nanoseconds * 1e-9 - silent_from > 3.0)
-    moved = copy.deepcopy(robot.pose)  # (robot.pose is the last target message itself)
+    moved = copy.deepcopy(measured)
     moved.position.x -= 0.3
     robot.pose = moved  # the arm moved (e.g. by hand) while its state was not published
     result = run_goal(client, PlanToGoal.Goal(goal_image=goal_image(), max_steps=3))
     assert result.outcome == RESULT.OUTCOME_STALE_OBSERVATION and result.steps == 0
     if earlier_command:
         assert len(robot.targets) == commands_before + 1
-        assert robot.targets[-1].pose == robot.targets[-2].pose  # the last command, not the old measured pose
+        assert robot.targets[-1].pose == last_command != measured  # the last command, not the old measured pose
     else:
         assert len(robot.targets) == commands_before == 0  # nothing usable to hold: nothing commanded
 

@@ -23,7 +23,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from jepa_core.checkpoints import save_checkpoint  # noqa: E402
 from jepa_core.frame_encoder import FrameEncoder  # noqa: E402
+from jepa_core.presets import build_encoder  # noqa: E402
+from jepa_core.views import tile_views  # noqa: E402
 from jepa_msgs.msg import Embedding, PerceptionStatus  # noqa: E402
 from jepa_msgs.srv import EncodeImage  # noqa: E402
 from jepa_perception.encoder_node import EncoderNode  # noqa: E402
@@ -385,5 +388,32 @@ def test_diagnostics_levels_follow_the_limits(ros_context):
         reaches(DiagnosticStatus.WARN, "1 invalid frames")
         assert harness.change_state(Transition.TRANSITION_DEACTIVATE)
         reaches(DiagnosticStatus.WARN, "inactive")
+    finally:
+        harness.close()
+
+
+def test_two_cameras_paired_by_stamp_give_one_embedding_naming_both_views(ros_context, tmp_path):
+    torch.manual_seed(0)
+    built = build_encoder("vit_tiny_128", img_size=(32, 64), num_frames=2, depth=1)
+    checkpoint = save_checkpoint(tmp_path / "views.pt", encoder=built, target_encoder=built)
+    two_views = {"checkpoint": str(checkpoint), "preset": "", "allow_random_weights": False, "image_size": 0}
+    with pytest.raises(ConfigureError, match="set wrist_image_topic"):  # a two-view encoder fed one camera
+        EncoderNode(context=ros_context, parameter_overrides=node_parameters(**two_views))
+    harness = Harness(ros_context, **two_views, wrist_image_topic="wrist_camera/image_raw", pair_tolerance_s=0.02)
+    try:
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        wrist = harness.peer.create_publisher(Image, "wrist_camera/image_raw", qos)
+        wait_for(lambda: wrist.get_subscription_count() > 0, 5.0, "wrist subscription")
+        rng = np.random.default_rng(0)
+        exterior_rgb, wrist_rgb = (rng.integers(0, 256, (48, 48, 3), dtype=np.uint8) for _ in range(2))
+        harness.images.publish(array_to_image_msg(exterior_rgb, "rgb8", header(1)))
+        wrist.publish(array_to_image_msg(wrist_rgb, "rgb8", header(5)))  # 4 s apart: not a pair
+        wrist.publish(array_to_image_msg(wrist_rgb, "rgb8", header(1)))  # same stamp: the pair
+        wait_for(lambda: harness.embeddings, 10.0, "the paired embedding")
+        (embedding,) = harness.embeddings
+        assert list(embedding.views) == ["exterior", "wrist"] and (embedding.height, embedding.width) == (2, 4)
+        expected = harness.node.encoder.encode(tile_views([exterior_rgb, wrist_rgb])[None])[0]
+        torch.testing.assert_close(embedding_msg_to_tokens(embedding), expected, atol=1e-5, rtol=0)
+        wait_for(lambda: harness.node.stats.snapshot().frames_dropped == 1, 5.0, "the unpaired wrist image dropped")
     finally:
         harness.close()

@@ -8,6 +8,9 @@ before it was encoded counts as dropped); a worker thread encodes the newest fra
 the image's header. `perception_status` reports counts and latency (image receipt -> embedding publish) about once a
 second, /diagnostics the same judged against limits (jepa_perception.status); problems are logged at a throttled
 rate. Everything model-related lives in jepa_core.frame_encoder.FrameEncoder.
+With `wrist_image_topic` set, the node also subscribes to the wrist camera: the newest exterior and wrist images whose
+stamps lie within `pair_tolerance_s` of each other are tiled into one frame (exterior | wrist, jepa_core.views) for an
+encoder built for two views, and the embedding (header of the exterior image) names its `views`.
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, RollingClip
+from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, FrameEncoderError, RollingClip
+from jepa_core.views import tile_views
 from jepa_msgs.msg import Embedding, PerceptionStatus
 from jepa_msgs.srv import EncodeImage
 from jepa_perception.frame_pipeline import LatestSlot, PipelineStats
 from jepa_perception.status import DIAGNOSTICS_PARAMETERS, DiagnosticLimits, perception_report
+from jepa_perception.view_pairing import ViewPairer
 from jepa_ros_common.diagnostics import DiagnosticsPublisher, Report
 from jepa_ros_common.embeddings import tokens_to_embedding_msg
 from jepa_ros_common.images import DEFAULT_MAX_PIXELS, ImageConversionError, compressed_msg_to_rgb8, image_msg_to_rgb8
 from jepa_ros_common.lifecycle import AUTOSTART, ManagedNode, destroy_entities
 from jepa_ros_common.parameters import Param, declare_table
 from jepa_ros_common.process import run_node
+from jepa_ros_common.stamps import stamp_nanoseconds
 
 NODE_NAME = "encoder_node"
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
@@ -63,6 +69,8 @@ class NodeSettings:
     """The node's topics, QoS and reporting, besides the encoder's FrameEncoderConfig."""
 
     image_topic: str = "camera/image_raw"  # sensor_msgs/Image (or CompressedImage when `compressed`)
+    wrist_image_topic: str = ""  # the wrist camera's images, paired with image_topic's by stamp; "" = one camera
+    pair_tolerance_s: float = 0.02  # exterior and wrist images pair when their stamps differ by at most this, s
     compressed: bool = False  # subscribe to sensor_msgs/CompressedImage (jpeg/png) on image_topic
     embedding_topic: str = "~/embedding"  # jepa_msgs/Embedding out
     status_topic: str = "perception_status"  # jepa_msgs/PerceptionStatus out
@@ -86,10 +94,19 @@ class NodeSettings:
             raise ValueError(f"parameter max_image_pixels must be >= 1, got {self.max_image_pixels}")
         if self.status_period_s <= 0:
             raise ValueError(f"parameter status_period_s must be > 0, got {self.status_period_s}")
+        if not self.pair_tolerance_s >= 0:
+            raise ValueError(f"parameter pair_tolerance_s must be >= 0, got {self.pair_tolerance_s}")
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The camera views of each frame, in tile order."""
+        return ("exterior", "wrist") if self.wrist_image_topic else ("exterior",)
 
 
 NODE_DESCRIPTIONS = {
     "image_topic": "camera image topic (sensor_msgs/Image, or CompressedImage when compressed)",
+    "wrist_image_topic": "wrist camera image topic, tiled right of image_topic's frames (two-view encoders); '' = none",
+    "pair_tolerance_s": "largest stamp difference of an exterior and a wrist image encoded together, s",
     "compressed": "subscribe to sensor_msgs/CompressedImage (jpeg/png) instead of raw images",
     "embedding_topic": "jepa_msgs/Embedding output, header copied from the image",
     "status_topic": "jepa_msgs/PerceptionStatus output",
@@ -107,7 +124,7 @@ NODE_DESCRIPTIONS = {
 class PendingFrame:
     """A converted camera frame waiting for the encoder."""
 
-    rgb: np.ndarray  # [H, W, 3] uint8
+    rgb: np.ndarray  # [H, V*W, 3] uint8: the views side by side
     header: Header
     received: float  # time.monotonic() at receipt
 
@@ -135,6 +152,7 @@ class EncoderNode(ManagedNode):
         self._entities: list = []  # what configure created and cleanup destroys
         self.encoder: FrameEncoder | None = None
         self._clip: RollingClip | None = None
+        self._pairer: ViewPairer[PendingFrame] | None = None  # the views of one frame, made by configure
         self._embedding_pub = None
         self._values = values = declare_table(self, PARAMETERS, on_change=self._on_parameters)
         self.encoder_config = FrameEncoderConfig(**{f.name: values[f.name] for f in fields(FrameEncoderConfig)})
@@ -159,6 +177,13 @@ class EncoderNode(ManagedNode):
         if self.encoder_config.num_threads > 0:
             torch.set_num_threads(self.encoder_config.num_threads)
         self.encoder = FrameEncoder(self.encoder_config)
+        views = self.settings.views
+        if self.encoder.views != len(views):
+            raise FrameEncoderError(
+                f"{self.encoder_config.model_name} reads {self.encoder.views} camera view(s), the node has {views}: "
+                f"set wrist_image_topic for a two-view encoder, '' for a one-view encoder"
+            )
+        self._pairer = ViewPairer(views, round(self.settings.pair_tolerance_s * 1e9))
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.settings.qos_depth,
@@ -166,8 +191,12 @@ class EncoderNode(ManagedNode):
             durability=DurabilityPolicy.VOLATILE,
         )
         self._embedding_pub = self.create_lifecycle_publisher(Embedding, self.settings.embedding_topic, 10)
+        topics = (self.settings.image_topic, self.settings.wrist_image_topic)
         self._entities = [
-            self.create_subscription(self._image_type, self.settings.image_topic, self._on_image, qos),
+            *(
+                self.create_subscription(self._image_type, topic, lambda msg, view=view: self._on_image(msg, view), qos)
+                for view, topic in zip(views, topics, strict=False)
+            ),
             self._embedding_pub,
         ]
         self._slot = LatestSlot()
@@ -175,7 +204,7 @@ class EncoderNode(ManagedNode):
                                         daemon=True)  # fmt: skip
         self._worker.start()
         self.get_logger().info(
-            f"encoder configured: {self.settings.image_topic} -> {self.settings.embedding_topic} with "
+            f"encoder configured: {' | '.join(topics[: len(views)])} -> {self.settings.embedding_topic} with "
             f"{self.encoder_config.model_name} "
             f"({self.encoder_config.backend}, {self.encoder_config.device}, {self.encoder_config.dtype}, "
             f"grid {self.encoder.grid})"
@@ -194,7 +223,7 @@ class EncoderNode(ManagedNode):
         """Stop the worker, destroy what configure created and drop the model (memory back to the device)."""
         self._stop_worker()
         destroy_entities(self, self._entities)
-        self._entities, self._embedding_pub, self.encoder, self._clip = [], None, None, None
+        self._entities, self._embedding_pub, self.encoder, self._clip, self._pairer = [], None, None, None, None
 
     def _on_parameters(self, changed: dict) -> None:
         """Live parameters (the diagnostics limits): used from the next report."""
@@ -207,9 +236,9 @@ class EncoderNode(ManagedNode):
                                  self.encoder_config.model_name)  # fmt: skip
 
     # ---- the stream ----------------------------------------------------------------------------------------------
-    def _on_image(self, msg: Image | CompressedImage) -> None:
-        """Validate and convert; keep only the newest frame (an unencoded one it replaces counts as dropped). Ignored
-        unless active."""
+    def _on_image(self, msg: Image | CompressedImage, view: str) -> None:
+        """Validate and convert; pair the views by stamp; keep only the newest frame (an unencoded or unpaired one it
+        replaces counts as dropped). Ignored unless active."""
         if not self.is_active:
             return
         received = time.monotonic()
@@ -222,7 +251,18 @@ class EncoderNode(ManagedNode):
         except Exception as error:  # whatever a decoder raises costs one frame, never the process
             self._reject(f"invalid image: {type(error).__name__}: {error}")
             return
-        if self._slot.put(PendingFrame(rgb, msg.header, received)):
+        pending = PendingFrame(rgb, msg.header, received)
+        views, unpaired = self._pairer.add(view, stamp_nanoseconds(msg.header.stamp), pending)
+        if unpaired:
+            self.stats.dropped()
+        if views is None:
+            return
+        try:
+            frame = PendingFrame(tile_views([v.rgb for v in views]), views[0].header, min(v.received for v in views))
+        except ValueError as error:  # views of different sizes
+            self._reject(f"invalid view pair: {error}")
+            return
+        if self._slot.put(frame):
             self.stats.dropped()
 
     def _reject(self, reason: str) -> None:
@@ -273,9 +313,9 @@ class EncoderNode(ManagedNode):
 
     def _embedding_msg(self, tokens: torch.Tensor, header: Header) -> Embedding:
         """Embedding message for tokens [N, D] of this node's encoder."""
-        return tokens_to_embedding_msg(
-            tokens, self.encoder.grid, header, self.encoder_config.normalize, self.encoder_config.model_name
-        )
+        config = self.encoder_config
+        views = self.settings.views if len(self.settings.views) > 1 else ()
+        return tokens_to_embedding_msg(tokens, self.encoder.grid, header, config.normalize, config.model_name, views)
 
     def _on_encode_image(self, request: EncodeImage.Request, response: EncodeImage.Response) -> EncodeImage.Response:
         """Encode one image with the stream's preprocessing (frames_per_clip > 1: a static clip of that image); refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -14,9 +15,10 @@ from jepa_msgs.msg import Embedding
 
 
 def tokens_to_embedding_msg(
-    tokens: torch.Tensor, grid: TokenGrid, header: Header, normalized: bool, model: str
+    tokens: torch.Tensor, grid: TokenGrid, header: Header, normalized: bool, model: str, views: Sequence[str] = ()
 ) -> Embedding:
-    """Embedding message for tokens [N, D] laid out as `grid` (header copied from the source image)."""
+    """Embedding message for tokens [N, D] laid out as `grid` (header copied from the source image), naming the camera
+    `views` tiled in it (none: one camera)."""
     if tuple(tokens.shape) != (grid.tokens, grid.dim):
         raise ValueError(f"tokens {list(tokens.shape)} do not match grid {grid} ([{grid.tokens}, {grid.dim}])")
     values = array.array("f")
@@ -26,6 +28,7 @@ def tokens_to_embedding_msg(
     msg.frames, msg.height, msg.width, msg.dim = grid.frames, grid.height, grid.width, grid.dim
     msg.normalized = normalized
     msg.model = model
+    msg.views = list(views)
     msg.data = values
     return msg
 

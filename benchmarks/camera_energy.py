@@ -5,7 +5,8 @@ between the lift goal image (cube held 10 cm up) and three other scenes: the arm
 the table (a failed grasp the planner must not take for success), the arm and cube 3 cm off (a position error of the
 size the planner resolves), and the approach vs grasp goals (only the finger opening differs). A camera is better for
 manipulation the larger the first and last are relative to the second. The encoder is the seeded random `vit_tiny_128`
-of the CPU-sized models (`training.posttrain` defaults), at --image-size.
+of the CPU-sized models (`training.posttrain` defaults), at --image-size; the last row tiles the exterior and the wrist
+camera (the same random encoder built for two views side by side, as `posttrain --views exterior wrist`).
 Usage: scripts/run.sh python -m benchmarks.camera_energy [--episodes 8] [--image-size 64]
 """
 
@@ -18,22 +19,25 @@ import torch
 
 from jepa_core.models.representations import encode_frames
 from jepa_core.planning.world_model import WorldModel
-from jepa_core.transforms import planning_transform_batch
+from jepa_core.views import planning_transform_views, view_count
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS
 from training.posttrain import PosttrainConfig, build_encoder_for
 
 
 def energy(encoder: torch.nn.Module, a: np.ndarray, b: np.ndarray, size: int) -> float:
-    """Planning energy between two RGB uint8 images [H, W, 3]."""
+    """Planning energy between two RGB uint8 frames [H, V*W, 3] (V = the encoder's views)."""
     with torch.inference_mode():
-        reps = encode_frames(encoder, planning_transform_batch(np.stack([a, b]), size=size))  # [2, N, D]
+        pixels = planning_transform_views(np.stack([a, b]), size=size, views=view_count(encoder.img_size))
+        reps = encode_frames(encoder, pixels)  # [2, N, D]
     return float(WorldModel.step_energies(reps[:1, None], reps[1])[0, 0])
 
 
-def camera_row(encoder: torch.nn.Module, camera: str, args: argparse.Namespace) -> tuple[float, float, float]:
-    """Mean (cube missing, arm + 3 cm, fingers) energies over the grasp seeds, with `camera`."""
-    env = FrankaSimEnv(SimConfig(camera=CAMERAS[camera]))
+def camera_row(
+    encoder: torch.nn.Module, camera: str, args: argparse.Namespace, views: tuple[str, ...] = ("exterior",)
+) -> tuple[float, float, float]:
+    """Mean (cube missing, arm + 3 cm, fingers) energies over the grasp seeds, with `camera` as the exterior view."""
+    env = FrankaSimEnv(SimConfig(camera=CAMERAS[camera], views=views))
     rows = []
     try:
         for seed in range(args.episodes):
@@ -65,6 +69,9 @@ def main() -> None:
     torch.set_num_threads(1)
     encoder = build_encoder_for(PosttrainConfig(image_size=args.image_size)).eval()  # the bundled models' encoder
     rows = {camera: camera_row(encoder, camera, args) for camera in CAMERAS}
+    views = ("exterior", "wrist")
+    two_views = build_encoder_for(PosttrainConfig(image_size=args.image_size, views=views)).eval()
+    rows["ext|wrist"] = camera_row(two_views, "exterior", args, views)
     print(f"{'camera':10s} {'cube missing':>13s} {'arm +3 cm':>10s} {'fingers':>8s} {'cube / arm':>11s}")
     for camera, (missing, shifted, fingers) in rows.items():
         print(f"{camera:10s} {missing:13.4f} {shifted:10.4f} {fingers:8.4f} {missing / shifted:11.2f}")

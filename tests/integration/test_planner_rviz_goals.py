@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("rclpy")
 from geometry_msgs.msg import PointStamped, PoseStamped
-from rcl_interfaces.msg import Log
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
@@ -34,17 +33,16 @@ POSES = {"left": (0.45, -0.2, 0.3), "centre": (0.6, 0.0, 0.45), "right": (0.45, 
 class Watcher:
     """What RViz would receive from the planner, and the RViz tools' publishers, on the fake robot's node."""
 
-    def __init__(self, robot) -> None:
+    def __init__(self, robot, planner, capfd) -> None:
         self.goal_markers: list[MarkerArray] = []
         self.plan_markers: list[MarkerArray] = []
         self.goal_images: list[Image] = []
-        self.logs: list[str] = []
+        self._capfd, self._log_text = capfd, ""
         robot.create_subscription(MarkerArray, "planner_node/goal_markers", self.goal_markers.append, LATCHED)
         robot.create_subscription(MarkerArray, "planner_node/markers", self.plan_markers.append, 10)
         robot.create_subscription(Image, "planner_node/goal_image", self.goal_images.append, LATCHED)
-        robot.create_subscription(Log, "/rosout", lambda m: self.logs.append(m.msg), 100)
         self.clicked_pub = robot.create_publisher(PointStamped, "clicked_point", 10)
-        self.robot = robot
+        self.robot, self.planner = robot, planner
 
     def labels(self, index: int = -1) -> dict[str, Marker]:
         """Library markers (the latest, else goal_markers[index]): label text -> sphere."""
@@ -67,14 +65,26 @@ class Watcher:
         msg = PoseStamped()
         msg.header.frame_id = "panda_link0"
         msg.pose.position.x, msg.pose.position.y, msg.pose.orientation.w = x, y, 1.0
-        wait_for(lambda: self.robot.goal_pose_pub.get_subscription_count() > 0)  # else the click is lost to discovery
+        self.wait_until_heard("/goal_pose")
         self.robot.goal_pose_pub.publish(msg)
+
+    @property
+    def logs(self) -> list[str]:
+        """The messages of the log lines so far (rcutils writes them to stderr, which the test captures; /rosout in one
+        process drops lines of a node whose name an earlier test's node had)."""
+        self._log_text += self._capfd.readouterr().err
+        return [line.split("]: ", 1)[-1] for line in self._log_text.splitlines()]
+
+    def wait_until_heard(self, topic: str) -> None:
+        """Until the planner has discovered the tool's publisher: a click sent before is lost (and a subscription
+        count on our side may still include the previous test's planner)."""
+        wait_for(lambda: self.planner.count_publishers(topic) > 0)
 
     def click(self, xyz) -> None:
         msg = PointStamped()
         msg.header.frame_id = "panda_link0"
         msg.point.x, msg.point.y, msg.point.z = xyz
-        wait_for(lambda: self.clicked_pub.get_subscription_count() > 0)  # else the click is lost to discovery
+        self.wait_until_heard("/clicked_point")
         self.clicked_pub.publish(msg)
 
 
@@ -115,9 +125,9 @@ def goal_sphere(markers: MarkerArray):
     return None if goal.action == Marker.DELETE else xyz(goal.pose)
 
 
-def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system):  # noqa: F811
+def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system, capfd):  # noqa: F811
     planner, robot, _ = make_system(**ROBOT, rviz_sequence_window_s=0.0)
-    watcher = Watcher(robot)
+    watcher = Watcher(robot, planner, capfd)
     for name in POSES:
         capture_at(planner, robot, name)
     wait_for(lambda: set(watcher.labels()) == set(POSES))  # latched: one marker per goal, at its captured pose
@@ -156,9 +166,9 @@ def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system): 
     assert not missing.success and "unknown goal 'left'" in missing.message
 
 
-def test_clicks_within_the_window_run_as_one_sequence(make_system):  # noqa: F811
+def test_clicks_within_the_window_run_as_one_sequence(make_system, capfd):  # noqa: F811
     planner, robot, _ = make_system(**ROBOT, rviz_sequence_window_s=3.0, rviz_subgoal_steps=2, max_steps=4)
-    watcher = Watcher(robot)
+    watcher = Watcher(robot, planner, capfd)
     capture_at(planner, robot, "left")
     capture_at(planner, robot, "right", gripper=1.0)
     robot.gripper = 0.0  # the fake fingers are open again (they do not follow gripper_command)

@@ -39,7 +39,7 @@ from jepa_ros_common.diagnostics import DiagnosticsPublisher
 from jepa_ros_common.lifecycle import ManagedNode, destroy_entities
 from jepa_ros_common.parameters import declare_table
 from jepa_ros_common.poses import pose_from_state
-from jepa_ros_common.process import run_node
+from jepa_ros_common.process import in_thread, run_node
 
 LATEST_ONLY = QoSProfile(depth=1)
 WAIT_POLL_S = 0.02  # how often a waiting control loop re-checks cancel and timeouts
@@ -80,8 +80,8 @@ class PlannerNode(ManagedNode):
         self.world_model = self.settings.build_world_model()
         self.controller = MPCController(self.world_model, self.settings.mpc)
         self.observations = Observations(values["base_frame"], self.settings.motion)
-        self.intake = GoalIntake(self, lambda: self.settings, self.world_model, self.observations, self._execute,
-                                 self._group)  # fmt: skip
+        self.intake = GoalIntake(self, lambda: self.settings, self.world_model, self.observations,
+                                 self._start_local_goal, self._group)  # fmt: skip
         self.commands = Commander(self, lambda: self.settings, self.observations)
         self._entities = [
             self.create_subscription(Embedding, values["embedding_topic"], self.observations.on_embedding,
@@ -149,9 +149,19 @@ class PlannerNode(ManagedNode):
             self.get_logger().warning(f"refusing ee_state: {problem}", throttle_duration_sec=5.0)
 
     # ---- one goal ------------------------------------------------------------------------------------------------
-    def _execute(self, goal_handle) -> PlanToGoal.Result:
-        """Run one goal (an action goal, or a rviz_goals.LocalGoal) to its end (a newer goal preempts it); returns the
-        result and sets the terminal state."""
+    async def _execute(self, goal_handle) -> PlanToGoal.Result:
+        """Action server callback: the goal runs on a thread of its own while this coroutine awaits its result, so no
+        executor thread is held for a whole goal (in a shared executor that starved the sim's and encoder's callbacks
+        and stretched the control period)."""
+        return await in_thread(self._run_goal, goal_handle, executor=self.executor)
+
+    def _start_local_goal(self, goal_handle) -> None:
+        """Run a goal_intake/rviz_goals LocalGoal (an RViz click) on a thread of its own."""
+        threading.Thread(target=self._run_goal, args=(goal_handle,), name="planner_goal", daemon=True).start()
+
+    def _run_goal(self, goal_handle) -> PlanToGoal.Result:
+        """Run one goal (an action goal, or a LocalGoal) to its end (a newer goal preempts it); returns the result and
+        sets the terminal state."""
         start_wall = time.perf_counter()
         if not self.is_active:
             run, stop, sequence = None, Stop(Outcome.INACTIVE, f"the planner is {self.state_label}, not active: "

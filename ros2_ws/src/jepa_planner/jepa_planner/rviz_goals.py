@@ -79,8 +79,8 @@ class RvizGoals:
         start_goal: Callable[[LocalGoal], object],
         callback_group,
     ) -> None:
-        """`settings()` gives the node's current settings (live parameters); `start_goal` runs a LocalGoal (blocking
-        until it ends). `entities` lists what it created on `node` (destroyed by the node's cleanup)."""
+        """`settings()` gives the node's current settings (live parameters); `start_goal` starts a LocalGoal (on a
+        thread of the node's). `entities` lists what it created on `node` (destroyed by the node's cleanup)."""
         self.node, self._settings, self.library = node, settings, library
         self.observations, self.start_goal = observations, start_goal
         values = self.values

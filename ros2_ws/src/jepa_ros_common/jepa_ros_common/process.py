@@ -20,16 +20,21 @@ nodes are destroyed, rclpy is shut down and the process ends (jepa_core.stop_sig
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+from rclpy.task import Future
 
 from jepa_core.stop_signals import StopSignals, exit_after_stop
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,22 @@ class StopTiming:
     poll_s: float = 0.1  # longest executor wait before the stop request is checked again
     drain_s: float = 1.2  # longest time the nodes' stop_pending() work may take after on_stop_requested()
     settle_s: float = 0.1  # spinning after that, for the replies their last callbacks queued
+
+
+def in_thread(function: Callable[..., T], *args, executor: Executor) -> Future:
+    """Run `function(*args)` on a new thread; the returned rclpy Future (awaitable in a callback coroutine) wakes
+    `executor` when it is done, so the awaiting callback resumes at once and no executor thread waits meanwhile."""
+    future = Future(executor=executor)
+    future.add_done_callback(lambda _: None)  # a done callback is what makes the future wake its executor
+
+    def work() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # handed to the awaiting callback, which reports it
+            future.set_exception(error)
+
+    threading.Thread(target=work, name=getattr(function, "__name__", "in_thread"), daemon=True).start()
+    return future
 
 
 def spin_until(executor: Executor, done: Callable[[], bool], poll_s: float, deadline: float = math.inf) -> None:

@@ -49,6 +49,11 @@ def test_a_stop_signal_during_a_plan_ends_the_goal_with_its_hold_and_exits_0(ros
     spinner.start()
     try:
         assert client.wait_for_server(timeout_sec=60.0), log.read_text()
+        # the hold needs a measured pose at the planner and a matched target_pose subscription here
+        wait_for(lambda: robot.ee_pub.get_subscription_count() > 0)
+        wait_for(lambda: robot.count_publishers(f"/{namespace}/target_pose") > 0)
+        published = robot.ee_count
+        wait_for(lambda: robot.ee_count >= published + 3)
         send = client.send_goal_async(PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
         wait_for(send.done)
         result_future = send.result().get_result_async()

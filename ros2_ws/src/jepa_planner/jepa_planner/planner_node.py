@@ -102,7 +102,7 @@ class PlannerNode(ManagedNode):
 
     def deactivate(self) -> None:
         """End the running goal (it holds the arm while the publishers are still active), then stop commanding."""
-        self.stop_goal("the planner was deactivated")
+        self._stop_reason = "the planner was deactivated"  # checked before every predictor call
         if self._run_lock.acquire(timeout=STOP_WAIT_S):
             self._run_lock.release()
         else:
@@ -114,13 +114,9 @@ class PlannerNode(ManagedNode):
         destroy_entities(self, self._entities)
         self._entities, self.world_model, self.controller, self.intake, self.commands = [], None, None, None, None
 
-    def stop_goal(self, reason: str) -> None:
-        """End the running goal at its next check (within one predictor call while planning), holding the arm."""
-        self._stop_reason = reason
-
     def on_stop_requested(self) -> None:
         """SIGINT/SIGTERM (jepa_ros_common.process): the running goal ends with a result and its hold."""
-        self.stop_goal("the planner process is stopping (SIGINT/SIGTERM)")
+        self._stop_reason = "the planner process is stopping (SIGINT/SIGTERM)"
 
     def stop_pending(self) -> bool:
         """True while a goal is still ending (the process keeps spinning for its hold and result)."""

@@ -115,10 +115,11 @@ def test_sim_episodes_use_the_named_camera(tmp_path):
     (metadata_path,) = episode.glob("metadata_*.json")
     assert json.loads(metadata_path.read_text())["sim_camera"] == "workspace"
     with h5py.File(episode / fmt.TRAJECTORY_FILE) as trajectory:
-        extrinsics = trajectory[fmt.extrinsics_key(sim_episodes.SERIAL)][:]
+        extrinsics = trajectory[fmt.extrinsics_key(sim_episodes.serial_of("exterior"))][:]
     poses = {}
     for name in ("workspace", "exterior"):
         env = FrankaSimEnv(SimConfig(camera=CAMERAS[name], render_observations=False))
+        env.reset("reach", 0)  # camera poses are those of the simulated state
         poses[name] = env.camera_extrinsics()
         env.close()
     np.testing.assert_allclose(extrinsics, np.tile(poses["workspace"], (3, 1)))

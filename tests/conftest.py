@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: paths to the parity fixtures and an isolated rclpy context for integration tests."""
+"""Shared pytest fixtures: paths to the parity fixtures, an isolated rclpy context for integration tests, and the
+process's stderr (rcutils' console log lines) read while nodes log."""
 
 import os
 import sys
@@ -40,3 +41,44 @@ def ros_context():
     yield context
     if context.ok():
         rclpy.shutdown(context=context)
+
+
+
+class StderrLog:
+    """This process's fd 2 (where rcutils writes node logs) appended to a file that is read while nodes keep logging.
+    Polling capfd cannot do that: each read truncates the file the logging threads share an offset with, so a line
+    written between its read and its truncate is lost. Call start() in the test body
+    (pytest re-points fd 2 between a test's phases)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._saved = path, None
+
+    def start(self) -> None:
+        sink = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        os.dup2(sink, 2)
+        os.close(sink)
+
+    def lines(self) -> list[str]:
+        """The complete lines written since start() (a line being written is left for the next call)."""
+        text = self.path.read_text(errors="replace") if self.path.exists() else ""
+        return text[: text.rfind("\n") + 1].splitlines()
+
+    def stop(self) -> None:
+        """fd 2 back where it was, and what was written to it (into pytest's capture: shown with a failing test)."""
+        if self._saved is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._saved = None
+        sys.stderr.write(self.path.read_text(errors="replace"))
+
+
+@pytest.fixture
+def stderr_log(tmp_path):
+    """A StderrLog, stopped after the test."""
+    log = StderrLog(tmp_path / "stderr.log")
+    yield log
+    log.stop()

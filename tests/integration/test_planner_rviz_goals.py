@@ -33,11 +33,12 @@ POSES = {"left": (0.45, -0.2, 0.3), "centre": (0.6, 0.0, 0.45), "right": (0.45, 
 class Watcher:
     """What RViz would receive from the planner, and the RViz tools' publishers, on the fake robot's node."""
 
-    def __init__(self, robot, planner, capfd) -> None:
+    def __init__(self, robot, planner, stderr_log) -> None:
         self.goal_markers: list[MarkerArray] = []
         self.plan_markers: list[MarkerArray] = []
         self.goal_images: list[Image] = []
-        self._capfd, self._log_text = capfd, ""
+        self._stderr_log = stderr_log
+        stderr_log.start()
         robot.create_subscription(MarkerArray, "planner_node/goal_markers", self.goal_markers.append, LATCHED)
         robot.create_subscription(MarkerArray, "planner_node/markers", self.plan_markers.append, 10)
         robot.create_subscription(Image, "planner_node/goal_image", self.goal_images.append, LATCHED)
@@ -70,10 +71,9 @@ class Watcher:
 
     @property
     def logs(self) -> list[str]:
-        """The messages of the log lines so far (rcutils writes them to stderr, which the test captures; /rosout in one
-        process drops lines of a node whose name an earlier test's node had)."""
-        self._log_text += self._capfd.readouterr().err
-        return [line.split("]: ", 1)[-1] for line in self._log_text.splitlines()]
+        """The messages of the log lines so far (read from stderr: /rosout in one process drops lines of a node whose
+        name an earlier test's node had)."""
+        return [line.split("]: ", 1)[-1] for line in self._stderr_log.lines()]
 
     def wait_until_heard(self, topic: str) -> None:
         """Until the planner has discovered the tool's publisher: a click sent before is lost (and a subscription
@@ -125,9 +125,9 @@ def goal_sphere(markers: MarkerArray):
     return None if goal.action == Marker.DELETE else xyz(goal.pose)
 
 
-def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system, capfd):  # noqa: F811
+def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system, stderr_log):  # noqa: F811
     planner, robot, _ = make_system(**ROBOT, rviz_sequence_window_s=0.0)
-    watcher = Watcher(robot, planner, capfd)
+    watcher = Watcher(robot, planner, stderr_log)
     for name in POSES:
         capture_at(planner, robot, name)
     wait_for(lambda: set(watcher.labels()) == set(POSES))  # latched: one marker per goal, at its captured pose
@@ -166,9 +166,9 @@ def test_goal_pose_selects_the_nearest_library_goal_or_is_refused(make_system, c
     assert not missing.success and "unknown goal 'left'" in missing.message
 
 
-def test_clicks_within_the_window_run_as_one_sequence(make_system, capfd):  # noqa: F811
+def test_clicks_within_the_window_run_as_one_sequence(make_system, stderr_log):  # noqa: F811
     planner, robot, _ = make_system(**ROBOT, rviz_sequence_window_s=3.0, rviz_subgoal_steps=2, max_steps=4)
-    watcher = Watcher(robot, planner, capfd)
+    watcher = Watcher(robot, planner, stderr_log)
     capture_at(planner, robot, "left")
     capture_at(planner, robot, "right", gripper=1.0)
     robot.gripper = 0.0  # the fake fingers are open again (they do not follow gripper_command)

@@ -43,7 +43,6 @@ def ros_context():
         rclpy.shutdown(context=context)
 
 
-
 class StderrLog:
     """This process's fd 2 (where rcutils writes node logs) appended to a file that is read while nodes keep logging.
     Polling capfd cannot do that: each read truncates the file the logging threads share an offset with, so a line

@@ -18,6 +18,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rclpy.task import Future  # noqa: E402
+from rclpy.time import Time  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
@@ -36,9 +37,11 @@ TCP_ROTATION = FLANGE_ROTATION * Rotation.from_euler("z", -math.pi / 4)
 TCP_XYZ = FLANGE_XYZ + np.array([0.0, 0.0, -0.1034])
 
 
-def pose_stamped(xyz, rotation: Rotation, frame_id: str = "fr3_link0") -> PoseStamped:
+def pose_stamped(xyz, rotation: Rotation, frame_id: str = "fr3_link0", stamp=None) -> PoseStamped:
     msg = PoseStamped()
     msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in xyz)
     q = rotation.as_quat()
     msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = map(float, q)
@@ -89,7 +92,8 @@ def rig(ros_context):
 
 
 def publish_robot_state(fake, tcp_xyz=None, frame_id="fr3_link0"):
-    """A function that publishes the fake robot's TCP pose (tcp_xyz[0], default TCP_XYZ) and finger joint states."""
+    """A function that publishes the fake robot's TCP pose (tcp_xyz[0], default TCP_XYZ; stamped now, as the state
+    broadcaster does) and finger joint states."""
     tcp_pub = fake.create_publisher(PoseStamped, "/franka_robot_state_broadcaster/current_pose", 10)
     fingers_pub = fake.create_publisher(JointState, "/franka_gripper/joint_states", qos_profile_sensor_data)
     tcp_xyz = tcp_xyz if tcp_xyz is not None else [TCP_XYZ]
@@ -99,7 +103,7 @@ def publish_robot_state(fake, tcp_xyz=None, frame_id="fr3_link0"):
         fingers.name = ["fr3_finger_joint1", "fr3_finger_joint2"]
         fingers.position = [0.01, 0.01]  # 0.02 m open of 0.08 -> closure 0.75
         fingers_pub.publish(fingers)
-        tcp_pub.publish(pose_stamped(tcp_xyz[0], TCP_ROTATION, frame_id=frame_id))
+        tcp_pub.publish(pose_stamped(tcp_xyz[0], TCP_ROTATION, frame_id, fake.get_clock().now().to_msg()))
 
     return publish
 
@@ -295,9 +299,11 @@ def test_deactivate_holds_where_the_arm_is_and_activate_follows_again(rig):
     assert change_state(fake, spin_until, Transition.TRANSITION_DEACTIVATE)
     assert spin_until(lambda: np.allclose(xyz_of(equilibria[-1].pose), measured[0], atol=1e-9))  # the hold
     assert (rotation_of(equilibria[-1].pose) * TCP_ROTATION.inv()).magnitude() < 1e-6
-    held, ee_states[:] = len(equilibria), []
+    held, inactive_since = len(equilibria), fake.get_clock().now()
+    # ee_state of robot states measured while active may still be queued here: only later ones count
+    measured_since = lambda: [s for s in ee_states if Time.from_msg(s.header.stamp) >= inactive_since]  # noqa: E731
     target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.0, 0.03, 0.0]), FLANGE_ROTATION))
-    assert not spin_until(lambda: len(equilibria) > held or ee_states, timeout=0.5, step=publish_state)
+    assert not spin_until(lambda: len(equilibria) > held or measured_since(), timeout=0.5, step=publish_state)
 
     assert change_state(fake, spin_until, Transition.TRANSITION_ACTIVATE)
     target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.0, 0.005, 0.0]), FLANGE_ROTATION))

@@ -3,26 +3,18 @@ WARN / ERROR against limits from its parameters (ROS-free apart from the report 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
-from jepa_ros_common.diagnostics import ERROR, WARN, Report
-from jepa_ros_common.parameters import Param, finite_non_negative, finite_positive
-
-PREFIX = "diagnostics_"
+from jepa_ros_common.diagnostics import ERROR, WARN, Limits, Report, diagnostics_parameters
+from jepa_ros_common.parameters import Param
 
 
 @dataclass(frozen=True)
-class DiagnosticLimits:
+class DiagnosticLimits(Limits):
     """Where the report turns WARN while active (0 = off); a robot state older than state_timeout is an ERROR."""
 
     state_age_warn_s: float = 0.1  # the robot state broadcaster publishes at up to 1 kHz
     command_age_warn_s: float = 0.0  # off: an idle planner sends no targets
-
-    @classmethod
-    def from_values(cls, values: dict[str, Any]) -> DiagnosticLimits:
-        """The limits from the node's `diagnostics_*` parameter values."""
-        return cls(**{f.name: values[PREFIX + f.name] for f in fields(cls)})
 
 
 LIMIT_DESCRIPTIONS = {
@@ -31,14 +23,9 @@ LIMIT_DESCRIPTIONS = {
     "command_age_warn_s": "/diagnostics turns WARN while active when the last accepted target_pose is older than "
     "this, s (for a supervisor that expects a steady command stream); 0 = off",
 }
-DIAGNOSTICS_PARAMETERS: tuple[Param, ...] = (
-    Param(f"{PREFIX}period_s", 1.0, "Period of the adapter's status on /diagnostics, s.", validate=finite_positive),
-    *(
-        Param(PREFIX + f.name, f.default, LIMIT_DESCRIPTIONS[f.name], read_only=False,
-              takes_effect="from the next report", validate=finite_non_negative)
-        for f in fields(DiagnosticLimits)
-    ),
-)  # fmt: skip
+DIAGNOSTICS_PARAMETERS: tuple[Param, ...] = diagnostics_parameters(
+    DiagnosticLimits, LIMIT_DESCRIPTIONS, "Period of the adapter's status on /diagnostics, s."
+)
 
 
 class AdapterStatus:

@@ -4,28 +4,20 @@ invalid frames, judged OK / WARN / ERROR against limits from its parameters (ROS
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from jepa_perception.frame_pipeline import RATE_WINDOW_S, StatusSnapshot
-from jepa_ros_common.diagnostics import ERROR, WARN, Report
-from jepa_ros_common.parameters import Param, finite_non_negative, finite_positive
-
-PREFIX = "diagnostics_"
+from jepa_ros_common.diagnostics import ERROR, WARN, Limits, Report, diagnostics_parameters
+from jepa_ros_common.parameters import Param
 
 
 @dataclass(frozen=True)
-class DiagnosticLimits:
+class DiagnosticLimits(Limits):
     """Where the report turns WARN or ERROR while the node is active (0 = that check is off)."""
 
     min_input_rate_hz: float = 1.0  # WARN below this many camera images per second (last RATE_WINDOW_S)
     latency_warn_ms: float = 500.0  # WARN above this p95 latency, image receipt -> embedding publish
     latency_error_ms: float = 2000.0  # ERROR above it
-
-    @classmethod
-    def from_values(cls, values: dict[str, Any]) -> DiagnosticLimits:
-        """The limits from the node's `diagnostics_*` parameter values."""
-        return cls(**{f.name: values[PREFIX + f.name] for f in fields(cls)})
 
 
 LIMIT_DESCRIPTIONS = {
@@ -35,14 +27,9 @@ LIMIT_DESCRIPTIONS = {
     "this, ms; 0 = off",
     "latency_error_ms": "/diagnostics turns ERROR when that p95 latency exceeds this, ms; 0 = off",
 }
-DIAGNOSTICS_PARAMETERS: tuple[Param, ...] = (
-    Param(f"{PREFIX}period_s", 1.0, "period of the node's status on /diagnostics, s", validate=finite_positive),
-    *(
-        Param(PREFIX + f.name, f.default, LIMIT_DESCRIPTIONS[f.name], read_only=False,
-              takes_effect="from the next report", validate=finite_non_negative)
-        for f in fields(DiagnosticLimits)
-    ),
-)  # fmt: skip
+DIAGNOSTICS_PARAMETERS: tuple[Param, ...] = diagnostics_parameters(
+    DiagnosticLimits, LIMIT_DESCRIPTIONS, "period of the node's status on /diagnostics, s"
+)
 
 
 def perception_report(

@@ -132,7 +132,7 @@ class PlannerNode(ManagedNode):
         """The /diagnostics report (status.PlannerStatus.report)."""
         values = self.settings.values
         return self.status.report(self.state_label, self.last_error, self.observations.ages(self._now()),
-                                  values["stale_timeout_s"], values["diagnostics_planning_time_warn_s"])  # fmt: skip
+                                  values["stale_timeout_s"], self.settings.diagnostics)  # fmt: skip
 
     def _now(self) -> float:
         """Node clock time, s (simulation time when use_sim_time is set)."""

@@ -22,6 +22,7 @@ from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_planner.control import GoalLimits
 from jepa_planner.safety import MotionLimits, SafetyLimits
+from jepa_planner.status import DIAGNOSTICS_PARAMETERS, DiagnosticLimits
 from jepa_ros_common.images import DEFAULT_MAX_PIXELS
 from jepa_ros_common.lifecycle import AUTOSTART
 from jepa_ros_common.parameters import Param, finite_positive
@@ -239,14 +240,7 @@ PARAMETERS: tuple[Param, ...] = (
         read_only=False,
         takes_effect="from the next ee_state",
     ),
-    Param("diagnostics_period_s", 1.0, "period of the planner's status on /diagnostics, s"),
-    Param(
-        "diagnostics_planning_time_warn_s",
-        5.0,
-        "/diagnostics turns WARN when the p95 planning time per step exceeds this, s; 0 = off",
-        read_only=False,
-        takes_effect="from the next report",
-    ),
+    *DIAGNOSTICS_PARAMETERS,
     Param("base_frame", "fr3_link0", "frame of ee_state (others are refused) and of every command"),
     Param(
         "embedding_topic",
@@ -322,6 +316,7 @@ class PlannerSettings:
     world_model: WorldModelConfig
     safety: SafetyLimits
     motion: MotionLimits
+    diagnostics: DiagnosticLimits
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> PlannerSettings:
@@ -369,7 +364,8 @@ class PlannerSettings:
         )
         if values["max_goal_image_pixels"] < 1:
             raise ValueError(f"parameter max_goal_image_pixels: expected >= 1, got {values['max_goal_image_pixels']}")
-        settings = cls(values=values, mpc=mpc, world_model=world_model, safety=safety, motion=motion)
+        settings = cls(values=values, mpc=mpc, world_model=world_model, safety=safety, motion=motion,
+                       diagnostics=DiagnosticLimits.from_values(values))  # fmt: skip
         settings.goal_limits(0, 0.0, 0.0)  # validates the limit parameters
         return settings
 

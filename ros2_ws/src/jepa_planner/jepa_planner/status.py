@@ -1,17 +1,35 @@
 """What the planner reports on /diagnostics: lifecycle state, the running goal, the last outcome, planning time per
-step and the age of its observations (ROS-free apart from the report type)."""
+step and the age of its observations, judged against limits from its parameters (ROS-free apart from the report
+type)."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
 from jepa_planner.control import Stop
-from jepa_ros_common.diagnostics import ERROR, WARN, Report
+from jepa_ros_common.diagnostics import ERROR, WARN, Limits, Report, diagnostics_parameters
+from jepa_ros_common.parameters import Param
 
 WINDOW = 50  # planning times kept for the percentiles
+
+
+@dataclass(frozen=True)
+class DiagnosticLimits(Limits):
+    """Where the report turns WARN (0 = off); observation ages are judged against stale_timeout_s."""
+
+    planning_time_warn_s: float = 5.0
+
+
+LIMIT_DESCRIPTIONS = {
+    "planning_time_warn_s": "/diagnostics turns WARN when the p95 planning time per step exceeds this, s; 0 = off",
+}
+DIAGNOSTICS_PARAMETERS: tuple[Param, ...] = diagnostics_parameters(
+    DiagnosticLimits, LIMIT_DESCRIPTIONS, "period of the planner's status on /diagnostics, s"
+)
 
 
 class PlannerStatus:
@@ -36,9 +54,10 @@ class PlannerStatus:
             self._planning_times.append(planning_time)
 
     def report(self, state: str, last_error: str, ages: dict[str, float | None], max_age: float,
-               planning_time_warn: float) -> Report:  # fmt: skip
+               limits: DiagnosticLimits) -> Report:  # fmt: skip
         """The diagnostics report: ERROR after a failed transition, WARN when not active, when an observation is
-        older than `max_age` s while active, or when planning takes longer than `planning_time_warn` s per step."""
+        older than `max_age` s while active, or when planning takes longer than `limits.planning_time_warn_s` s per
+        step."""
         report = Report()
         with self._lock:
             times = np.asarray(self._planning_times)
@@ -50,7 +69,8 @@ class PlannerStatus:
             report.flag(WARN, f"{state}: goals are refused")
         if times.size:
             report.values["planning_time_s_p50"] = f"{np.percentile(times, 50):.3f}"
-            report.threshold("planning_time_s_p95", float(np.percentile(times, 95)), planning_time_warn, 0.0, " s")
+            p95 = float(np.percentile(times, 95))
+            report.threshold("planning_time_s_p95", p95, limits.planning_time_warn_s, 0.0, " s")
         for name, age in ages.items():
             key = f"{name}_age_s"
             if age is None:

@@ -3,15 +3,45 @@ dashboards and rqt_robot_monitor look (diagnostic_updater is not on the package 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
+from jepa_ros_common.parameters import Param, finite_non_negative, finite_positive
+
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR"}
 DIAGNOSTICS_TOPIC = "/diagnostics"
+PARAMETER_PREFIX = "diagnostics_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Base of a node's report limits: each field (a float, 0 = that check is off) is the live parameter
+    `diagnostics_<field>` of `diagnostics_parameters`, its default the field's."""
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Self:
+        """The limits from the node's `diagnostics_*` parameter values."""
+        return cls(**{f.name: values[PARAMETER_PREFIX + f.name] for f in fields(cls)})
+
+
+def diagnostics_parameters(
+    limits: type[Limits], descriptions: Mapping[str, str], period_description: str
+) -> tuple[Param, ...]:
+    """A node's diagnostics parameter table: the read-only `diagnostics_period_s` (1 s) and one live, finite >= 0
+    `diagnostics_<field>` per field of `limits`, described by `descriptions[field]`."""
+    return (
+        Param(f"{PARAMETER_PREFIX}period_s", 1.0, period_description, validate=finite_positive),
+        *(
+            Param(PARAMETER_PREFIX + f.name, f.default, descriptions[f.name], read_only=False,
+                  takes_effect="from the next report", validate=finite_non_negative)
+            for f in fields(limits)
+        ),
+    )  # fmt: skip
 
 
 @dataclass

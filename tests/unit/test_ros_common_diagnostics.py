@@ -1,4 +1,5 @@
-"""jepa_ros_common.diagnostics: the diagnostics parameter table and limits every node builds from it."""
+"""jepa_ros_common.diagnostics: the diagnostics parameter table and limits every node builds from it, and the
+lifecycle rule every managed node's report starts with."""
 
 import math
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from jepa_ros_common.diagnostics import Limits, diagnostics_parameters
+from jepa_ros_common.diagnostics import ERROR, OK, WARN, Limits, Report, diagnostics_parameters
 
 pytestmark = pytest.mark.ros
 
@@ -51,3 +52,18 @@ def test_every_node_declares_its_diagnostics_through_the_shared_table():
         period = entries.pop("diagnostics_period_s")
         assert period.read_only and period.refusal(-1.0) and period.refusal(math.inf)
         assert entries and all(not p.read_only and p.refusal(-1.0) and p.refusal(math.inf) for p in entries.values())
+
+
+@pytest.mark.parametrize(
+    ("state", "last_error", "level", "messages"),
+    [
+        ("active", "", OK, []),
+        ("inactive", "", WARN, ["inactive: goals are refused"]),
+        ("unconfigured", "configure failed: no checkpoint", ERROR, ["configure failed: no checkpoint"]),
+        ("active", "activate failed once", ERROR, ["activate failed once"]),
+    ],
+)
+def test_the_lifecycle_rule(state, last_error, level, messages):
+    report = Report()
+    report.lifecycle(state, last_error, "goals are refused")
+    assert (report.level, report.messages, report.values) == (level, messages, {"lifecycle_state": state})

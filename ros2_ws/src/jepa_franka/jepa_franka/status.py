@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jepa_ros_common.diagnostics import ERROR, WARN, Limits, Report, diagnostics_parameters
+from jepa_ros_common.diagnostics import WARN, Limits, Report, diagnostics_parameters
 from jepa_ros_common.parameters import Param
 
 
@@ -52,11 +52,8 @@ def adapter_report(state: str, last_error: str, state_age: float | None, ages: d
     """ERROR after a failed transition or, while active, when the robot state is older than `state_timeout`; WARN
     when not active, when no robot state came yet, or when an age exceeds its limit."""
     report = Report()
-    report.values |= {"lifecycle_state": state, "following_target": "yes" if following else "no"}
-    if last_error:
-        report.flag(ERROR, last_error)
-    elif state != "active":
-        report.flag(WARN, f"{state}: holding, targets are ignored")
+    report.lifecycle(state, last_error, "holding, targets are ignored")
+    report.values["following_target"] = "yes" if following else "no"
     active = state == "active"
     if state_age is None:
         report.values["robot_state_age_s"] = "never received"

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from jepa_perception.frame_pipeline import RATE_WINDOW_S, StatusSnapshot
-from jepa_ros_common.diagnostics import ERROR, WARN, Limits, Report, diagnostics_parameters
+from jepa_ros_common.diagnostics import WARN, Limits, Report, diagnostics_parameters
 from jepa_ros_common.parameters import Param
 
 
@@ -38,15 +38,12 @@ def perception_report(
     """ERROR after a failed transition or above the latency error limit; WARN when not active, when the input rate is
     below its limit, above the latency warn limit, or after invalid frames within RATE_WINDOW_S."""
     report = Report()
+    report.lifecycle(state, last_error, "no frames are encoded and encode_image is refused")
     report.values |= {
-        "lifecycle_state": state, "model": model, "input_rate_hz": f"{stats.input_rate_hz:.2f}",
+        "model": model, "input_rate_hz": f"{stats.input_rate_hz:.2f}",
         "frames_received": str(stats.frames_received), "frames_encoded": str(stats.frames_encoded),
         "frames_dropped": str(stats.frames_dropped), "frames_invalid": str(stats.frames_invalid),
     }  # fmt: skip
-    if last_error:
-        report.flag(ERROR, last_error)
-    elif state != "active":
-        report.flag(WARN, f"{state}: no frames are encoded and encode_image is refused")
     if not math.isnan(stats.latency_ms_p50):
         report.values["encode_latency_ms_p50"] = f"{stats.latency_ms_p50:.1f}"
         report.threshold("encode_latency_ms_p95", stats.latency_ms_p95, limits.latency_warn_ms,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jepa_planner.control import Stop
-from jepa_ros_common.diagnostics import ERROR, WARN, Limits, Report, diagnostics_parameters
+from jepa_ros_common.diagnostics import WARN, Limits, Report, diagnostics_parameters
 from jepa_ros_common.parameters import Param
 
 WINDOW = 50  # planning times kept for the percentiles
@@ -59,14 +59,10 @@ class PlannerStatus:
         older than `max_age` s while active, or when planning takes longer than `limits.planning_time_warn_s` s per
         step."""
         report = Report()
+        report.lifecycle(state, last_error, "goals are refused")
         with self._lock:
             times = np.asarray(self._planning_times)
-            report.values |= {"lifecycle_state": state, "active_goal": self.active_goal or "none",
-                              "last_outcome": self.last_outcome}  # fmt: skip
-        if last_error:
-            report.flag(ERROR, last_error)
-        elif state != "active":
-            report.flag(WARN, f"{state}: goals are refused")
+            report.values |= {"active_goal": self.active_goal or "none", "last_outcome": self.last_outcome}
         if times.size:
             report.values["planning_time_s_p50"] = f"{np.percentile(times, 50):.3f}"
             p95 = float(np.percentile(times, 95))

@@ -65,6 +65,15 @@ class Report:
         elif warn > 0 and value > warn:
             self.flag(WARN, f"{name} {value:.3f}{unit} above {warn}{unit}")
 
+    def lifecycle(self, state: str, last_error: str, inactive_means: str) -> None:
+        """Record the lifecycle `state`; flag ERROR with `last_error` after a failed transition, else WARN
+        "<state>: <inactive_means>" when the node is not active."""
+        self.values["lifecycle_state"] = state
+        if last_error:
+            self.flag(ERROR, last_error)
+        elif state != "active":
+            self.flag(WARN, f"{state}: {inactive_means}")
+
 
 class DiagnosticsPublisher:
     """Publishes `report()` of `node` on /diagnostics every `period` s (status name: the node's full name)."""

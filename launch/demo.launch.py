@@ -12,14 +12,8 @@ from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from jepa_bringup.launch_actions import declare, end_launch_on_exit
-from jepa_bringup.launch_support import (
-    LaunchConfig,
-    ParameterArgument,
-    launch_folders,
-    rviz_remappings,
-    wants_rviz,
-)
+from jepa_bringup.launch_actions import declare, end_launch_on_exit, rviz_node
+from jepa_bringup.launch_support import LaunchConfig, ParameterArgument, wants_rviz
 
 PARAMS_FILES = ("sim.yaml", "perception.yaml", "planner.yaml", "demo.yaml")
 CONFIG = LaunchConfig(
@@ -70,16 +64,7 @@ def stack_nodes(context) -> list:
         ),
     ]
     if rviz:
-        nodes.append(
-            Node(
-                package="rviz2",
-                executable="rviz2",
-                name="rviz2",
-                namespace=namespace,
-                arguments=["-d", str(launch_folders(__file__).rviz / "jepa.rviz"), "-f", planner["base_frame"]],
-                remappings=rviz_remappings("sim_node", sim["image_topic"], planner),
-            )
-        )
+        nodes.append(rviz_node(__file__, namespace, "sim_node", sim["image_topic"], planner))
     return nodes
 
 

@@ -15,8 +15,8 @@ from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from jepa_bringup.launch_actions import declare, end_launch_on_exit
-from jepa_bringup.launch_support import LaunchConfig, ParameterArgument, launch_folders, rviz_remappings, wants_rviz
+from jepa_bringup.launch_actions import declare, end_launch_on_exit, rviz_node
+from jepa_bringup.launch_support import LaunchConfig, ParameterArgument, wants_rviz
 
 PARAMS_FILES = ("perception.yaml", "planner.yaml", "franka.yaml")
 MODEL_NODES = ("encoder_node", "planner_node")
@@ -97,16 +97,7 @@ def stack_nodes(context) -> list:
         ),
     ]
     if rviz:
-        nodes.append(
-            Node(
-                package="rviz2",
-                executable="rviz2",
-                name="rviz2",
-                namespace=namespace,
-                arguments=["-d", str(launch_folders(__file__).rviz / "jepa.rviz"), "-f", planner["base_frame"]],
-                remappings=rviz_remappings("encoder_node", encoder["image_topic"], planner),
-            )
-        )
+        nodes.append(rviz_node(__file__, namespace, "encoder_node", encoder["image_topic"], planner))
     return nodes
 
 

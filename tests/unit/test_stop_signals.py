@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from jepa_core.stop_signals import StopRequested, StopSignals, run_until_stopped
+from jepa_core.stop_signals import StopRequested, StopSignals
 
 
 @pytest.fixture(autouse=True)
@@ -87,32 +87,3 @@ def test_exit_after_stop_runs_the_atexit_handlers_and_exits_0():
         print("not reached")
     """)
     assert (result.returncode, result.stdout) == (0, "buffered atexit ran\n"), result.stderr
-
-
-def test_run_until_stopped_closes_and_finishes_in_every_case():
-    calls = []
-
-    def lifecycle(run, build=lambda: calls.append("build") or "service"):
-        run_until_stopped(
-            start=lambda: calls.append("start"), build=build, run=run, close=lambda s: calls.append(f"close {s}"),
-            finish=lambda: calls.append("finish"), stopped_by=(TimeoutError,),
-        )  # fmt: skip
-
-    lifecycle(lambda service: calls.append(f"run {service}"))
-    assert calls == ["start", "build", "run service", "close service", "finish"]
-    calls.clear()
-
-    def stopped_by_signal(service):
-        os.kill(os.getpid(), signal.SIGTERM)
-        raise TimeoutError("what rclpy raises once its context is shut down")
-
-    lifecycle(stopped_by_signal)
-    assert calls == ["start", "build", "close service", "finish"]
-    calls.clear()
-
-    def failing_build():
-        raise ValueError("bad parameter")
-
-    with pytest.raises(ValueError, match="bad parameter"):
-        lifecycle(lambda service: None, build=failing_build)
-    assert calls == ["start", "finish"]  # nothing was built, so nothing is closed; the runtime is still shut down

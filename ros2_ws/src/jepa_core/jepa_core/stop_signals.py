@@ -7,7 +7,6 @@ StopSignals a signal is only recorded (`requested`), and the process's own loop 
 A repeated signal within `grace_s` of the first is ignored, so a bounded cleanup runs to its end; one after that
 ends the process at once with status 128 + signal (a supervisor's escalation, e.g. launch's SIGTERM after SIGINT).
 `exit_after_stop` ends a process whose cleanup is done without the interpreter's slow module teardown.
-`run_until_stopped` is the life of a process that spins rclpy itself (start rclpy, build, run, close, shut down).
 """
 
 from __future__ import annotations
@@ -17,14 +16,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import TypeVar
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_S = 2.0  # how long a cleanup after the first signal may take before a repeated signal ends the process
-Service = TypeVar("Service")
 
 
 class StopRequested(BaseException):
@@ -99,29 +96,3 @@ def exit_after_stop() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-def run_until_stopped(
-    *,
-    start: Callable[[], object],
-    build: Callable[[], Service],
-    run: Callable[[Service], object],
-    close: Callable[[Service], object],
-    finish: Callable[[], object],
-    stopped_by: tuple[type[BaseException], ...] = (),
-) -> None:
-    """Under StopSignals: start() (e.g. rclpy.init), build() the service, run() it until it returns or raises one of
-    `stopped_by` (e.g. rclpy's ExternalShutdownException after a signal), then close() it and finish() (e.g.
-    rclpy.try_shutdown), also when building or running fails. A failure after a stop signal ends quietly."""
-    with StopSignals():
-        start()
-        try:
-            service = build()
-            try:
-                run(service)
-            except stopped_by:
-                pass
-            finally:
-                close(service)
-        finally:
-            finish()

@@ -27,8 +27,6 @@ from pathlib import Path
 
 import rclpy
 from builtin_interfaces.msg import Time
-from rclpy._rclpy_pybind11 import RCLError
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
@@ -36,10 +34,10 @@ from tqdm import tqdm
 
 from jepa_core.data.playback import NS, BagMessage, BagSource, PlaybackClock, PlaybackError
 from jepa_core.data.topics import is_command
-from jepa_core.stop_signals import run_until_stopped
 from jepa_data.bag_topics import message_class, qos_for
 from jepa_data.replay_options import ReplayOptions, absolute, build_parser, options_from
 from jepa_data.replay_stats import ReplayStats, print_summary
+from jepa_ros_common.process import run_node
 
 SPIN_S = 0.002  # the last part of a wait is spent spinning on the clock, for sub-millisecond deadlines
 SUBSCRIBER_POLL_S = 0.01  # how often the subscriber wait looks at the publishers' match counts
@@ -60,6 +58,8 @@ class BagPlayer(Node):
         self._stepped = threading.Condition(self._lock)
         self._stepping = False  # the message being published was released by a step
         self._next_clock = 0.0  # wall time of the next /clock publication
+        self._playback: threading.Thread | None = None  # the console script's playback thread (start_playback)
+        self.failure: Exception | None = None  # what ended that thread's playback early
         self.topics = self._select_topics()
         remaps = dict(options.remaps)
         unknown = sorted(set(remaps) - set(source.topics))
@@ -167,7 +167,7 @@ class BagPlayer(Node):
         while True:
             with self._lock:
                 now = time.monotonic()
-                if not rclpy.ok(context=self.context):  # SIGINT/SIGTERM: rclpy shut the context down
+                if not rclpy.ok(context=self.context):  # the context's owner shut it down under the playback
                     self.stats.interrupted = True
                     self._stop.set()  # ends a --loop run too
                     return False
@@ -256,41 +256,36 @@ class BagPlayer(Node):
                 self._stepped.notify_all()
         return self.stats
 
+    # ---- the console script's process (jepa_ros_common.process.run_node) -----------------------------------------
+    def start_playback(self, stats_path: Path | None) -> None:
+        """Play on a thread of its own while run_node's executor serves ~/pause, ~/resume and ~/step; the summary
+        (and the --stats file) when it ends. What ended it early is kept in `failure`."""
+        self._playback = threading.Thread(target=self._play_and_report, args=(stats_path,), name="playback",
+                                          daemon=True)  # fmt: skip
+        self._playback.start()
 
-class ServedPlayer:
-    """A BagPlayer whose services an executor thread spins while the calling thread plays (the console script)."""
+    def _play_and_report(self, stats_path: Path | None) -> None:
+        try:
+            self.play()
+        except Exception as error:  # raised again by main once the node is down
+            self.failure = error
+        finally:
+            print_summary(self.stats, self.options.rate)
+            if stats_path:
+                stats_path.write_text(json.dumps(self.stats.summary(), indent=2) + "\n")
 
-    def __init__(self, source: BagSource, options: ReplayOptions) -> None:
-        # The executor before the node: made after a stop signal, its __init__ fails on the shut-down context and its
-        # __del__ then prints a traceback.
-        self.executor = SingleThreadedExecutor()
-        self.player = BagPlayer(source, options)
-        self.executor.add_node(self.player)
-        self._spinner = threading.Thread(target=serve, args=(self.executor,), daemon=True)
-        self._spinner.start()
+    def on_stop_requested(self) -> None:
+        """SIGINT/SIGTERM: the playback ends after the current message, reported as interrupted."""
+        self.stats.interrupted = True
+        self.stop()
 
-    def play(self) -> None:
-        self.player.play()
+    def stop_pending(self) -> bool:
+        """True while the playback thread runs (it prints the summary last), so the stop waits for the summary."""
+        return self._playback is not None and self._playback.is_alive()
 
-    def close(self, stats_path: Path | None) -> None:
-        """Stop playing, print the summary (and write it to `stats_path`), stop spinning, destroy the node."""
-        self.player.stop()
-        print_summary(self.player.stats, self.player.options.rate)
-        if stats_path:
-            stats_path.write_text(json.dumps(self.player.stats.summary(), indent=2) + "\n")
-        self.executor.shutdown(timeout_sec=1.0)
-        self._spinner.join(timeout=1.0)
-        self.player.destroy_node()
-
-
-def serve(executor: SingleThreadedExecutor) -> None:
-    """Spin until the executor or its context is shut down. A signal can shut the context down while the executor
-    builds its wait set; rcl then raises RCLError instead of rclpy's ExternalShutdownException: the same stop."""
-    try:
-        executor.spin()
-    except (ExternalShutdownException, RCLError):
-        if executor.context.ok():
-            raise
+    def finished(self) -> bool:
+        """True once the playback thread ended (the end of the bags, or a failure): the process ends."""
+        return self._playback is not None and not self._playback.is_alive()
 
 
 def main(args: list[str] | None = None) -> None:
@@ -305,15 +300,19 @@ def main(args: list[str] | None = None) -> None:
     except PlaybackError as error:
         sys.exit(f"replay: {error}")
 
-    def finish() -> None:
-        source.close()
-        rclpy.try_shutdown()
+    player: BagPlayer | None = None
+
+    def build() -> BagPlayer:
+        nonlocal player
+        player = BagPlayer(source, options)
+        player.start_playback(parsed.stats)
+        return player
 
     try:
-        run_until_stopped(
-            start=lambda: rclpy.init(args=[argv[0], *argv[split:]]),  # rcl would read --remap OLD:=NEW as its own
-            build=lambda: ServedPlayer(source, options), run=ServedPlayer.play,
-            close=lambda served: served.close(parsed.stats), finish=finish, stopped_by=(ExternalShutdownException,),
-        )  # fmt: skip
+        run_node(build, [argv[0], *argv[split:]])  # rcl would read --remap OLD:=NEW as its own
+        if player.failure is not None:  # run_node returns only when the playback ended without a stop signal
+            raise player.failure
     except PlaybackError as error:
         sys.exit(f"replay: {error}")
+    finally:
+        source.close()

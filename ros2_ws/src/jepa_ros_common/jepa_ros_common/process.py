@@ -10,11 +10,13 @@ all. And once the context is down, a node can no longer publish its last command
 So rclpy runs without signal handlers: StopSignals records the signal, no executor wait blocks longer than
 `StopTiming.poll_s`, and the spin loop checks the request itself. A signal during start-up abandons it at once.
 
-Node API (both methods optional): after a stop request, with the context still valid, `node.on_stop_requested()` is
-called once from the spinning thread (e.g. the planner interrupts its plan at the next predictor call, publishes the
-hold and ends the goal); the executor keeps spinning while `node.stop_pending()` is true (at most
+Node API (all three methods optional): after a stop request, with the context still valid, `node.on_stop_requested()`
+is called once from the spinning thread (e.g. the planner interrupts its plan at the next predictor call, publishes
+the hold and ends the goal); the executor keeps spinning while `node.stop_pending()` is true (at most
 `StopTiming.drain_s`) and `settle_s` longer (the replies those callbacks queued, e.g. an action result); then the
-nodes are destroyed, rclpy is shut down and the process ends (jepa_core.stop_signals.exit_after_stop).
+nodes are destroyed, rclpy is shut down and the process ends (jepa_core.stop_signals.exit_after_stop). A node whose
+work can end (the bag player at the end of its bags) has `node.finished()`: once it is true, serving ends without a
+stop, the nodes are destroyed and `run_node` returns.
 """
 
 from __future__ import annotations
@@ -73,9 +75,11 @@ def spin_until(executor: Executor, done: Callable[[], bool], poll_s: float, dead
 
 
 def serve(executor: Executor, nodes: Sequence[Node], stop: StopSignals, timing: StopTiming = StopTiming()) -> None:
-    """Spin the executor (the nodes added to it) until a stop is requested, then let the nodes stop (module doc)."""
-    spin_until(executor, lambda: stop.requested, timing.poll_s)
-    if not stop.requested:  # the context was shut down by its owner
+    """Spin the executor (the nodes added to it) until a stop is requested, then let the nodes stop, or until a node
+    finished its work (module doc)."""
+    finished = [node.finished for node in nodes if hasattr(node, "finished")]
+    spin_until(executor, lambda: stop.requested or any(f() for f in finished), timing.poll_s)
+    if not stop.requested:  # a node finished, or the context was shut down by its owner
         return
     stopping = [node for node in nodes if hasattr(node, "on_stop_requested")]
     for node in stopping:
@@ -90,8 +94,8 @@ def run_node(
     factory: Callable[[], Node], args: list[str] | None = None, threads: int = 1, timing: StopTiming = StopTiming()
 ) -> None:
     """The whole life of a one-node console script: rclpy.init(args), build the node, `serve` it on `threads`
-    executor threads (1: SingleThreadedExecutor) until SIGINT/SIGTERM, destroy it, shut rclpy down and, after a
-    stop, end the process with status 0 (exit_after_stop)."""
+    executor threads (1: SingleThreadedExecutor) until SIGINT/SIGTERM or its finished(), destroy it, shut rclpy down
+    and, after a stop, end the process with status 0 (exit_after_stop)."""
     with StopSignals() as stop:
         try:
             with stop.interrupting():  # nothing to stop yet: a signal abandons the start-up

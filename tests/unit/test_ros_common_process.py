@@ -1,0 +1,61 @@
+"""jepa_ros_common.process.serve: a node whose work ends (finished()) ends the serving without a stop signal."""
+
+import threading
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+
+from jepa_ros_common.process import StopTiming, serve  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+class Stop:
+    """A stop request that nobody sends; `requested` turns true after `give_up`, so a serve that ignores
+    finished() still returns (and the test fails instead of hanging)."""
+
+    def __init__(self) -> None:
+        self.give_up = threading.Event()
+        self.timer = threading.Timer(5.0, self.give_up.set)
+        self.timer.daemon = True
+        self.timer.start()
+
+    @property
+    def requested(self) -> bool:
+        return self.give_up.is_set()
+
+
+class Worker(Node):
+    """Finished after its third timer tick; records whether it was asked to stop."""
+
+    def __init__(self, context) -> None:
+        super().__init__("worker", context=context)
+        self.ticks, self.stop_requested = 0, False
+        self.create_timer(0.01, self._tick)
+
+    def _tick(self) -> None:
+        self.ticks += 1
+
+    def finished(self) -> bool:
+        return self.ticks >= 3
+
+    def on_stop_requested(self) -> None:
+        self.stop_requested = True
+
+
+def test_serving_ends_once_a_node_finished_its_work(ros_context):
+    node = Worker(ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    stop = Stop()
+    try:
+        serve(executor, [node], stop, StopTiming(poll_s=0.01))
+    finally:
+        stop.timer.cancel()
+        executor.shutdown()
+        node.destroy_node()
+    assert not stop.requested and node.ticks >= 3 and not node.stop_requested

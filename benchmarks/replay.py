@@ -34,13 +34,13 @@ from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 from sensor_msgs.msg import Image
 
-from jepa_core.data.playback import offered_qos
+from jepa_core.data.playback import NS, offered_qos
 from jepa_core.data.typestore import stack_typestore
 from jepa_msgs.msg import EndEffectorState
+from jepa_ros_common.stamps import stamp_from_nanoseconds, stamp_nanoseconds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAYER = Path(get_package_prefix("jepa_data")) / "lib" / "jepa_data" / "player"  # where `ros2 run` finds it
-NS = 1_000_000_000
 T0 = 1_700_000_000 * NS
 HZ, SIZE = 15, 256
 CAMERA = "/camera/image_raw"
@@ -63,7 +63,7 @@ def write_recording(path: Path, seconds: float) -> int:
         for index in range(frames):
             t = T0 + index * NS // HZ
             image = Image(height=SIZE, width=SIZE, encoding="rgb8", step=3 * SIZE, data=pixels[index % 4].tobytes())
-            image.header.stamp.sec, image.header.stamp.nanosec = divmod(t, NS)
+            image.header.stamp = stamp_from_nanoseconds(t)
             writer.write(camera, t, serialize_message(image))
             writer.write(state, t + NS // 1000, serialize_message(EndEffectorState(gripper=0.5)))
     return frames
@@ -79,7 +79,7 @@ class CameraListener:
         self.node.create_subscription(Image, CAMERA, self._on_image, qos)
 
     def _on_image(self, msg: Image) -> None:
-        stamp = msg.header.stamp.sec * NS + msg.header.stamp.nanosec
+        stamp = stamp_nanoseconds(msg.header.stamp)
         if T0 <= stamp < T0 + 3600 * NS:  # our recording's frames only
             self.frames.append((time.monotonic(), stamp))
 

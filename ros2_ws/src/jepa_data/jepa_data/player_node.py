@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import rclpy
-from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
@@ -38,6 +37,7 @@ from jepa_data.bag_topics import message_class, qos_for
 from jepa_data.replay_options import ReplayOptions, absolute, build_parser, options_from
 from jepa_data.replay_stats import ReplayStats, print_summary
 from jepa_ros_common.process import run_node
+from jepa_ros_common.stamps import stamp_from_nanoseconds
 
 SPIN_S = 0.002  # the last part of a wait is spent spinning on the clock, for sub-millisecond deadlines
 SUBSCRIBER_POLL_S = 0.01  # how often the subscriber wait looks at the publishers' match counts
@@ -158,7 +158,7 @@ class BagPlayer(Node):
     def _publish_clock(self, now: float) -> None:
         if self._clock_publisher is not None:
             position = self.clock.position_ns(now)
-            self._clock_publisher.publish(Clock(clock=Time(sec=position // NS, nanosec=position % NS)))
+            self._clock_publisher.publish(Clock(clock=stamp_from_nanoseconds(position)))
 
     def _wait_for(self, message: BagMessage) -> bool:
         """Block until `message` is due (or a step releases it while paused); publishes /clock meanwhile.

@@ -19,7 +19,8 @@ import torch
 
 from jepa_core.models.representations import encode_frames
 from jepa_core.planning.world_model import WorldModel
-from jepa_core.views import planning_transform_views, view_count
+from jepa_core.transforms import planning_transform_views
+from jepa_core.views import view_count
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS
 from training.posttrain import PosttrainConfig, build_encoder_for

@@ -25,7 +25,8 @@ from jepa_core.data.droid_format import find_episodes, load_trajectory, view_vid
 from jepa_core.data.video import decode_all
 from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_frames
-from jepa_core.views import DEFAULT_VIEWS, planning_transform_views, view_count
+from jepa_core.transforms import planning_transform_views
+from jepa_core.views import DEFAULT_VIEWS, view_count
 
 # uint8 frames [T, H, V*W, 3] -> per-frame tensors [T, ...] (representations [T, N, D] or pixels [T, 3, S, V*S])
 FrameFn = Callable[[np.ndarray], torch.Tensor]

@@ -47,7 +47,8 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.representations import encode_clip_frames
 from jepa_core.presets import build_ac_predictor, build_encoder
 from jepa_core.sigreg import Projector, SIGRegConfig, sigreg
-from jepa_core.views import DEFAULT_VIEWS, VIEWS_KEY, planning_transform_views, view_count
+from jepa_core.transforms import planning_transform_views
+from jepa_core.views import DEFAULT_VIEWS, VIEWS_KEY, view_count
 from training.ac_clips import EncodedClipDataset, encode_episodes, frozen_encoder_fn, pixel_fn
 from training.common.config import config_dict, parse_config
 from training.common.dist import DistContext, setup_distributed, teardown_distributed, unwrap, wrap_ddp

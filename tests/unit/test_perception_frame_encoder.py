@@ -10,8 +10,8 @@ from jepa_core.checkpoints import save_checkpoint
 from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig, FrameEncoderError, RollingClip
 from jepa_core.models.representations import encode_frames
 from jepa_core.presets import build_encoder
-from jepa_core.transforms import planning_transform_batch
-from jepa_core.views import planning_transform_views, tile_views
+from jepa_core.transforms import planning_transform_batch, planning_transform_views
+from jepa_core.views import tile_views
 
 TINY = FrameEncoderConfig(preset="parity_tiny", allow_random_weights=True, image_size=64)
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_core.transforms import planning_transform_batch
-from jepa_core.views import frame_of, planning_transform_views, tile_views, view_count
+from jepa_core.transforms import planning_transform_batch, planning_transform_views
+from jepa_core.views import frame_of, tile_views, view_count
 
 RNG = np.random.default_rng(0)
 

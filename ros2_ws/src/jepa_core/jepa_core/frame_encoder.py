@@ -21,8 +21,7 @@ from jepa_core.models.encoder import VisionTransformer
 from jepa_core.models.precision import autocast
 from jepa_core.models.representations import normalize_reps
 from jepa_core.presets import AC_ENCODER_OF, ENCODER_PRESETS, build_encoder
-from jepa_core.transforms import host_to_device
-from jepa_core.views import planning_transform_views
+from jepa_core.transforms import host_to_device, planning_transform_views
 
 BACKENDS = ("torch", "onnxruntime")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}

@@ -89,3 +89,18 @@ def planning_transform(
 ) -> torch.Tensor:
     """One RGB uint8 image [H, W, 3] -> float32 [3, S, S] (see planning_transform_batch)."""
     return planning_transform_batch(image[None], size=size, device=device)[0]
+
+
+def planning_transform_views(
+    images: np.ndarray | torch.Tensor, size: int, views: int, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Tiled frames uint8 [B, H, V*W, 3] -> float32 [B, 3, S, V*S]: each view through the official planning transform
+    (centre crop, bilinear resize to S, ImageNet normalisation), side by side. views=1 is the official transform."""
+    if views == 1:
+        return planning_transform_batch(images, size=size, device=device)
+    width = images.shape[2]
+    if width % views:
+        raise ValueError(f"frames {list(images.shape)}: width {width} is not {views} views side by side")
+    step = width // views
+    tiles = [planning_transform_batch(images[:, :, k * step : (k + 1) * step], size, device) for k in range(views)]
+    return torch.cat(tiles, dim=-1)

@@ -1,10 +1,11 @@
 """Multi-camera frames as one tiled image: the views side by side, so the official encoder and AC predictor take them.
 
 A frame of V named views (e.g. `exterior`, `wrist`) is the uint8 image [H, V*W, 3] of its views in a fixed order,
-each [H, W, 3]. The planning transform of such a frame transforms each view alone (the official centre crop and
-resize to S x S) and puts the results side by side: [3, S, V*S], which an encoder built for S x V*S pixels turns into
-V token grids side by side (64 x 128 px, patch 16: a 4 x 8 grid). An encoder built for square images has one view, and
-its transform is exactly the official one. Checkpoints name their views under VIEWS_KEY (none: DEFAULT_VIEWS).
+each [H, W, 3]. Its planning transform (`jepa_core.transforms.planning_transform_views`) transforms each view alone
+(the official centre crop and resize to S x S) and puts the results side by side: [3, S, V*S], which an encoder built
+for S x V*S pixels turns into V token grids side by side (64 x 128 px, patch 16: a 4 x 8 grid). An encoder built for
+square images has one view, and its transform is exactly the official one. Checkpoints name their views under
+VIEWS_KEY (none: DEFAULT_VIEWS). NumPy only: the simulator and the robot-side nodes tile frames without torch.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import torch
-
-from jepa_core.transforms import planning_transform_batch
 
 VIEWS_KEY = "camera_views"  # checkpoint entry: the view names of a tiled-frame encoder, in tile order
 DEFAULT_VIEWS = ("exterior",)
@@ -44,18 +42,3 @@ def view_count(img_size: tuple[int, int]) -> int:
     if width % height:
         raise ValueError(f"encoder input {height}x{width}: the width must be a whole number of square views")
     return width // height
-
-
-def planning_transform_views(
-    images: np.ndarray | torch.Tensor, size: int, views: int, device: torch.device | str | None = None
-) -> torch.Tensor:
-    """Tiled frames uint8 [B, H, V*W, 3] -> float32 [B, 3, S, V*S]: each view through the official planning transform
-    (centre crop, bilinear resize to S, ImageNet normalisation), side by side. views=1 is the official transform."""
-    if views == 1:
-        return planning_transform_batch(images, size=size, device=device)
-    width = images.shape[2]
-    if width % views:
-        raise ValueError(f"frames {list(images.shape)}: width {width} is not {views} views side by side")
-    step = width // views
-    tiles = [planning_transform_batch(images[:, :, k * step : (k + 1) * step], size, device) for k in range(views)]
-    return torch.cat(tiles, dim=-1)

@@ -20,9 +20,9 @@ with the reason; with `autostart:=false` a lifecycle manager or `ros2 lifecycle 
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterable
 
-import torch
 from rclpy.client import Client
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
@@ -119,9 +119,11 @@ class ManagedNode(LifecycleNode):
 
 
 def free_memory() -> None:
-    """Give freed model memory back: Python's cycles, then the CUDA caching allocator's blocks."""
+    """Give freed model memory back: Python's cycles, then the CUDA caching allocator's blocks (a process that never
+    imported torch, e.g. the Franka adapter, has none and does not load it here)."""
     gc.collect()
-    if torch.cuda.is_available():
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 

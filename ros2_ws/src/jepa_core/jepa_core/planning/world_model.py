@@ -21,7 +21,8 @@ from jepa_core.models.representations import encode_frames, normalize_reps
 from jepa_core.planning.cem import EnergyFn
 from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
-from jepa_core.views import planning_transform_views, view_count
+from jepa_core.transforms import planning_transform_views
+from jepa_core.views import view_count
 
 CPU_TOKENS_PER_CALL = 4096
 GPU_ACTIVATION_BUDGET_MB = 4096

@@ -1,4 +1,5 @@
-"""Both trainers under `torch.distributed.run` with 2 CPU processes (gloo, DistributedDataParallel) on tiny data."""
+"""Both trainers under `torch.distributed.run` with 2 CPU processes (gloo, DistributedDataParallel) on tiny data. They
+share training.common.dist; the default suite runs the post-training one, `-m slow` the pre-training one too."""
 
 import os
 import subprocess
@@ -50,6 +51,7 @@ def test_posttrain_ddp_two_processes(droid_root, tmp_path):
     load_ac_predictor(run / "final.pt")
 
 
+@pytest.mark.slow
 def test_pretrain_ddp_two_processes(droid_root, tmp_path):
     run = tmp_path / "pretrain"
     args = ["--data", str(droid_root), "--run-dir", str(run), "--encoder-preset", "parity_tiny", "--device", "cpu"]

@@ -77,6 +77,23 @@ def test_a_repeated_signal_after_the_grace_time_ends_the_process_at_once():
     assert "exiting now" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_repeat_handled_during_the_teardown_does_not_escalate():
+    """Destroying rclpy entities held the main thread 1 s per service when the peers stopped too, so a repeat sent
+    50 ms after the first signal was handled after the grace time and ended a process that was exiting (exit 130)."""
+    result = run_python("""
+        import os, signal, time
+        from jepa_core.stop_signals import StopSignals
+        with StopSignals(grace_s=0.2) as stop:
+            os.kill(os.getpid(), signal.SIGINT)
+            stop.tearing_down()
+            time.sleep(0.3)  # a teardown that takes longer than the grace time
+            os.kill(os.getpid(), signal.SIGINT)
+            print("torn down", len(stop.received), flush=True)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "torn down 2\n" and "exiting now" not in result.stderr
+
+
 def test_exit_after_stop_runs_the_atexit_handlers_and_exits_0():
     result = run_python("""
         import atexit, sys

@@ -5,7 +5,11 @@ cleanup that follows the first signal, and the default SIGTERM action kills the 
 StopSignals a signal is only recorded (`requested`), and the process's own loop stops at its next check; inside
 `interrupting()` (start-up: nothing to clean up yet) it raises StopRequested instead, so start-up is abandoned at once.
 A repeated signal within `grace_s` of the first is ignored, so a bounded cleanup runs to its end; one after that
-ends the process at once with status 128 + signal (a supervisor's escalation, e.g. launch's SIGTERM after SIGINT).
+ends the process at once with status 128 + signal (a supervisor's escalation, e.g. launch's SIGTERM after SIGINT),
+except once `tearing_down()` says the process only destroys its nodes and exits: Python handles a signal only when
+the main thread is back from C, and destroying rclpy entities held it 1 s per service when the peers stopped at the
+same moment (a launch file's Ctrl-C), so a repeat sent 50 ms after the first was handled 2-4 s late, as an
+"escalation" of a process that was exiting anyway (exit 130).
 `exit_after_stop` ends a process whose cleanup is done without the interpreter's slow module teardown.
 """
 
@@ -42,6 +46,7 @@ class StopSignals:
         self.received: list[signal.Signals] = []
         self._first_at: float | None = None
         self._interrupting = False
+        self._tearing_down = False
         self._previous: dict[signal.Signals, object] = {}
 
     @property
@@ -53,13 +58,17 @@ class StopSignals:
         now = time.monotonic()
         if self._first_at is None:
             self._first_at = now
-        elif now - self._first_at > self.grace_s:
+        elif now - self._first_at > self.grace_s and not self._tearing_down:
             os.write(2, f"stop: cleanup not done {self.grace_s:g} s after the first signal; exiting now\n".encode())
             os._exit(128 + signum)
         self.received.append(signal.Signals(signum))
         if self._interrupting:
             self._interrupting = False
             raise StopRequested(signal.Signals(signum).name)
+
+    def tearing_down(self) -> None:
+        """From now on the process only destroys its nodes and exits: repeated signals no longer escalate."""
+        self._tearing_down = True
 
     @contextmanager
     def interrupting(self) -> Iterator[None]:

@@ -106,6 +106,7 @@ def run_node(
                 executor.add_node(node)
                 serve(executor, [node], stop, timing)
             finally:
+                stop.tearing_down()
                 executor.shutdown()
                 node.destroy_node()
         finally:

@@ -9,16 +9,18 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 
+from jepa_core.stop_signals import StopSignals  # noqa: E402
 from jepa_ros_common.process import StopTiming, serve  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
 
-class Stop:
-    """A stop request that nobody sends; `requested` turns true after `give_up`, so a serve that ignores
-    finished() still returns (and the test fails instead of hanging)."""
+class Stop(StopSignals):
+    """A stop request that nobody sends (its handlers are never installed); `requested` turns true after `give_up`, so
+    a serve that ignores finished() still returns (and the test fails instead of hanging)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.give_up = threading.Event()
         self.timer = threading.Timer(5.0, self.give_up.set)
         self.timer.daemon = True

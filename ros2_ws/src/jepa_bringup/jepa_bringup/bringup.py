@@ -178,7 +178,6 @@ def spin_nodes(
         with composition:
             get_logger("bringup").info(f"composed {', '.join(composition.nodes)}; Ctrl-C to stop")
             serve(composition.executor, list(composition.nodes.values()), stop)
-            stop.tearing_down()  # the composition's exit destroys the nodes
     if stop.requested:
         exit_after_stop()
 

@@ -76,18 +76,22 @@ def spin_until(executor: Executor, done: Callable[[], bool], poll_s: float, dead
 
 def serve(executor: Executor, nodes: Sequence[Node], stop: StopSignals, timing: StopTiming = StopTiming()) -> None:
     """Spin the executor (the nodes added to it) until a stop is requested, then let the nodes stop, or until a node
-    finished its work (module doc)."""
-    finished = [node.finished for node in nodes if hasattr(node, "finished")]
-    spin_until(executor, lambda: stop.requested or any(f() for f in finished), timing.poll_s)
-    if not stop.requested:  # a node finished, or the context was shut down by its owner
-        return
-    stopping = [node for node in nodes if hasattr(node, "on_stop_requested")]
-    for node in stopping:
-        node.on_stop_requested()
-    pending = [node.stop_pending for node in nodes if hasattr(node, "stop_pending")]
-    spin_until(executor, lambda: not any(p() for p in pending), timing.poll_s, time.monotonic() + timing.drain_s)
-    if stopping or pending:
-        spin_until(executor, lambda: False, timing.poll_s, time.monotonic() + timing.settle_s)
+    finished its work (module doc). Whatever follows is the teardown: repeated signals no longer escalate
+    (StopSignals.tearing_down)."""
+    try:
+        finished = [node.finished for node in nodes if hasattr(node, "finished")]
+        spin_until(executor, lambda: stop.requested or any(f() for f in finished), timing.poll_s)
+        if not stop.requested:  # a node finished, or the context was shut down by its owner
+            return
+        stopping = [node for node in nodes if hasattr(node, "on_stop_requested")]
+        for node in stopping:
+            node.on_stop_requested()
+        pending = [node.stop_pending for node in nodes if hasattr(node, "stop_pending")]
+        spin_until(executor, lambda: not any(p() for p in pending), timing.poll_s, time.monotonic() + timing.drain_s)
+        if stopping or pending:
+            spin_until(executor, lambda: False, timing.poll_s, time.monotonic() + timing.settle_s)
+    finally:
+        stop.tearing_down()
 
 
 def run_node(
@@ -106,7 +110,6 @@ def run_node(
                 executor.add_node(node)
                 serve(executor, [node], stop, timing)
             finally:
-                stop.tearing_down()
                 executor.shutdown()
                 node.destroy_node()
         finally:

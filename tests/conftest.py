@@ -1,6 +1,7 @@
 """Shared pytest fixtures: paths to the parity fixtures, an isolated rclpy context for integration tests, and the
 process's stderr (rcutils' console log lines) read while nodes log."""
 
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ PARITY_DIR = Path(os.environ.get("JEPA_PARITY_DIR", REPO_ROOT.parent / "shared" 
 
 # Each pytest process gets its own DDS domain so concurrent test runs on one machine never see each other's topics.
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
+# ros_context's domains, one per test in turn, apart from the process's own (1-100); 230 is the last domain whose
+# ports fit in 16 bits.
+_CONTEXT_DOMAINS = (101 + (os.getpid() + k) % 130 for k in itertools.count())
 
 
 def console_script(package: str, script: str) -> list[str]:
@@ -33,14 +37,23 @@ def parity_dir() -> Path:
 
 
 @pytest.fixture
-def ros_context():
-    """A fresh rclpy context, shut down after the test; nodes are created with context=ros_context."""
+def ros_context(monkeypatch):
+    """A fresh rclpy context on a DDS domain of its own (node processes the test starts inherit it); nodes are
+    created with context=ros_context. Shut down and destroyed (its DDS participant deleted) after the test.
+
+    Why a domain per test: Fast DDS gives a new participant the smallest free participant id, so within one process
+    GUIDs repeat from test to test, and a participant still alive in the same domain (a context not yet collected, a
+    node process still exiting) can take the new one's endpoints for the old one's: on Jazzy a server in the test's
+    own context became undiscoverable (a lifecycle service mid-test, an action server for 2 min), once in each of two
+    whole-suite runs."""
     rclpy = pytest.importorskip("rclpy")
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(next(_CONTEXT_DOMAINS)))
     context = rclpy.Context()
     rclpy.init(context=context)
     yield context
     if context.ok():
         rclpy.shutdown(context=context)
+    context.destroy()
 
 
 class StderrLog:

@@ -264,10 +264,9 @@ def test_decompression_bomb_costs_one_frame_not_the_node(ros_context):
         harness.close()
 
 
-def test_worker_never_publishes_after_the_context_is_shut_down():
+def test_worker_never_publishes_after_the_context_is_shut_down(ros_context):
     """Issue 13 item 12: a frame being encoded when a signal shuts the context down is dropped quietly."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
+    context = ros_context
     harness = Harness(context)
     try:
         entered, release = threading.Event(), threading.Event()

@@ -21,6 +21,7 @@ stop, the nodes are destroyed and `run_node` returns.
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 import time
@@ -113,6 +114,13 @@ def run_node(
                 executor.shutdown()
                 node.destroy_node()
         finally:
-            rclpy.try_shutdown(uninstall_handlers=False)  # none were installed
+            _try_shutdown_rclpy()
     if stop.requested:
         exit_after_stop()
+
+
+def _try_shutdown_rclpy() -> None:
+    """rclpy.try_shutdown, leaving signal handlers alone (none were installed): Kilted's would uninstall them unless
+    told not to, Jazzy's never does and has no `uninstall_handlers` option."""
+    has_option = "uninstall_handlers" in inspect.signature(rclpy.try_shutdown).parameters
+    rclpy.try_shutdown(**({"uninstall_handlers": False} if has_option else {}))

@@ -46,6 +46,7 @@ class FlangeKinematics:
         self.site_id = site_id
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
+        self._jac = np.empty((6, len(arm_dof_ids)))
 
     def forward(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flange position [3] and quaternion (w, x, y, z) [4] in the base (= world) frame for arm joints q_arm [7]."""
@@ -59,7 +60,9 @@ class FlangeKinematics:
     def jacobian(self) -> np.ndarray:
         """[6, 7] linear+angular flange Jacobian at the last `forward` configuration."""
         mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site_id)
-        return np.vstack([self._jacp[:, self.arm_dof_ids], self._jacr[:, self.arm_dof_ids]])
+        np.take(self._jacp, self.arm_dof_ids, axis=1, out=self._jac[:3])
+        np.take(self._jacr, self.arm_dof_ids, axis=1, out=self._jac[3:])
+        return self._jac
 
 
 class DifferentialIK:
@@ -72,6 +75,8 @@ class DifferentialIK:
         ranges = kinematics.model.jnt_range[kinematics.model.dof_jntid[kinematics.arm_dof_ids]]
         self.q_low = ranges[:, 0] + config.joint_limit_margin
         self.q_high = ranges[:, 1] - config.joint_limit_margin
+        self._damping_6 = config.damping**2 * np.eye(6)  # built once: the loop runs at physics rate
+        self._identity_7 = np.eye(7)
 
     def pose_error(self, q: np.ndarray, position: np.ndarray, quat: np.ndarray) -> np.ndarray:
         """[6] error (m, rotation vector rad) from the flange at q to the pose (position, quat wxyz), base frame."""
@@ -105,10 +110,11 @@ class DifferentialIK:
     def _dls_step(self, q: np.ndarray, position, quat, max_step: float, posture_step: float) -> np.ndarray:
         error = self.pose_error(q, position, quat)  # [6]
         jac = self.kinematics.jacobian()  # [6, 7]
-        jac_pinv = jac.T @ np.linalg.inv(jac @ jac.T + self.config.damping**2 * np.eye(6))  # [7, 6]
-        nullspace = np.eye(7) - jac_pinv @ jac
+        jac_pinv = jac.T @ np.linalg.inv(jac @ jac.T + self._damping_6)  # [7, 6]
+        nullspace = self._identity_7 - jac_pinv @ jac
         dq = jac_pinv @ error + nullspace @ (posture_step * (self.q_home - q))
-        return np.clip(q + np.clip(dq, -max_step, max_step), self.q_low, self.q_high)
+        step = np.minimum(np.maximum(dq, -max_step), max_step)  # np.clip's values, without its overhead
+        return np.minimum(np.maximum(q + step, self.q_low), self.q_high)
 
 
 def rotation_vector_between(quat_from: np.ndarray, quat_to: np.ndarray) -> np.ndarray:

@@ -314,6 +314,26 @@ def test_deactivate_holds_where_the_arm_is_and_activate_follows_again(rig):
     assert change_state(fake, spin_until, Transition.TRANSITION_CONFIGURE) and adapter.config is not None
 
 
+def test_a_stop_signal_holds_where_the_arm_is(rig):
+    """SIGINT/SIGTERM (jepa_ros_common.process.serve calls on_stop_requested): the adapter used to be destroyed
+    while active, leaving the controller on the last streamed equilibrium; now it deactivates, which holds."""
+    fake, adapter, spin_until = rig
+    measured = [TCP_XYZ]
+    publish_state = publish_robot_state(fake, measured)
+    equilibria: list[PoseStamped] = []
+    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
+    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.05, 0.0, 0.0]), FLANGE_ROTATION))
+    assert spin_until(lambda: len(equilibria) >= 2, step=publish_state)  # streaming towards the target
+    measured[0] = TCP_XYZ + np.array([0.002, 0.0, 0.0])
+    assert spin_until(lambda: np.allclose(adapter._measured_tcp.position, measured[0]), step=publish_state)
+    adapter.on_stop_requested()
+    assert adapter.state_label == "inactive"
+    assert spin_until(lambda: np.allclose(xyz_of(equilibria[-1].pose), measured[0], atol=1e-9))  # the hold
+    held = len(equilibria)
+    assert not spin_until(lambda: len(equilibria) > held, timeout=0.3, step=publish_state)  # and nothing after it
+
+
 def test_autostart_false_waits_unconfigured_and_commands_nothing(ros_context):
     adapter = FrankaAdapterNode(context=ros_context, parameter_overrides=[Parameter("autostart", value=False)])
     try:

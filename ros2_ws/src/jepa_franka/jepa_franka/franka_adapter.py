@@ -28,8 +28,8 @@ names, nothing copied):
 Lifecycle (jepa_ros_common.lifecycle): configure checks the TCP offset and creates the robot interfaces (state
 subscriptions, equilibrium and ee_state publishers, gripper clients); activate follows targets and publishes ee_state;
 deactivate holds (one equilibrium at the measured TCP pose, so the arm stays where it is; targets and gripper
-commands are ignored, no ee_state goes out, so a running planner goal stops on stale observations); cleanup
-destroys the interfaces. /diagnostics (jepa_franka.status) reports the robot state age and the last command age.
+commands are ignored, no ee_state goes out, so a running planner goal stops on stale observations), and so does a
+stop signal before the node is destroyed; cleanup destroys the interfaces. /diagnostics (jepa_franka.status) reports the robot state age and the last command age.
 
 Safety: the adapter never forwards a target directly. It streams the equilibrium towards the latest target at
 `command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (a new stream
@@ -231,6 +231,12 @@ class FrankaAdapterNode(ManagedNode):
             self.get_logger().warning("deactivated without a fresh measured pose: the controller keeps its last "
                                       "equilibrium")  # fmt: skip
         self._equilibrium = None
+
+    def on_stop_requested(self) -> None:
+        """SIGINT/SIGTERM (jepa_ros_common.process): deactivate while the context is still valid, so the arm holds
+        where it is instead of finishing the streamed step towards the last target."""
+        if self.is_active:
+            self.trigger_deactivate()
 
     def cleanup(self) -> None:
         """Destroy the robot interfaces configure created."""

@@ -108,6 +108,16 @@ def publish_robot_state(fake, tcp_xyz=None, frame_id="fr3_link0"):
     return publish
 
 
+def streaming_io(fake):
+    """The fake robot's side of a streaming test: (the measured TCP position, [TCP_XYZ] to edit; the function that
+    publishes the robot state; the equilibria received; the target_pose publisher)."""
+    measured = [TCP_XYZ]
+    equilibria: list[PoseStamped] = []
+    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
+    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    return measured, publish_robot_state(fake, measured), equilibria, target_pub
+
+
 def test_tcp_pose_and_finger_states_become_flange_ee_state(rig):
     fake, _, spin_until = rig
     received: list[EndEffectorState] = []
@@ -179,11 +189,7 @@ def test_unsafe_targets_are_refused(rig, target):
 def test_a_new_stream_starts_from_the_measured_pose_not_the_old_equilibrium(rig):
     # The arm was moved (e.g. by hand) after the last stream: the next equilibrium must start where the arm is.
     fake, _, spin_until = rig
-    measured = [TCP_XYZ]
-    publish_state = publish_robot_state(fake, measured)
-    equilibria: list[PoseStamped] = []
-    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
-    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    measured, publish_state, equilibria, target_pub = streaming_io(fake)
     ee_states: list[EndEffectorState] = []
     fake.create_subscription(EndEffectorState, "/ee_state", ee_states.append, 10)
     assert spin_until(lambda: ee_states, step=publish_state)
@@ -282,11 +288,7 @@ def change_state(fake, spin_until, transition: int) -> bool:
 
 def test_deactivate_holds_where_the_arm_is_and_activate_follows_again(rig):
     fake, adapter, spin_until = rig
-    measured = [TCP_XYZ]
-    publish_state = publish_robot_state(fake, measured)
-    equilibria: list[PoseStamped] = []
-    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
-    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    measured, publish_state, equilibria, target_pub = streaming_io(fake)
     ee_states: list[EndEffectorState] = []
     fake.create_subscription(EndEffectorState, "/ee_state", ee_states.append, 10)
     assert spin_until(lambda: ee_states, step=publish_state)
@@ -318,11 +320,7 @@ def test_a_stop_signal_holds_where_the_arm_is(rig):
     """SIGINT/SIGTERM (jepa_ros_common.process.serve calls on_stop_requested): the adapter used to be destroyed
     while active, leaving the controller on the last streamed equilibrium; now it deactivates, which holds."""
     fake, adapter, spin_until = rig
-    measured = [TCP_XYZ]
-    publish_state = publish_robot_state(fake, measured)
-    equilibria: list[PoseStamped] = []
-    fake.create_subscription(PoseStamped, EQUILIBRIUM_TOPIC, equilibria.append, 10)
-    target_pub = fake.create_publisher(PoseStamped, "/target_pose", 10)
+    measured, publish_state, equilibria, target_pub = streaming_io(fake)
     target_pub.publish(pose_stamped(FLANGE_XYZ + np.array([0.05, 0.0, 0.0]), FLANGE_ROTATION))
     assert spin_until(lambda: len(equilibria) >= 2, step=publish_state)  # streaming towards the target
     measured[0] = TCP_XYZ + np.array([0.002, 0.0, 0.0])

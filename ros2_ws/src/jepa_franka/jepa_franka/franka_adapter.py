@@ -29,7 +29,8 @@ Lifecycle (jepa_ros_common.lifecycle): configure checks the TCP offset and creat
 subscriptions, equilibrium and ee_state publishers, gripper clients); activate follows targets and publishes ee_state;
 deactivate holds (one equilibrium at the measured TCP pose, so the arm stays where it is; targets and gripper
 commands are ignored, no ee_state goes out, so a running planner goal stops on stale observations), and so does a
-stop signal before the node is destroyed; cleanup destroys the interfaces. /diagnostics (jepa_franka.status) reports the robot state age and the last command age.
+stop signal before the node is destroyed; cleanup destroys the interfaces. /diagnostics (jepa_franka.status) reports
+the robot state age and the last command age.
 
 Safety: the adapter never forwards a target directly. It streams the equilibrium towards the latest target at
 `command_rate`, each message at most `max_linear_step` / `max_angular_step` from the previous one (a new stream

@@ -1,5 +1,7 @@
 """One-process composition (jepa_bringup.bringup) on real rclpy: parameter files, overrides, remappings, namespace."""
 
+import sys
+
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
@@ -16,6 +18,7 @@ from jepa_bringup.bringup import (  # noqa: E402
     parse_overrides,
     ros_arguments,
 )
+from jepa_ros_common.process import GIL_SWITCH_INTERVAL_S  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -70,6 +73,18 @@ def test_spin_until_times_out_and_close_shuts_the_context_down(tmp_path):
     composition.close()
     assert not composition.context.ok()
     composition.close()  # idempotent
+
+
+def test_a_composition_favours_latency():
+    """Its threads hand each observation on: Python's 5 ms GIL switch interval cost the control period 20-180 ms at
+    p95 (benchmarks/control_period.py)."""
+    default = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        with Composition([]):
+            assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    finally:
+        sys.setswitchinterval(default)
 
 
 def test_bad_inputs_fail_clearly(tmp_path):

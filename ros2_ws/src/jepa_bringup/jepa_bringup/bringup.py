@@ -27,7 +27,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from jepa_bringup.launch_support import load_node_parameters
 from jepa_core.stop_signals import StopSignals, exit_after_stop
-from jepa_ros_common.process import serve
+from jepa_ros_common.process import favour_latency, serve
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def parameters_document(specs: Sequence[NodeSpec], params_files: Sequence[Path],
 
 
 class Composition:
-    """Nodes built on a private rclpy context and spun together on one MultiThreadedExecutor."""
+    """Nodes built on a private rclpy context and spun together on one MultiThreadedExecutor; the process favours
+    latency as a node process does (jepa_ros_common.process.favour_latency)."""
 
     def __init__(
         self,
@@ -104,6 +105,7 @@ class Composition:
             raise ValueError(f"composition: node names must be unique, got {names}")
         document = parameters_document(specs, [Path(path) for path in params_files], namespace)
         factories = [load_factory(spec.factory) for spec in specs]  # fail before anything starts
+        favour_latency()
         self.context = rclpy.Context()
         with tempfile.TemporaryDirectory(prefix="jepa_bringup_") as tmp:
             params_file = Path(tmp) / "parameters.yaml" if document else None

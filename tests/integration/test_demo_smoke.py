@@ -16,6 +16,7 @@ from PIL import Image
 
 pytest.importorskip("rclpy")
 
+from jepa_bringup import demo
 from jepa_bringup.demo_report import CAPTION_HEIGHT
 from jepa_sim.env import FrankaSimEnv, SimConfig
 
@@ -109,16 +110,22 @@ def test_each_episode_starts_from_its_own_reset_scene(demo_run):
         assert own < 0.3 * other, f"seed {seed}: start frame off its reset scene by {own:.1f} (other: {other:.1f})"
 
 
-def test_demo_names_a_missing_model_file(tmp_path):
-    done = run_demo("--encoder", "models/does_not_exist.pt", "--predictor", "parity_tiny", "--output", str(tmp_path))
-    assert done.returncode == 1
-    assert "--encoder models/does_not_exist.pt: no such checkpoint file" in done.stderr
-    assert "models/README.md" in done.stderr  # tells where the bundled models come from
+def test_demo_names_a_missing_model_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)  # in this process: the check comes before any node starts
+    assert (
+        demo.main(["--encoder", "models/does_not_exist.pt", "--predictor", "parity_tiny", "--output", str(tmp_path)])
+        == 1
+    )
+    error = capsys.readouterr().err
+    assert "--encoder models/does_not_exist.pt: no such checkpoint file" in error
+    assert "models/README.md" in error  # tells where the bundled models come from
 
 
-def test_demo_help_lists_the_options():
-    done = run_demo("--help", timeout=30.0)
-    assert done.returncode == 0
+def test_demo_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        demo.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
     for option in ("--task", "--episodes", "--seed", "--max-steps", "--output", "--encoder", "--predictor",
                    "--samples", "--iterations"):  # fmt: skip
-        assert option in done.stdout
+        assert option in printed

@@ -58,7 +58,8 @@ class FlangeKinematics:
         return self.data.site_xpos[self.site_id].copy(), quat
 
     def jacobian(self) -> np.ndarray:
-        """[6, 7] linear+angular flange Jacobian at the last `forward` configuration."""
+        """[6, 7] linear+angular flange Jacobian at the last `forward` configuration (one array, overwritten by the next
+        call: the IK loop runs at physics rate)."""
         mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site_id)
         np.take(self._jacp, self.arm_dof_ids, axis=1, out=self._jac[:3])
         np.take(self._jacr, self.arm_dof_ids, axis=1, out=self._jac[3:])

@@ -41,11 +41,11 @@ def ros_context(monkeypatch):
     """A fresh rclpy context on a DDS domain of its own (node processes the test starts inherit it); nodes are
     created with context=ros_context. Shut down and destroyed (its DDS participant deleted) after the test.
 
-    Why a domain per test: Fast DDS gives a new participant the smallest free participant id, so within one process
-    GUIDs repeat from test to test, and a participant still alive in the same domain (a context not yet collected, a
-    node process still exiting) can take the new one's endpoints for the old one's: on Jazzy a server in the test's
-    own context became undiscoverable (a lifecycle service mid-test, an action server for 2 min), once in each of two
-    whole-suite runs."""
+    Why a domain per test: on Jazzy a server in the test's own context became undiscoverable (a lifecycle service
+    mid-test, an action server for 2 min), once in each of two whole-suite runs and never since. The suspected cause:
+    Fast DDS gives a new participant the smallest free participant id, so within one process GUIDs repeat from test
+    to test, and a participant still alive on the same domain (a context not yet collected, a node process still
+    exiting) can take the new one's endpoints for the old one's."""
     rclpy = pytest.importorskip("rclpy")
     monkeypatch.setenv("ROS_DOMAIN_ID", str(next(_CONTEXT_DOMAINS)))
     context = rclpy.Context()
@@ -54,6 +54,15 @@ def ros_context(monkeypatch):
     if context.ok():
         rclpy.shutdown(context=context)
     context.destroy()
+
+
+@pytest.fixture
+def default_switch_interval():
+    """Python's default 5 ms GIL switch interval for the test (to see what sets another), the previous one after."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    yield
+    sys.setswitchinterval(previous)
 
 
 class StderrLog:

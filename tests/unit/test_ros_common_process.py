@@ -65,18 +65,13 @@ def test_serving_ends_once_a_node_finished_its_work(ros_context):
     assert not stop.requested and node.ticks >= 3 and not node.stop_requested
 
 
-def test_run_node_favours_latency():
+def test_run_node_favours_latency(default_switch_interval):
     """A node process hands each message between threads: it runs with a 1 ms GIL switch interval, not 5 ms."""
-    default = sys.getswitchinterval()
-    sys.setswitchinterval(0.005)
     seen = []
 
     def build() -> Worker:
         seen.append(sys.getswitchinterval())
         return Worker(None)  # the default context, which run_node initialises and shuts down
 
-    try:
-        run_node(build, args=[])
-    finally:
-        sys.setswitchinterval(default)
+    run_node(build, args=[])
     assert seen == [pytest.approx(GIL_SWITCH_INTERVAL_S)]

@@ -3,6 +3,8 @@
 .PHONY: setup test test-slow lint bench demo clean
 
 RUN := scripts/run.sh
+# pytest-xdist workers of `make test` (test files stay whole on one worker, so module fixtures run once); 0 = serial.
+TEST_WORKERS ?= 2
 
 setup:
 	@bash scripts/setup.sh
@@ -12,7 +14,7 @@ lint: setup
 	@$(RUN) ruff format --check .
 
 test: lint
-	@$(RUN) python -m pytest -q
+	@$(RUN) python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: setup
 	@$(RUN) python -m pytest -q -m slow

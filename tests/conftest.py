@@ -1,21 +1,23 @@
 """Shared pytest fixtures: paths to the parity fixtures, an isolated rclpy context for integration tests, and the
 process's stderr (rcutils' console log lines) read while nodes log."""
 
-import itertools
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.dds_domains import context_domains, worker_domain
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARITY_DIR = Path(os.environ.get("JEPA_PARITY_DIR", REPO_ROOT.parent / "shared" / "fixtures" / "vjepa2_parity"))
 
-# Each pytest process gets its own DDS domain so concurrent test runs on one machine never see each other's topics.
-os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
-# ros_context's domains, one per test in turn, apart from the process's own (1-100); 230 is the last domain whose
-# ports fit in 16 bits.
-_CONTEXT_DOMAINS = (101 + (os.getpid() + k) % 130 for k in itertools.count())
+# `make test` runs the suite on pytest-xdist workers (gw0, gw1, ...); a plain pytest run is worker 0 of 1.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("JEPA_TEST_DOMAIN", os.environ.get("ROS_DOMAIN_ID", str(1 + os.getpid() % 100)))  # the run's
+os.environ["ROS_DOMAIN_ID"] = str(worker_domain(int(os.environ["JEPA_TEST_DOMAIN"]), _WORKER))
+_CONTEXT_DOMAINS = context_domains(_WORKER, _WORKERS, os.getpid())
 
 
 def console_script(package: str, script: str) -> list[str]:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from jepa_core.models.representations import encode_frames
-from jepa_core.planning.world_model import WorldModel
+from jepa_core.planning.world_model import mean_abs_energy
 from jepa_core.transforms import planning_transform_views
 from jepa_core.views import view_count
 from jepa_sim.env import FrankaSimEnv, SimConfig
@@ -31,7 +31,7 @@ def energy(encoder: torch.nn.Module, a: np.ndarray, b: np.ndarray, size: int) ->
     with torch.inference_mode():
         pixels = planning_transform_views(np.stack([a, b]), size=size, views=view_count(encoder.img_size))
         reps = encode_frames(encoder, pixels)  # [2, N, D]
-    return float(WorldModel.step_energies(reps[:1, None], reps[1])[0, 0])
+    return float(mean_abs_energy(reps[:1, None], reps[1])[0, 0])
 
 
 def camera_row(

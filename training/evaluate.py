@@ -40,7 +40,7 @@ from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig, MPCController
 from jepa_core.planning.pose_prior import GoalPositionPrior, describe_prior
 from jepa_core.planning.subgoals import SubGoal, SubGoalController
-from jepa_core.planning.world_model import WorldModel
+from jepa_core.planning.world_model import WorldModel, WorldModelConfig
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from jepa_sim.scene import CAMERAS, CameraName
 from jepa_sim.tasks import EPISODE_STEPS
@@ -99,6 +99,11 @@ class EvalConfig:
         default=GoalPositionPrior.dead_zone,
         metadata={"help": "no prior pull within this distance of the decoded goal, m"},
     )
+    view_weights: tuple[float, ...] = field(
+        default=WorldModelConfig.view_weights,
+        metadata={"help": "energy weight of each camera view (checkpoint order, e.g. exterior wrist); one value = "
+                  "every view alike (the official energy)"},
+    )  # fmt: skip
     gifs: bool = field(default=True, metadata={"help": "write one GIF per episode"})
     gif_size: int = field(default=128, metadata={"help": "pixels per GIF panel"})
     cpu_threads: int = field(default=1, metadata={"help": "torch CPU threads (0 = torch default)"})
@@ -124,6 +129,7 @@ class EvalConfig:
             encoder_key=self.encoder_key,
             pose_prior_weight=self.pose_prior_weight,
             pose_prior_dead_zone=self.pose_prior_dead_zone,
+            config=WorldModelConfig(view_weights=self.view_weights),
         )
 
 
@@ -311,7 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     world_model = build_world_model(config.world_model_spec())
     views = load_camera_views(config.encoder_checkpoint or config.checkpoint)
     print(f"goal-position prior: {describe_prior(world_model.goal_prior, config.pose_prior_weight)}")
-    print(f"camera views: {' | '.join(views)}; scene variations: {config.scene_variations}")
+    weights = f" (energy weights {' | '.join(f'{w:g}' for w in config.view_weights)})" if len(views) > 1 else ""
+    print(f"camera views: {' | '.join(views)}{weights}; scene variations: {config.scene_variations}")
     sim_config = SimConfig(
         render_size=(config.render_size, config.render_size),
         camera=CAMERAS[config.camera],

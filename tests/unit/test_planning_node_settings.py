@@ -55,6 +55,8 @@ def test_defaults_build_the_paper_planner():
         ("activation_budget_mb", 0, "activation_budget_mb"),
         ("pose_prior_weight", -1.0, "pose_prior_weight"),
         ("pose_prior_dead_zone", -0.01, "pose_prior_dead_zone"),
+        ("view_energy_weights", [1.0, -0.5], "view_energy_weights"),
+        ("view_energy_weights", [0.0, 0.0], "view_energy_weights"),
     ],
 )
 def test_bad_values_name_the_parameter(name, value, match):
@@ -123,3 +125,12 @@ def test_goal_position_prior_comes_from_the_encoder_checkpoint(tmp_path):
     prior = PlannerSettings.from_values(values | {"pose_prior_dead_zone": 0.03}).build_world_model().goal_prior
     assert (prior.weight, prior.dead_zone) == (DEFAULTS["pose_prior_weight"], 0.03)
     assert PlannerSettings.from_values(values | {"pose_prior_weight": 0.0}).build_world_model().goal_prior is None
+
+
+def test_view_energy_weights_reach_the_world_model():
+    values = DEFAULTS | {"allow_random_weights": True, "predictor_preset": "parity_tiny"}
+    assert PlannerSettings.from_values(values).build_world_model().token_weights is None  # the official energy
+    two = PlannerSettings.from_values(values | {"view_energy_weights": [1.0, 0.25]})
+    assert two.world_model.view_weights == (1.0, 0.25)
+    with pytest.raises(ValueError, match=r"hold 1 view\(s\); expected one weight per view"):  # parity_tiny: 1 view
+        two.build_world_model()

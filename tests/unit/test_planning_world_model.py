@@ -122,3 +122,21 @@ def test_bad_context_shapes_are_rejected(models):
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         WorldModelConfig().device = "cuda"
+
+
+def test_view_weights_weigh_the_views_of_tiled_frames():
+    """Issue 26: a two-view model's energy with weights (1, 0) is the exterior view's tokens alone; equal weights are
+    the official uniform mean, bit for bit."""
+    torch.manual_seed(0)
+    predictor = build_ac_predictor("parity_tiny", img_size=(64, 128))  # 4 x 8 tokens: exterior | wrist
+    generator = torch.Generator().manual_seed(3)
+    predictions = torch.randn(5, 2, predictor.tokens_per_frame, D, generator=generator)  # [S, H, N, D]
+    goal = torch.randn(predictor.tokens_per_frame, D, generator=generator)
+    official = WorldModel(predictor).step_energies(predictions, goal)
+    equal = WorldModel(predictor, config=WorldModelConfig(view_weights=(0.3, 0.3)))
+    assert equal.token_weights is None and torch.equal(equal.step_energies(predictions, goal), official)
+    exterior = WorldModel(predictor, config=WorldModelConfig(view_weights=(1.0, 0.0))).step_energies(predictions, goal)
+    per_token = (predictions - goal).abs().mean(dim=-1).unflatten(-1, (4, 8))  # [S, H, rows, cols]
+    torch.testing.assert_close(exterior, per_token[..., :4].mean(dim=(-2, -1)))
+    with pytest.raises(ValueError, match="view_weights"):
+        WorldModelConfig(view_weights=(1.0, -1.0))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from jepa_core.transforms import planning_transform_batch, planning_transform_views
-from jepa_core.views import frame_of, tile_views, view_count
+from jepa_core.views import frame_of, tile_views, view_count, view_token_weights
 
 RNG = np.random.default_rng(0)
 
@@ -54,3 +54,22 @@ def test_each_view_is_transformed_alone_then_tiled():
     torch.testing.assert_close(pixels[..., 32:], planning_transform_batch(wrist[None], 32), rtol=0, atol=0)
     with pytest.raises(ValueError, match="3 views"):
         planning_transform_views(frames, 32, 3)
+
+
+def test_view_token_weights_weigh_each_views_tokens_with_mean_1():
+    weights = view_token_weights((4, 8), (1.0, 0.0))  # two 4x4 views side by side, row-major tokens
+    grid = weights.reshape(4, 8)
+    np.testing.assert_array_equal(grid[:, :4], 2.0)
+    np.testing.assert_array_equal(grid[:, 4:], 0.0)
+    assert view_token_weights((4, 8), (1.0, 3.0)).mean() == pytest.approx(1.0)
+    assert view_token_weights((4, 8), (0.5, 0.5)) is None and view_token_weights((4, 8), (2.0,)) is None
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [((1.0, 1.0, 1.0), "hold 2 view"), ((1.0, -1.0), ">= 0"), ((0.0, 0.0), "not all 0"),
+     ((float("nan"), 1.0), "finite"), ((), "not all 0")],
+)  # fmt: skip
+def test_view_token_weights_refuse_what_no_frame_can_use(weights, match):
+    with pytest.raises(ValueError, match=match):
+        view_token_weights((4, 8), weights)

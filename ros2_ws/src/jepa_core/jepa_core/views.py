@@ -10,6 +10,7 @@ VIEWS_KEY (none: DEFAULT_VIEWS). NumPy only: the simulator and the robot-side no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -42,3 +43,24 @@ def view_count(img_size: tuple[int, int]) -> int:
     if width % height:
         raise ValueError(f"encoder input {height}x{width}: the width must be a whole number of square views")
     return width // height
+
+
+def check_view_weights(weights: Sequence[float]) -> None:
+    """ValueError unless `weights` are energy weights of views: at least one, finite, >= 0, not all 0."""
+    if not weights or not all(math.isfinite(w) and w >= 0 for w in weights) or not sum(weights) > 0:
+        raise ValueError(f"view weights: expected finite values >= 0, not all 0; got {list(weights)}")
+
+
+def view_token_weights(grid: tuple[int, int], weights: Sequence[float]) -> np.ndarray | None:
+    """Energy weight of each token [rows * cols] of a frame's token grid (rows, cols; row-major, views side by side)
+    from one weight per view, scaled to mean 1; None (the official uniform mean) for a single value or equal ones."""
+    rows, cols = grid
+    views = view_count((rows, cols))
+    check_view_weights(weights)
+    if len(weights) not in (1, views):
+        raise ValueError(f"view weights: frames of {rows}x{cols} tokens hold {views} view(s); expected one weight "
+                         f"per view or a single value, got {list(weights)}")  # fmt: skip
+    if len(set(weights)) == 1:
+        return None
+    per_view = np.asarray(weights, np.float64) * views / sum(weights)  # [V], mean 1
+    return np.tile(np.repeat(per_view, cols // views), rows).astype(np.float32)  # [rows * cols]

@@ -20,6 +20,7 @@ from jepa_core.planning.loading import WorldModelSpec, build_world_model
 from jepa_core.planning.mpc import MPCConfig
 from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.world_model import WorldModel, WorldModelConfig
+from jepa_core.views import check_view_weights
 from jepa_planner.control import GoalLimits
 from jepa_planner.safety import MotionLimits, SafetyLimits
 from jepa_planner.status import DIAGNOSTICS_PARAMETERS, DiagnosticLimits
@@ -119,6 +120,12 @@ PARAMETERS: tuple[Param, ...] = (
         "pose_prior_dead_zone",
         GoalPositionPrior.dead_zone,
         "no pose-prior pull within this distance of the decoded goal, m",
+    ),
+    Param(
+        "view_energy_weights",
+        list(WorldModelConfig.view_weights),
+        "energy weight of each camera view of the model's frames, in the checkpoint's view order (e.g. [1.0, 0.25]: "
+        "exterior, wrist); one value = every view alike (the official energy)",
     ),
     *(
         Param(
@@ -343,12 +350,18 @@ class PlannerSettings:
             warm_start=values["warm_start"],
             seed=None if seed < 0 else seed,
         )
+        view_weights = tuple(values["view_energy_weights"])
+        try:
+            check_view_weights(view_weights)
+        except ValueError as error:
+            raise ValueError(f"parameter view_energy_weights: {error}") from None
         world_model = WorldModelConfig(
             device=values["device"],
             autocast_dtype=AUTOCAST_DTYPES[values["autocast_dtype"]],
             candidate_chunk=values["candidate_chunk"],
             activation_budget_mb=values["activation_budget_mb"],
             compile_mode=values["compile_mode"],
+            view_weights=view_weights,
         )
         safety = SafetyLimits(
             workspace_min=tuple(values["workspace_min"]),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
-from jepa_core.planning.world_model import PlanningContext, WorldModel, raise_if_interrupted
+from jepa_core.planning.world_model import PlanningContext, mean_abs_energy, raise_if_interrupted
 
 
 class StateWorldModel:
@@ -22,7 +22,7 @@ class StateWorldModel:
 
     device = torch.device("cpu")
     tokens_per_frame, embed_dim = 1, STATE_DIM
-    step_energies = staticmethod(WorldModel.step_energies)
+    step_energies = staticmethod(mean_abs_energy)
 
     def __init__(self, gripper_weight: float = 0.2) -> None:
         """`gripper_weight`: metres of flange distance worth a full gripper opening (0.2 = 20 cm)."""

@@ -22,7 +22,7 @@ from jepa_core.planning.cem import EnergyFn
 from jepa_core.planning.pose_prior import GoalPositionPrior
 from jepa_core.planning.poses import STATE_DIM, rollout_poses
 from jepa_core.transforms import planning_transform_views
-from jepa_core.views import view_count
+from jepa_core.views import check_view_weights, view_count, view_token_weights
 
 CPU_TOKENS_PER_CALL = 4096
 GPU_ACTIVATION_BUDGET_MB = 4096
@@ -37,6 +37,16 @@ def raise_if_interrupted(interrupt: Callable[[], bool] | None) -> None:
     """Before a predictor call: PlanningInterrupted once `interrupt` (cancel, preemption, timeout) returns True."""
     if interrupt is not None and interrupt():
         raise PlanningInterrupted("planning interrupted")
+
+
+def mean_abs_energy(
+    predictions: torch.Tensor, goal: torch.Tensor, token_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean |prediction - goal| over channels and tokens: predictions [S, H, N, D], goal [N, D] -> [S, H]. The official
+    energy weighs every token alike (None); `token_weights` [N] (mean 1) weigh the views of a tiled frame."""
+    if token_weights is None:
+        return (predictions - goal).abs().mean(dim=(-2, -1))
+    return ((predictions - goal).abs().mean(dim=-1) * token_weights).mean(dim=-1)
 
 
 def candidate_activation_bytes(
@@ -93,9 +103,16 @@ class WorldModelConfig:
     # torch.compile the predictor's candidate calls: "" = eager, "default", "reduce-overhead" (CUDA graphs on a GPU),
     # "max-autotune"; each distinct call shape compiles once (a few per planning setup).
     compile_mode: str = ""
+    # Energy weight of each camera view of a tiled frame (jepa_core.views), in the checkpoint's view order; one value
+    # (or equal ones) = every token alike, the official energy.
+    view_weights: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
-        """Reject chunk settings that cannot work, naming the field."""
+        """Reject settings that cannot work, naming the field."""
+        try:
+            check_view_weights(self.view_weights)
+        except ValueError as error:
+            raise ValueError(f"WorldModelConfig.view_weights: {error}") from None
         if self.candidate_chunk < -1:
             raise ValueError(
                 f"WorldModelConfig.candidate_chunk: expected -1, 0 or a positive count, got {self.candidate_chunk}"
@@ -142,6 +159,8 @@ class WorldModel:
         self.encoder = None if encoder is None else encoder.to(self.device).eval()
         self.tokens_per_frame = predictor.tokens_per_frame
         self.embed_dim = predictor.embed_dim
+        weights = view_token_weights((predictor.grid_height, predictor.grid_width), self.config.view_weights)
+        self.token_weights = None if weights is None else torch.from_numpy(weights).to(self.device)  # [N] or None
         if goal_prior is not None:
             probe = goal_prior.probe
             if (probe.tokens, probe.dim) != (self.tokens_per_frame, self.embed_dim):
@@ -256,10 +275,10 @@ class WorldModel:
             frames.append(self._predict_last(context, stacked, candidates[:, : step + 1], poses[:, : step + 1]))
         return torch.stack(frames[1:], dim=1), poses
 
-    @staticmethod
-    def step_energies(predictions: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """Mean |prediction - goal| over tokens and channels: predictions [S, H, N, D], goal [N, D] -> [S, H]."""
-        return (predictions - goal).abs().mean(dim=(-2, -1))
+    def step_energies(self, predictions: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """This model's energy (`mean_abs_energy` with its view weights): predictions [S, H, N, D], goal [N, D] ->
+        [S, H]."""
+        return mean_abs_energy(predictions, goal, self.token_weights)
 
     def energy_fn(
         self, context: PlanningContext, goal: torch.Tensor, interrupt: Callable[[], bool] | None = None

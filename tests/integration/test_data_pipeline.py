@@ -88,6 +88,7 @@ def test_recorded_episode_becomes_a_valid_droid_episode_and_clips(ros_context, t
         summary = recorder.stop_episode()
     finally:
         executor.shutdown()
+        spinner.join(5.0)
         recorder.destroy_node()
         node.destroy_node()
 

@@ -1,6 +1,5 @@
 """The episode recorder node loses no message: N images published at 30 Hz are exactly N in the bag."""
 
-import threading
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ from std_msgs.msg import Float64  # noqa: E402
 from jepa_core.data.typestore import stack_typestore  # noqa: E402
 from jepa_data.recorder_node import EpisodeRecorder  # noqa: E402
 from jepa_msgs.srv import StartRecording, StopRecording  # noqa: E402
+from tests.ros_spin import spinning  # noqa: E402
 
 
 def _wait(predicate, timeout_s: float, what: str) -> None:
@@ -48,10 +48,8 @@ def running(ros_context, tmp_path):
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(recorder)
     executor.add_node(publisher_node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield recorder, publisher_node
-    executor.shutdown()
+    with spinning(executor):
+        yield recorder, publisher_node
     recorder.destroy_node()
     publisher_node.destroy_node()
 

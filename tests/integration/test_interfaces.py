@@ -1,7 +1,6 @@
 """Round-trips every jepa_msgs interface over real rclpy: messages by pub/sub, services, and the action."""
 
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from jepa_msgs.msg import (  # noqa: E402
     TaskStatus,
 )
 from jepa_msgs.srv import CaptureGoal, EncodeImage, RenderGoal, ResetSim  # noqa: E402
+from tests.ros_spin import spinning  # noqa: E402
 
 pytestmark = pytest.mark.ros
 TIMEOUT = 10.0
@@ -162,13 +162,10 @@ def nodes(ros_context):
     # Before the spin: rclpy's ActionClient registers itself with the node before it sets its lock, so one built
     # while an executor spins can kill that executor's thread (AttributeError '_lock').
     action = ActionClient(client, PlanToGoal, "plan_to_goal")
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield server, client, action
-    executor.shutdown()
+    with spinning(executor):
+        yield server, client, action
     server.destroy_node()
     client.destroy_node()
-    thread.join(timeout=5)
 
 
 def _wait(future, timeout=TIMEOUT):

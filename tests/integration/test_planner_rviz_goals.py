@@ -179,7 +179,9 @@ def test_clicks_within_the_window_run_as_one_sequence(make_system, stderr_log): 
     grippers_before = len(robot.grippers)
     wait_for(lambda: watcher.first_step("right (2/2)") is not None)  # the budget of 2 steps on "left" was used
     assert watcher.first_step("left (1/2)") < watcher.first_step("right (2/2)")
-    assert bytes(watcher.goal_images[-1].data) == pixels("right")
+    # ~/goal_image follows the active sub-goal; published before the step's marker, but on another topic, whose
+    # message may arrive after it (one Jazzy run under load)
+    wait_for(lambda: bytes(watcher.goal_images[-1].data) == pixels("right"))
     assert any(bytes(i.data) == pixels("left") for i in watcher.goal_images)
     wait_for(lambda: len(robot.grippers) >= grippers_before + 3)
     commanded = robot.grippers[grippers_before:]

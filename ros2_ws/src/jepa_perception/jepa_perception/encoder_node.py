@@ -297,8 +297,8 @@ class EncoderNode(ManagedNode):
         msg = self._embedding_msg(tokens[0], frame.header)
         if not self._context_up() or not self.is_active:  # shut down or deactivated while encoding
             return
+        self.stats.encoded((time.monotonic() - frame.received) * 1000.0)  # counted first: no report lags an embedding
         self._embedding_pub.publish(msg)
-        self.stats.encoded((time.monotonic() - frame.received) * 1000.0)
 
     def _context_up(self) -> bool:
         """Whether the rcl context is still valid (a signal invalidates it before the node is destroyed). Asked of the

@@ -110,7 +110,7 @@ class PipelineStats:
             self._rejections.append(self._clock())
 
     def encoded(self, latency_ms: float) -> None:
-        """One embedding was published `latency_ms` after its image arrived."""
+        """One embedding is published `latency_ms` after its image arrived (counted just before it goes out)."""
         with self._lock:
             self._encoded += 1
             self._latencies_ms.append(latency_ms)

@@ -5,7 +5,8 @@ each [H, W, 3]. Its planning transform (`jepa_core.transforms.planning_transform
 (the official centre crop and resize to S x S) and puts the results side by side: [3, S, V*S], which an encoder built
 for S x V*S pixels turns into V token grids side by side (64 x 128 px, patch 16: a 4 x 8 grid). An encoder built for
 square images has one view, and its transform is exactly the official one. Checkpoints name their views under
-VIEWS_KEY (none: DEFAULT_VIEWS). NumPy only: the simulator and the robot-side nodes tile frames without torch.
+VIEWS_KEY (none: DEFAULT_VIEWS). The planning energy can weigh the views (`view_token_weights`). NumPy only: the
+simulator and the robot-side nodes tile frames without torch.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """End to end through real nodes: synthetic publisher -> recorder node -> MCAP bag -> DROID episode -> clip dataset."""
 
-import threading
 import time
 
 import numpy as np
@@ -24,6 +23,7 @@ from jepa_core.data.droid_validate import validate_episode  # noqa: E402
 from jepa_core.data.synthetic import CODE_BLOCK, frame_code, synthetic_frame, synthetic_state  # noqa: E402
 from jepa_data.recorder_node import EpisodeRecorder  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
+from tests.ros_spin import spinning  # noqa: E402
 
 CAMERA_HZ, SECONDS, SIZE = 30, 2.5, 64
 
@@ -53,42 +53,40 @@ def test_recorded_episode_becomes_a_valid_droid_episode_and_clips(ros_context, t
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(recorder)
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        expected = {"/camera/image_raw", "/ee_state", "/joint_states", "/target_pose", "/gripper_command"}
-        _wait(lambda: expected <= recorder.subscribed_topics, 10, "recorder subscriptions")
-        _wait(lambda: image_pub.get_subscription_count() == 1, 10, "image subscription match")
-        recorder.start_episode("synthetic")
-        start_ns = node.get_clock().now().nanoseconds
-        n_frames = int(SECONDS * CAMERA_HZ)
-        for k in range(n_frames):
-            stamp_ns = start_ns + round(k * 1e9 / CAMERA_HZ)
-            stamp = rclpy.time.Time(nanoseconds=stamp_ns).to_msg()
-            state = synthetic_state(k / CAMERA_HZ)
-            image = Image(height=SIZE, width=SIZE, encoding="rgb8", step=SIZE * 3)
-            image.header.stamp, image.header.frame_id = stamp, "cam_front"
-            image.data = synthetic_frame(k, SIZE, SIZE).tobytes()
-            ee = EndEffectorState(gripper=float(state[6]))
-            ee.header.stamp = stamp
-            _set_pose(ee.pose, state)
-            joints = JointState(name=[f"fr3_joint{i}" for i in range(1, 8)], position=list(np.sin(k + np.arange(7))))
-            joints.header.stamp = stamp
-            for pub, msg in ((image_pub, image), (ee_pub, ee), (joint_pub, joints)):
-                pub.publish(msg)
-            if k % 6 == 0:
-                target = PoseStamped()
-                target.header.stamp = stamp
-                _set_pose(target.pose, synthetic_state(k / CAMERA_HZ + 0.2))
-                target_pub.publish(target)
-                gripper_pub.publish(Float64(data=0.5))
-            time.sleep(1 / CAMERA_HZ)
-        _wait(lambda: recorder.received["/ee_state"] == n_frames, 5, "all states")
-        _wait(lambda: recorder.received["/camera/image_raw"] == n_frames, 5, "all images")
-        summary = recorder.stop_episode()
+        with spinning(executor):
+            expected = {"/camera/image_raw", "/ee_state", "/joint_states", "/target_pose", "/gripper_command"}
+            _wait(lambda: expected <= recorder.subscribed_topics, 10, "recorder subscriptions")
+            _wait(lambda: image_pub.get_subscription_count() == 1, 10, "image subscription match")
+            recorder.start_episode("synthetic")
+            start_ns = node.get_clock().now().nanoseconds
+            n_frames = int(SECONDS * CAMERA_HZ)
+            for k in range(n_frames):
+                stamp_ns = start_ns + round(k * 1e9 / CAMERA_HZ)
+                stamp = rclpy.time.Time(nanoseconds=stamp_ns).to_msg()
+                state = synthetic_state(k / CAMERA_HZ)
+                image = Image(height=SIZE, width=SIZE, encoding="rgb8", step=SIZE * 3)
+                image.header.stamp, image.header.frame_id = stamp, "cam_front"
+                image.data = synthetic_frame(k, SIZE, SIZE).tobytes()
+                ee = EndEffectorState(gripper=float(state[6]))
+                ee.header.stamp = stamp
+                _set_pose(ee.pose, state)
+                joint_names = [f"fr3_joint{i}" for i in range(1, 8)]
+                joints = JointState(name=joint_names, position=list(np.sin(k + np.arange(7))))
+                joints.header.stamp = stamp
+                for pub, msg in ((image_pub, image), (ee_pub, ee), (joint_pub, joints)):
+                    pub.publish(msg)
+                if k % 6 == 0:
+                    target = PoseStamped()
+                    target.header.stamp = stamp
+                    _set_pose(target.pose, synthetic_state(k / CAMERA_HZ + 0.2))
+                    target_pub.publish(target)
+                    gripper_pub.publish(Float64(data=0.5))
+                time.sleep(1 / CAMERA_HZ)
+            _wait(lambda: recorder.received["/ee_state"] == n_frames, 5, "all states")
+            _wait(lambda: recorder.received["/camera/image_raw"] == n_frames, 5, "all images")
+            summary = recorder.stop_episode()
     finally:
-        executor.shutdown()
-        spinner.join(5.0)
         recorder.destroy_node()
         node.destroy_node()
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -21,6 +20,7 @@ from rclpy.executors import MultiThreadedExecutor
 from jepa_msgs.action import PlanToGoal
 from tests.integration.test_node_signals import INSTALL, REPO
 from tests.integration.test_planner_node import FakeRobot, goal_image, wait_for
+from tests.ros_spin import spinning
 
 pytestmark = pytest.mark.ros
 EXIT_BUDGET_S = 2.0
@@ -45,33 +45,30 @@ def test_a_stop_signal_during_a_plan_ends_the_goal_with_its_hold_and_exits_0(ros
     client = ActionClient(robot, PlanToGoal, "plan_to_goal")  # before the spin (rclpy's ActionClient lock)
     executor = MultiThreadedExecutor(num_threads=2, context=ros_context)
     executor.add_node(robot)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        assert client.wait_for_server(timeout_sec=60.0), log.read_text()
-        # the hold needs a measured pose at the planner and a matched target_pose subscription here
-        wait_for(lambda: robot.ee_pub.get_subscription_count() > 0)
-        wait_for(lambda: robot.count_publishers(f"/{namespace}/target_pose") > 0)
-        published = robot.ee_count
-        wait_for(lambda: robot.ee_count >= published + 3)
-        send = client.send_goal_async(PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
-        wait_for(send.done)
-        result_future = send.result().get_result_async()
-        wait_for(lambda: robot.encode_calls == 1)  # the goal is encoded: the minute-long plan of step 0 starts
-        signalled = time.monotonic()
-        os.killpg(planner.pid, signum)
-        wait_for(result_future.done, timeout=10.0)
-        planner.wait(timeout=10.0)
-        exited = time.monotonic() - signalled
-        result = result_future.result().result
-        output = log.read_text()
-        assert planner.returncode == 0 and "Traceback" not in output, output
-        assert exited < EXIT_BUDGET_S, f"exit took {exited:.2f} s"
-        assert result.outcome == PlanToGoal.Result.OUTCOME_INACTIVE and "stopping" in result.reason, result.reason
-        assert result.steps == 0 and len(robot.targets) == 1  # no planned step went out; the hold did
+        with spinning(executor):
+            assert client.wait_for_server(timeout_sec=60.0), log.read_text()
+            # the hold needs a measured pose at the planner and a matched target_pose subscription here
+            wait_for(lambda: robot.ee_pub.get_subscription_count() > 0)
+            wait_for(lambda: robot.count_publishers(f"/{namespace}/target_pose") > 0)
+            published = robot.ee_count
+            wait_for(lambda: robot.ee_count >= published + 3)
+            send = client.send_goal_async(PlanToGoal.Goal(goal_image=goal_image(), max_steps=5))
+            wait_for(send.done)
+            result_future = send.result().get_result_async()
+            wait_for(lambda: robot.encode_calls == 1)  # the goal is encoded: the minute-long plan of step 0 starts
+            signalled = time.monotonic()
+            os.killpg(planner.pid, signum)
+            wait_for(result_future.done, timeout=10.0)
+            planner.wait(timeout=10.0)
+            exited = time.monotonic() - signalled
+            result = result_future.result().result
+            output = log.read_text()
+            assert planner.returncode == 0 and "Traceback" not in output, output
+            assert exited < EXIT_BUDGET_S, f"exit took {exited:.2f} s"
+            assert result.outcome == PlanToGoal.Result.OUTCOME_INACTIVE and "stopping" in result.reason, result.reason
+            assert result.steps == 0 and len(robot.targets) == 1  # no planned step went out; the hold did
     finally:
         if planner.poll() is None:
             os.killpg(planner.pid, signal.SIGKILL)
-        executor.shutdown()
-        spinner.join(timeout=5)
         robot.destroy_node()

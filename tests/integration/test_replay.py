@@ -32,6 +32,7 @@ from jepa_data.player_node import BagPlayer, main  # noqa: E402
 from jepa_data.replay_options import ReplayOptions, parse_remap  # noqa: E402
 from jepa_msgs.msg import EndEffectorState  # noqa: E402
 from tests.conftest import REPO_ROOT, console_script  # noqa: E402
+from tests.ros_spin import spinning  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -307,16 +308,13 @@ def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings
     executor = SingleThreadedExecutor(context=ros_context)
     for node in (encoder, player, peer):
         executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        player.play()
-        deadline = time.monotonic() + 10.0
-        while len(embeddings) < len(recorded) // 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with spinning(executor):
+            player.play()
+            deadline = time.monotonic() + 10.0
+            while len(embeddings) < len(recorded) // 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
-        executor.shutdown(timeout_sec=5.0)
-        spinner.join(5.0)
         for node in (encoder, player, peer):
             node.destroy_node()
         source.close()

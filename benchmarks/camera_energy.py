@@ -5,8 +5,9 @@ between the lift goal image (cube held 10 cm up) and three other scenes: the arm
 the table (a failed grasp the planner must not take for success), the arm and cube 3 cm off (a position error of the
 size the planner resolves), and the approach vs grasp goals (only the finger opening differs). A camera is better for
 manipulation the larger the first and last are relative to the second. The encoder is the seeded random `vit_tiny_128`
-of the CPU-sized models (`training.posttrain` defaults), at --image-size; the last row tiles the exterior and the wrist
-camera (the same random encoder built for two views side by side, as `posttrain --views exterior wrist`).
+of the CPU-sized models (`training.posttrain` defaults), at --image-size; the last rows tile the exterior and the wrist
+camera (the same random encoder for two views side by side, as `posttrain --views exterior wrist`), each view encoded
+alone (`--view-encoding separate`) or the tiled frame as one image (`joint`).
 Usage: scripts/run.sh python -m benchmarks.camera_energy [--episodes 8] [--image-size 64]
 """
 
@@ -71,11 +72,12 @@ def main() -> None:
     encoder = build_encoder_for(PosttrainConfig(image_size=args.image_size)).eval()  # the bundled models' encoder
     rows = {camera: camera_row(encoder, camera, args) for camera in CAMERAS}
     views = ("exterior", "wrist")
-    two_views = build_encoder_for(PosttrainConfig(image_size=args.image_size, views=views)).eval()
-    rows["ext|wrist"] = camera_row(two_views, "exterior", args, views)
-    print(f"{'camera':10s} {'cube missing':>13s} {'arm +3 cm':>10s} {'fingers':>8s} {'cube / arm':>11s}")
+    for view_encoding in ("separate", "joint"):
+        config = PosttrainConfig(image_size=args.image_size, views=views, view_encoding=view_encoding)
+        rows[f"ext|wrist_{view_encoding}"] = camera_row(build_encoder_for(config).eval(), "exterior", args, views)
+    print(f"{'camera':18s} {'cube missing':>13s} {'arm +3 cm':>10s} {'fingers':>8s} {'cube / arm':>11s}")
     for camera, (missing, shifted, fingers) in rows.items():
-        print(f"{camera:10s} {missing:13.4f} {shifted:10.4f} {fingers:8.4f} {missing / shifted:11.2f}")
+        print(f"{camera:18s} {missing:13.4f} {shifted:10.4f} {fingers:8.4f} {missing / shifted:11.2f}")
     base = rows["exterior"]
     ratios = [
         f"{camera}_vs_exterior_cube={row[0] / base[0]:.2f} {camera}_vs_exterior_fingers={row[2] / base[2]:.2f}"

@@ -26,6 +26,8 @@ what the planner must control precisely.
 `--views exterior wrist` trains on frames of both cameras tiled side by side (`jepa_core.views`): a random-init
 encoder is built for `image_size` x (views * image_size) px (64 x 128: a 4 x 8 token grid), the official architecture
 and checkpoint layout unchanged; the checkpoint names its views under `camera_views` for the planner and evaluation.
+`--view-encoding separate` (default) encodes each view alone (the exterior tokens are then exactly a single-view
+encoder's), `joint` encodes the tiled frame as one image (attention across views).
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ class PosttrainConfig(LoopConfig):
     image_size: int = field(default=64, metadata={"help": "image size (per view) of a random-init encoder"})
     views: tuple[str, ...] = field(
         default=DEFAULT_VIEWS, metadata={"help": "cameras of each frame, tiled side by side (exterior, wrist)"}
+    )
+    view_encoding: str = field(
+        default="separate",
+        metadata={"help": "several views: separate = each view encoded alone, joint = the tiled frame as one image"},
     )
     encoder_depth: int | None = field(default=None, metadata={"help": "override the preset's encoder depth"})
     predictor_preset: str = field(default="vit_tiny_128", metadata={"help": "AC predictor preset"})
@@ -226,14 +232,22 @@ class PosttrainTask:
         return {"projector": model.projector, **({"state_probe": model.probe} if model.probe is not None else {})}
 
 
+VIEW_ENCODINGS = ("separate", "joint")
+
+
 def build_encoder_for(config: PosttrainConfig) -> VisionTransformer:
     """The frozen encoder: loaded from a checkpoint, or a seeded random init of the preset at image_size."""
     if config.encoder_checkpoint is not None:
         return load_encoder(config.encoder_checkpoint, key=config.encoder_key)
     torch.manual_seed(config.seed)
-    size = (config.image_size, len(config.views) * config.image_size)
-    depth = {} if config.encoder_depth is None else {"depth": config.encoder_depth}
-    return build_encoder(config.encoder_preset, img_size=size, num_frames=2, **depth)
+    if config.view_encoding not in VIEW_ENCODINGS:
+        raise ValueError(f"view_encoding must be one of {VIEW_ENCODINGS}, got {config.view_encoding!r}")
+    views = len(config.views)
+    overrides = {} if config.encoder_depth is None else {"depth": config.encoder_depth}
+    if views > 1 and config.view_encoding == "separate":
+        overrides["separate_views"] = views
+    size = (config.image_size, views * config.image_size)
+    return build_encoder(config.encoder_preset, img_size=size, num_frames=2, **overrides)
 
 
 def build_predictor_for(config: PosttrainConfig, encoder: VisionTransformer) -> VisionTransformerPredictorAC:

@@ -1,5 +1,6 @@
 """Two-camera data and training: sim_episodes writes DROID's exterior and wrist views, posttrain trains on them tiled
-and names them in the checkpoint, which evaluation and planning read back; single-view files keep one view."""
+(each view encoded alone or the frame as one image) and names them in the checkpoint, which evaluation and planning
+read back; single-view files keep one view."""
 
 import numpy as np
 import pytest
@@ -44,15 +45,17 @@ def test_the_dataset_tiles_the_named_views(two_view_data):
     assert DroidClipDataset(two_view_data, ClipConfig(frames_per_clip=2))[0]["frames"].shape == (2, 32, 32, 3)
 
 
-def test_posttrain_trains_on_tiled_views_and_names_them(two_view_data, tmp_path):
+@pytest.mark.parametrize(("view_encoding", "separate_views"), [("separate", 2), ("joint", 1)])
+def test_posttrain_trains_on_tiled_views_and_names_them(two_view_data, tmp_path, view_encoding, separate_views):
     args = ["--data", str(two_view_data), "--run-dir", str(tmp_path), "--image-size", "32", "--encoder-depth", "1"]
     args += ["--predictor-depth", "1", "--frames-per-clip", "3", "--batch-size", "2", "--steps", "1"]
-    assert posttrain.main([*args, "--warmup-steps", "0", "--cooldown-steps", "0", "--views", *VIEWS]) == 0
+    args += ["--warmup-steps", "0", "--cooldown-steps", "0", "--view-encoding", view_encoding]
+    assert posttrain.main([*args, "--views", *VIEWS]) == 0
     checkpoint = tmp_path / "final.pt"
     assert read_checkpoint(checkpoint)[VIEWS_KEY] == list(VIEWS)
     assert load_camera_views(checkpoint) == VIEWS
     encoder = load_encoder(checkpoint)
-    assert encoder.img_size == (32, 64)
+    assert (encoder.img_size, encoder.separate_views) == ((32, 64), separate_views)
     frames = decode_views(sorted(fmt.find_episodes([two_view_data]))[0], VIEWS, rows=2)
     assert encode_video(encoder, frames, chunk=2, device=torch.device("cpu")).shape == (2, 8, encoder.embed_dim)
 

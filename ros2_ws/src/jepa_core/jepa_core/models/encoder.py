@@ -52,16 +52,23 @@ class VisionTransformer(nn.Module):
         norm_eps: float = 1e-6,
         use_rope: bool = True,
         init_std: float = 0.02,
+        separate_views: int = 1,
     ):
         super().__init__()
         if not use_rope:
             raise ValueError("only the RoPE encoder (use_rope=True) of V-JEPA 2 is implemented")
+        height, width = as_hw(img_size)
+        if separate_views < 1 or (separate_views > 1 and width != separate_views * height):
+            raise ValueError(f"separate_views={separate_views}: img_size must be H x (views * H), got {height}x{width}")
         self.hparams = dict(
-            img_size=list(as_hw(img_size)), patch_size=patch_size, num_frames=num_frames, tubelet_size=tubelet_size,
+            img_size=[height, width], patch_size=patch_size, num_frames=num_frames, tubelet_size=tubelet_size,
             in_chans=in_chans, embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
             qkv_bias=qkv_bias, norm_eps=norm_eps, use_rope=use_rope,
         )  # fmt: skip
-        self.img_size = as_hw(img_size)
+        if separate_views != 1:
+            self.hparams["separate_views"] = separate_views  # ours; official configs have no such key
+        self.img_size = (height, width)
+        self.separate_views = separate_views
         self.patch_size = patch_size
         self.num_frames = num_frames
         self.tubelet_size = tubelet_size
@@ -89,7 +96,11 @@ class VisionTransformer(nn.Module):
 
     def forward(self, video: torch.Tensor, masks: torch.Tensor | list[torch.Tensor] | None = None) -> torch.Tensor:
         """video [B, 3, T, H, W] -> tokens [B, N, D]; with `masks` (index tensors [B, K]) only those tokens are
-        encoded (context encoder of pretraining) and the outputs of all masks are stacked on the batch axis."""
+        encoded (context encoder of pretraining) and the outputs of all masks are stacked on the batch axis.
+        With separate_views V > 1 each of the V square views side by side is encoded alone (no attention across
+        views) and the token grids are put back side by side: the same [B, T*H*W, D] layout as one wide image."""
+        if self.separate_views > 1:
+            return self._forward_views_apart(video, masks)
         T, H, W = self.grid(video.shape)
         x = self.patch_embed(video)  # [B, N, D]
         if masks is None:
@@ -101,3 +112,20 @@ class VisionTransformer(nn.Module):
         for block in self.blocks:
             x = block(x, rope=rope)
         return self.norm(x)
+
+    def _forward_views_apart(self, video: torch.Tensor, masks: torch.Tensor | list[torch.Tensor] | None) -> torch.Tensor:
+        """video [B, 3, T, S, V*S] -> tokens [B, t*h*V*w, D], each view [B, 3, T, S, S] encoded alone."""
+        if masks is not None:
+            raise ValueError("separate_views encoders encode whole frames; masked (pretraining) input is not supported")
+        T, H, W = self.grid(video.shape)
+        views = self.separate_views
+        if video.shape[-1] != views * video.shape[-2]:
+            raise ValueError(f"separate_views={views}: frames must be S x {views}*S px, got {tuple(video.shape[-2:])}")
+        B, C, frames, S, _ = video.shape
+        apart = video.unflatten(-1, (views, S)).permute(0, 4, 1, 2, 3, 5).flatten(0, 1)  # [B*V, 3, T, S, S]
+        x = self.patch_embed(apart)  # [B*V, T*H*(W/V), D]
+        rope = self.rope.for_grid(T, H, W // views, x.device, compute_dtype(x))
+        for block in self.blocks:
+            x = block(x, rope=rope)
+        x = self.norm(x).view(B, views, T, H, W // views, -1)  # [B, V, t, h, w, D]
+        return x.permute(0, 2, 3, 1, 4, 5).flatten(1, 4)  # [B, t*h*V*w, D]: rows of view 0's tokens, then view 1's

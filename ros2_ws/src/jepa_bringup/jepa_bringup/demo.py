@@ -41,6 +41,8 @@ from jepa_bringup.bringup import (
 )
 from jepa_bringup.demo_report import EpisodeRecord, summarize, write_gif, write_plot, write_summary
 from jepa_bringup.launch_support import load_node_parameters
+from jepa_core.checkpoints import CheckpointError, load_camera_views
+from jepa_core.data.topics import CAMERA_IMAGE, WRIST_CAMERA_IMAGE
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.pose_prior import describe_prior
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
@@ -48,6 +50,7 @@ from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal, TaskStatus
 from jepa_msgs.srv import ResetSim
 from jepa_ros_common.images import array_to_image_msg, image_msg_to_rgb8
+from jepa_core.views import DEFAULT_VIEWS, tile_views
 from jepa_sim.tasks import EPISODE_STEPS
 
 TASKS = ("reach", "grasp", "pick_place")
@@ -59,6 +62,7 @@ OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
     if name.startswith("OUTCOME_")
 }  # fmt: skip
+VIEW_TOPICS = {"exterior": CAMERA_IMAGE.name, "wrist": WRIST_CAMERA_IMAGE.name}  # the sim's image topic per camera
 BROKEN_OUTCOMES = ("INVALID_GOAL", "INTERNAL_ERROR")  # the demo itself is broken, not the episode: exit code 1
 SERVICE_TIMEOUT_S = 60.0  # nodes ready, reset answered, goal accepted
 SETTLE_QUIET_S = 0.6  # after the result: the last commanded step (and the planner's hold) are observed within this
@@ -85,6 +89,20 @@ class ModelSource:
     def describe(self) -> str:
         """For the banner and the summary."""
         return f"preset {self.preset} with RANDOM weights" if self.random else f"checkpoint {self.checkpoint}"
+
+    def views(self) -> tuple[str, ...]:
+        """The cameras whose tiled frames the encoder reads (random presets: the exterior camera alone)."""
+        if self.random:
+            return DEFAULT_VIEWS
+        try:
+            views = load_camera_views(self.checkpoint)
+        except CheckpointError as error:
+            raise DemoError(str(error)) from None
+        unknown = [view for view in views if view not in VIEW_TOPICS]
+        if unknown or views[0] != "exterior":
+            raise DemoError(f"{self.checkpoint}: views {list(views)}; the demo's sim publishes {list(VIEW_TOPICS)}, "
+                            "the exterior first")  # fmt: skip
+        return views
 
 
 def resolve_model(spec: str, presets: Sequence[str], flag: str) -> ModelSource:
@@ -173,11 +191,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelSource) -> list[NodeSpec]:
-    """DEMO_NODES with the demo's parameters: models, device, CEM overrides, then the user's --set (the encoder node
-    reads its input size from the model)."""
+    """DEMO_NODES with the demo's parameters: models, device, the encoder's cameras (the sim renders them, the encoder
+    node pairs them), CEM overrides, then the user's --set (the encoder node reads its input size from the model)."""
+    views = encoder.views()
     encoder_params = {
         "checkpoint": encoder.checkpoint, "preset": encoder.preset, "allow_random_weights": encoder.random,
-        "device": args.device,
+        "device": args.device, "wrist_image_topic": VIEW_TOPICS["wrist"] if "wrist" in views else "",
     }  # fmt: skip
     planner_params: dict[str, Any] = {
         "predictor_checkpoint": predictor.checkpoint, "predictor_preset": predictor.preset,
@@ -189,7 +208,8 @@ def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelS
         cem = effective_cem({}) | {key: value for key, value in requested.items() if value is not None}
         cem["top_k"] = cem["top_k"] if args.top_k is not None else min(cem["top_k"], cem["samples"])
         planner_params["cem"] = cem
-    per_node = {"sim_node": {"task": args.task}, "encoder_node": encoder_params, "planner_node": planner_params}
+    sim_params = {"task": args.task, "views": list(views)}
+    per_node = {"sim_node": sim_params, "encoder_node": encoder_params, "planner_node": planner_params}
     specs = [NodeSpec(s.factory, s.name, {**s.parameters, **per_node[s.name]}, s.remappings) for s in DEMO_NODES]
     try:
         specs = parse_overrides(args.set, specs)
@@ -243,9 +263,10 @@ class StatusSample:
 
 
 class DemoClient:
-    """A node beside the composed ones: resets the sim, sends goals, and records frames, statuses and feedback."""
+    """A node beside the composed ones: resets the sim, sends goals, and records frames (every camera's image of an
+    observation tiled, as the encoder reads them), statuses and feedback."""
 
-    def __init__(self, composition: Composition) -> None:
+    def __init__(self, composition: Composition, views: Sequence[str] = DEFAULT_VIEWS) -> None:
         """Create the client node on the composition's context and spin it with the others."""
         self.composition = composition
         self.node = rclpy.create_node("demo_client", context=composition.context)
@@ -253,10 +274,15 @@ class DemoClient:
         self._lock = threading.Lock()
         self._episode: tuple[str, int] | None = None  # (task, seed) whose messages are recorded
         self._since_ns = 0  # images published before the reset request belong to the previous episode
-        self.frames: list[np.ndarray] = []  # distinct camera frames [H, W, 3] uint8 of the episode
+        self._views = tuple(views)
+        self._pending: dict[int, dict[str, np.ndarray]] = {}  # stamp -> the views of that observation received so far
+        self.frames: list[np.ndarray] = []  # distinct tiled camera frames [H, V*W, 3] uint8 of the episode
         self.statuses: list[StatusSample] = []  # one per observation (distinct simulated time)
         self.feedback: list[PlanToGoal.Feedback] = []
-        self.node.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
+        for view in self._views:
+            self.node.create_subscription(
+                Image, VIEW_TOPICS[view], lambda msg, view=view: self._on_image(view, msg), qos_profile_sensor_data
+            )
         self.node.create_subscription(TaskStatus, "task_status", self._on_status, 10)
         self.reset_client = self.node.create_client(ResetSim, "sim_node/reset")
         self.plan_client = ActionClient(self.node, PlanToGoal, "plan_to_goal")
@@ -271,15 +297,23 @@ class DemoClient:
                 f"the sim's reset service or the planner's plan_to_goal did not appear in {SERVICE_TIMEOUT_S} s"
             )
 
-    def _on_image(self, msg: Image) -> None:
-        """Keep each new camera frame of the current episode (lockstep re-publishes identical frames while idle)."""
+    def _on_image(self, view: str, msg: Image) -> None:
+        """Keep each new camera frame of the current episode once every view of its observation (one stamp) arrived
+        (lockstep re-publishes identical frames while idle)."""
+        stamp = Time.from_msg(msg.header.stamp).nanoseconds
         with self._lock:
-            if self._episode is None or Time.from_msg(msg.header.stamp).nanoseconds < self._since_ns:
+            if self._episode is None or stamp < self._since_ns:
                 return
         rgb = image_msg_to_rgb8(msg)
         with self._lock:
-            if not self.frames or not np.array_equal(self.frames[-1], rgb):
-                self.frames.append(rgb)
+            views = self._pending.setdefault(stamp, {})
+            views[view] = rgb
+            if len(views) < len(self._views):
+                return
+            self._pending = {pending: v for pending, v in self._pending.items() if pending > stamp}
+            frame = tile_views([views[name] for name in self._views])
+            if not self.frames or not np.array_equal(self.frames[-1], frame):
+                self.frames.append(frame)
 
     def _on_status(self, msg: TaskStatus) -> None:
         """Keep the task status of each new observation of the current episode."""
@@ -311,7 +345,7 @@ class DemoClient:
         with self._lock:
             self._episode = (task, seed)
             self._since_ns = Time.from_msg(response.goal_image.header.stamp).nanoseconds + 1
-            self.frames, self.statuses, self.feedback = [], [], []
+            self.frames, self.statuses, self.feedback, self._pending = [], [], [], {}
         if not self.composition.spin_until(lambda: self.frames and self.statuses, SERVICE_TIMEOUT_S):
             raise DemoError(
                 f"no camera image / task_status of the new episode within {SERVICE_TIMEOUT_S} s after the reset "
@@ -438,7 +472,7 @@ def banner(args, encoder: ModelSource, predictor: ModelSource, specs: list[NodeS
             else "the episode's sub-goal images, each for its step budget"
             + (f" or until the energy is below {args.subgoal_threshold}" if args.subgoal_threshold else "")
         ),
-        f"encoder: {encoder.describe()}",
+        f"encoder: {encoder.describe()}, cameras {', '.join(encoder.views())}",
         f"predictor: {predictor.describe()}",
         f"output: {output}",
     ]
@@ -478,7 +512,7 @@ def run(args: argparse.Namespace) -> int:
     records: list[EpisodeRecord] = []
     try:
         with composition:
-            client = DemoClient(composition)
+            client = DemoClient(composition, encoder.views())
             client.wait_ready()
             for index in range(args.episodes):
                 record = EpisodeRecord(index=index, task=args.task, seed=args.seed + index)

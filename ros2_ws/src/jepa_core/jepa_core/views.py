@@ -3,8 +3,9 @@
 A frame of V named views (e.g. `exterior`, `wrist`) is the uint8 image [H, V*W, 3] of its views in a fixed order,
 each [H, W, 3]. Its planning transform (`jepa_core.transforms.planning_transform_views`) transforms each view alone
 (the official centre crop and resize to S x S) and puts the results side by side: [3, S, V*S], which an encoder built
-for S x V*S pixels turns into V token grids side by side (64 x 128 px, patch 16: a 4 x 8 grid). An encoder built for
-square images has one view, and its transform is exactly the official one. Checkpoints name their views under
+for S x V*S pixels turns into V token grids side by side (64 x 128 px, patch 16: a 4 x 8 grid), encoding each view
+alone (`separate_views`) or the frame as one image. An encoder built for square images has one view, and its
+transform is exactly the official one. Checkpoints name their views under
 VIEWS_KEY (none: DEFAULT_VIEWS). The planning energy can weigh the views (`view_token_weights`). NumPy only: the
 simulator and the robot-side nodes tile frames without torch.
 """

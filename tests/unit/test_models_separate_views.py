@@ -23,7 +23,9 @@ def _encoders(size: int = 32, depth: int = 1):
 def test_each_view_is_encoded_alone_into_the_tiled_token_grid():
     square, apart = _encoders()
     assert apart.state_dict().keys() == square.state_dict().keys()
-    assert all(torch.equal(a, b) for a, b in zip(apart.state_dict().values(), square.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(apart.state_dict().values(), square.state_dict().values(), strict=True)
+    )
     left, right = torch.randn(3, 3, 2, 32, 32), torch.randn(3, 3, 2, 32, 32)
     with torch.no_grad():
         tokens = apart(torch.cat([left, right], dim=-1)).view(3, 2, 4, 192)  # [B, rows, V*cols, D]
@@ -39,6 +41,7 @@ def test_a_joint_encoder_mixes_the_views_and_a_separate_one_does_not():
     changed = frame.clone()
     changed[..., 32:] = torch.randn(1, 3, 2, 32, 32)  # another wrist view
     with torch.no_grad():
+
         def exterior(encoder, x):
             return encoder(x).view(1, 2, 4, 192)[:, :, :2]
 
@@ -54,13 +57,15 @@ def test_bad_separate_views_settings_are_refused():
     _, apart = _encoders()
     with pytest.raises(ValueError, match="masked"):
         apart(torch.randn(1, 3, 2, 32, 64), masks=torch.zeros(1, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match="encoder expects video|multiples"):
+    with pytest.raises(ValueError, match=r"encoder expects video|multiples"):
         apart(torch.randn(1, 3, 2, 32, 40))
 
 
 def test_checkpoints_frame_encoder_and_onnx_keep_the_mode(tmp_path):
     square, apart = _encoders()
-    path = save_checkpoint(tmp_path / "apart.pt", encoder=apart, target_encoder=apart, camera_views=["exterior", "wrist"])
+    path = save_checkpoint(
+        tmp_path / "apart.pt", encoder=apart, target_encoder=apart, camera_views=["exterior", "wrist"]
+    )
     loaded = load_encoder(path)
     assert (loaded.separate_views, loaded.img_size) == (2, (32, 64))
     assert load_camera_views(path) == ("exterior", "wrist")

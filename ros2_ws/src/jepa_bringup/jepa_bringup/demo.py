@@ -46,11 +46,11 @@ from jepa_core.data.topics import CAMERA_IMAGE, WRIST_CAMERA_IMAGE
 from jepa_core.planning.cem import CEMConfig
 from jepa_core.planning.pose_prior import describe_prior
 from jepa_core.presets import AC_ENCODER_OF, AC_PREDICTOR_PRESETS, ENCODER_PRESETS
+from jepa_core.views import DEFAULT_VIEWS, tile_views
 from jepa_msgs.action import PlanToGoal
 from jepa_msgs.msg import SubGoal, TaskStatus
 from jepa_msgs.srv import ResetSim
 from jepa_ros_common.images import array_to_image_msg, image_msg_to_rgb8
-from jepa_core.views import DEFAULT_VIEWS, tile_views
 from jepa_sim.tasks import EPISODE_STEPS
 
 TASKS = ("reach", "grasp", "pick_place")

@@ -113,7 +113,7 @@ class VisionTransformer(nn.Module):
             x = block(x, rope=rope)
         return self.norm(x)
 
-    def _forward_views_apart(self, video: torch.Tensor, masks: torch.Tensor | list[torch.Tensor] | None) -> torch.Tensor:
+    def _forward_views_apart(self, video: torch.Tensor, masks: torch.Tensor | list | None) -> torch.Tensor:
         """video [B, 3, T, S, V*S] -> tokens [B, t*h*V*w, D], each view [B, 3, T, S, S] encoded alone."""
         if masks is not None:
             raise ValueError("separate_views encoders encode whole frames; masked (pretraining) input is not supported")
@@ -121,7 +121,7 @@ class VisionTransformer(nn.Module):
         views = self.separate_views
         if video.shape[-1] != views * video.shape[-2]:
             raise ValueError(f"separate_views={views}: frames must be S x {views}*S px, got {tuple(video.shape[-2:])}")
-        B, C, frames, S, _ = video.shape
+        B, S = video.shape[0], video.shape[-2]
         apart = video.unflatten(-1, (views, S)).permute(0, 4, 1, 2, 3, 5).flatten(0, 1)  # [B*V, 3, T, S, S]
         x = self.patch_embed(apart)  # [B*V, T*H*(W/V), D]
         rope = self.rope.for_grid(T, H, W // views, x.device, compute_dtype(x))

@@ -82,9 +82,10 @@ def test_recorded_episode_becomes_a_valid_droid_episode_and_clips(ros_context, t
                     _set_pose(target.pose, synthetic_state(k / CAMERA_HZ + 0.2))
                     target_pub.publish(target)
                     gripper_pub.publish(Float64(data=0.5))
-                time.sleep(1 / CAMERA_HZ)
-            _wait(lambda: recorder.received["/ee_state"] == n_frames, 5, "all states")
-            _wait(lambda: recorder.received["/camera/image_raw"] == n_frames, 5, "all images")
+                # lockstep instead of a 30 Hz sleep: rows follow the header stamps, so the next frame goes out once
+                # the recorder holds this one (no frame overruns the sensor-data queue on a loaded machine)
+                _wait(lambda k=k: recorder.received["/camera/image_raw"] == k + 1, 5, f"image {k}")
+                _wait(lambda k=k: recorder.received["/ee_state"] == k + 1, 5, f"state {k}")
             summary = recorder.stop_episode()
     finally:
         recorder.destroy_node()

@@ -304,16 +304,21 @@ def test_recorded_sim_episode_replayed_into_the_perception_node_gives_embeddings
     player = BagPlayer(source, options, context=ros_context)
     peer = rclpy.create_node("replay_embeddings", context=ros_context)
     embeddings: list[Embedding] = []
-    peer.create_subscription(Embedding, "encoder_node/embedding", embeddings.append, 100)
+    enough = threading.Event()  # a quarter of the recorded frames encoded
+
+    def on_embedding(message: Embedding) -> None:
+        embeddings.append(message)
+        if len(embeddings) >= len(recorded) // 4:
+            enough.set()
+
+    peer.create_subscription(Embedding, "encoder_node/embedding", on_embedding, 100)
     executor = SingleThreadedExecutor(context=ros_context)
     for node in (encoder, player, peer):
         executor.add_node(node)
     try:
         with spinning(executor):
             player.play()
-            deadline = time.monotonic() + 10.0
-            while len(embeddings) < len(recorded) // 4 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            enough.wait(10.0)
     finally:
         for node in (encoder, player, peer):
             node.destroy_node()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,10 @@ class ModelSource:
         """For the banner and the summary."""
         return f"preset {self.preset} with RANDOM weights" if self.random else f"checkpoint {self.checkpoint}"
 
+    @cached_property
     def views(self) -> tuple[str, ...]:
-        """The cameras whose tiled frames the encoder reads (random presets: the exterior camera alone)."""
+        """The cameras whose tiled frames the encoder reads (random presets: the exterior camera alone), read from
+        the checkpoint once."""
         if self.random:
             return DEFAULT_VIEWS
         try:
@@ -193,7 +196,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def node_specs(args: argparse.Namespace, encoder: ModelSource, predictor: ModelSource) -> list[NodeSpec]:
     """DEMO_NODES with the demo's parameters: models, device, the encoder's cameras (the sim renders them, the encoder
     node pairs them), CEM overrides, then the user's --set (the encoder node reads its input size from the model)."""
-    views = encoder.views()
+    views = encoder.views
     encoder_params = {
         "checkpoint": encoder.checkpoint, "preset": encoder.preset, "allow_random_weights": encoder.random,
         "device": args.device, "wrist_image_topic": VIEW_TOPICS["wrist"] if "wrist" in views else "",
@@ -472,7 +475,7 @@ def banner(args, encoder: ModelSource, predictor: ModelSource, specs: list[NodeS
             else "the episode's sub-goal images, each for its step budget"
             + (f" or until the energy is below {args.subgoal_threshold}" if args.subgoal_threshold else "")
         ),
-        f"encoder: {encoder.describe()}, cameras {', '.join(encoder.views())}",
+        f"encoder: {encoder.describe()}, cameras {', '.join(encoder.views)}",
         f"predictor: {predictor.describe()}",
         f"output: {output}",
     ]
@@ -512,7 +515,7 @@ def run(args: argparse.Namespace) -> int:
     records: list[EpisodeRecord] = []
     try:
         with composition:
-            client = DemoClient(composition, encoder.views())
+            client = DemoClient(composition, encoder.views)
             client.wait_ready()
             for index in range(args.episodes):
                 record = EpisodeRecord(index=index, task=args.task, seed=args.seed + index)

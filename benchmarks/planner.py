@@ -9,7 +9,7 @@ fewer samples (--vitl-samples, default 8) because one candidate costs ~0.5 s on 
        tables, batched torch poses and, on CPU, cache-sized candidate chunks. Same draws, energies checked identical.
  (ii)  same quality, less work: wall time of our planner (warm start from its previous plan, early stopping, time
        budget) vs the fixed 800x10 schedule, median over the states of closed-loop episodes driven by the 800x10
-       plans: by default the trained models/sim_reach.pt (same size as (a)) in the MuJoCo simulator, reach task,
+       plans: by default the trained models/sim_manip.pt (same size as (a)) in the MuJoCo simulator, reach task,
        5 steps per seeded episode (--quality-model random: the random model's own imagined loop). Quality: the plan's
        energy within 1% of the 800x10 plan's (E <= 1.01 E_ref), and the stricter "within 1% of the energy gain over
        the zero action" (E - E_ref <= 1% (E_zero - E_ref)), which is the meaningful one for random weights.
@@ -385,7 +385,7 @@ def main() -> None:
     parser.add_argument("--skip-vitl", action="store_true", help="only the small preset")
     parser.add_argument(
         "--quality-model",
-        default="models/sim_reach.pt",
+        default="models/sim_manip.pt",
         help="(ii): trained checkpoint run in the simulator, or 'random'",
     )
     args = parser.parse_args()

@@ -6,7 +6,7 @@ records the flange distance to the goal, the observed frame's energy to the goal
 same episodes again with a disturbance after the plan of step 1 (the arm blocked for one step, the cube knocked to
 (0.3, 0.3)) to see how much the surprise of that step rises. Prints a table, the suggested energy threshold (the
 lowest observed energy of any step outside the sim's success tolerance, rounded down) and a RESULT line.
-Usage: scripts/run.sh python -m benchmarks.planner_signals [--checkpoint models/sim_reach.pt] [--episodes 20]
+Usage: scripts/run.sh python -m benchmarks.planner_signals [--checkpoint models/sim_manip.pt] [--episodes 20]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def episodes_below(table: np.ndarray, steps: int, threshold: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=Path("models/sim_reach.pt"), help="AC checkpoint")
+    parser.add_argument("--checkpoint", type=Path, default=Path("models/sim_manip.pt"), help="AC checkpoint")
     parser.add_argument("--episodes", type=int, default=20, help="reach episodes (seeds 0..n-1)")
     parser.add_argument("--steps", type=int, default=25, help="control steps per episode (no early stop)")
     parser.add_argument("--samples", type=int, default=100, help="CEM samples (the demo's 100 x 5)")

@@ -1,11 +1,12 @@
-"""Planning time per control step of a one-camera and a multi-camera world model, in one run (issue 26's budget:
-<= 0.5 s per step with the CEM of the evaluation, 100 samples x 5 iterations, horizon 1).
+"""Planning time per control step of a one-camera and a multi-camera world model at several CEM sample counts, in one
+run (issue 26's budget: <= 0.5 s per step; CEM 5 iterations, horizon 1, as the evaluation).
 
 Each model plans --steps steps towards a reach goal of the simulator (seeds 0..), rendered with the model's own
 cameras, from the reset scene: the same MPCController the planner node and training.evaluate run, one CPU thread.
-`random-two-view` stands for a random-weight exterior | wrist model of the bundled models' sizes (timing depends on
-the architecture only), the default second model.
-Usage: scripts/run.sh python -m benchmarks.views_planning [--checkpoints models/sim_manip.pt runs/.../sim_views.pt]
+`random-two-view` stands for a random-weight exterior | wrist model of the bundled sizes (timing depends on the
+architecture only).
+Usage: scripts/run.sh python -m benchmarks.views_planning [--checkpoints models/sim_manip.pt models/sim_views.pt]
+       [--samples 100 60]
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def random_two_view_checkpoint(folder: Path) -> Path:
                            camera_views=["exterior", "wrist"])  # fmt: skip
 
 
-def step_times(checkpoint: Path, seeds: int, steps: int) -> tuple[tuple[str, ...], int, list[float]]:
-    """(views, tokens per frame, planning seconds of every step) of `checkpoint` on reach seeds 0..seeds-1."""
+def step_times(checkpoint: Path, samples: int, seeds: int, steps: int) -> tuple[tuple[str, ...], int, list[float]]:
+    """(views, tokens per frame, planning seconds of every step) of `checkpoint` planning with `samples` CEM samples
+    on reach seeds 0..seeds-1."""
     views = load_camera_views(checkpoint)
     world_model = build_world_model(WorldModelSpec(predictor_checkpoint=checkpoint, pose_prior_weight=0.0))
     env = FrankaSimEnv(SimConfig(views=views))
@@ -47,7 +49,7 @@ def step_times(checkpoint: Path, seeds: int, steps: int) -> tuple[tuple[str, ...
     try:
         for seed in range(seeds):
             observation = env.reset("reach", seed)
-            mpc = MPCController(world_model, MPCConfig(cem=CEMConfig(samples=100, iterations=5), seed=seed))
+            mpc = MPCController(world_model, MPCConfig(cem=CEMConfig(samples=samples, iterations=5), seed=seed))
             mpc.set_goal(world_model.encode_images(env.goal_image()[None])[0])
             for _ in range(steps):
                 frame = world_model.encode_images(observation.image[None])[0]  # [N, D]
@@ -64,9 +66,10 @@ def main() -> None:
     """Print the table and the RESULT line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--checkpoints", nargs="+", default=["models/sim_manip.pt", RANDOM_TWO_VIEW],
+        "--checkpoints", nargs="+", default=["models/sim_manip.pt", "models/sim_views.pt"],
         help=f"AC checkpoints to compare ({RANDOM_TWO_VIEW}: random weights, two views)",
     )  # fmt: skip
+    parser.add_argument("--samples", type=int, nargs="+", default=[100, 60], help="CEM samples per iteration to time")
     parser.add_argument("--seeds", type=int, default=3, help="reach seeds 0..seeds-1")
     parser.add_argument("--steps", type=int, default=5, help="planned steps per seed")
     args = parser.parse_args()
@@ -76,15 +79,16 @@ def main() -> None:
             random_two_view_checkpoint(Path(folder)) if c == RANDOM_TWO_VIEW else Path(c) for c in args.checkpoints
         ]
         rows = [
-            (name, *step_times(path, args.seeds, args.steps))
+            (name, samples, *step_times(path, samples, args.seeds, args.steps))
             for name, path in zip(args.checkpoints, paths, strict=True)
+            for samples in args.samples
         ]
-    print(f"{'checkpoint':48s} {'views':18s} {'tokens':>6s} {'median s/step':>13s} {'p90 s/step':>10s}")
+    print(f"{'checkpoint':40s} {'views':18s} {'tokens':>6s} {'samples':>7s} {'median s/step':>13s} {'p90':>6s}")
     medians = []
-    for name, views, tokens, times in rows:
+    for name, samples, views, tokens, times in rows:
         medians.append(statistics.median(times))
         p90 = float(np.percentile(times, 90))
-        print(f"{name:48s} {'|'.join(views):18s} {tokens:6d} {medians[-1]:13.3f} {p90:10.3f}")
+        print(f"{name:40s} {'|'.join(views):18s} {tokens:6d} {samples:7d} {medians[-1]:13.3f} {p90:6.3f}")
     print("RESULT " + " ".join(f"s_per_step_{i}={m:.3f}" for i, m in enumerate(medians))
           + f" ratio_last_to_first={medians[-1] / medians[0]:.2f}")  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Draw docs/rviz_goals.png: what RViz shows of the goal library and a running RViz goal, from a real run.
 
-Composes the demo's nodes (MuJoCo sim, encoder, planner with models/sim_reach.pt) robot-shaped: the planner is told
+Composes the demo's nodes (MuJoCo sim, encoder, planner with models/sim_manip.pt) robot-shaped: the planner is told
 of no render_goal service, so RViz clicks select library goals. Captures goals at three arm poses, clicks two of
 them (Publish Point) within the sequence window, lets the sequence run, and draws the latched goal markers, the plan
 markers, the goal image and the camera image as received, with matplotlib (RViz is not installable here).

@@ -1,6 +1,6 @@
 """Check a world model on recorded episodes before it moves the robot: nothing is moved, only predicted.
 
-    scripts/run.sh python -m training.check_bag --checkpoint models/sim_reach.pt RECORDING [RECORDING...]
+    scripts/run.sh python -m training.check_bag --checkpoint models/sim_manip.pt RECORDING [RECORDING...]
 
 A RECORDING is an episode bag (rosbag2 MCAP or sqlite3, as the recorder node writes; read by the project's bag -> DROID
 conversion into a temporary folder), a DROID-format episode folder (training.bag_to_droid / training.sim_episodes),

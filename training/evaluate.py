@@ -1,6 +1,6 @@
 """Closed-loop evaluation in the simulator: the planner's own MPC/CEM code drives FrankaSimEnv to image goals.
 
-    scripts/run.sh python -m training.evaluate --checkpoint models/sim_reach.pt --tasks reach --episodes 50
+    scripts/run.sh python -m training.evaluate --checkpoint models/sim_manip.pt --tasks reach --episodes 50
 
 Per task and seed (0..episodes-1): reset, encode the goal images, then each control step encode the camera frame, plan
 with `jepa_core.planning.mpc.MPCController` (WorldModel + CEMPlanner, the code the planner node runs) and execute the
@@ -52,7 +52,7 @@ from training.common.config import parse_config
 class EvalConfig:
     """Models, tasks, episodes and the planner settings of the evaluation."""
 
-    checkpoint: Path = field(default=Path("models/sim_reach.pt"), metadata={"help": "AC checkpoint (predictor)"})
+    checkpoint: Path = field(default=Path("models/sim_manip.pt"), metadata={"help": "AC checkpoint (predictor)"})
     encoder_checkpoint: Path | None = field(default=None, metadata={"help": "encoder from another file (optional)"})
     encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder"})
     out: Path = field(default=Path("runs/eval"), metadata={"help": "output folder"})

@@ -1,7 +1,7 @@
 """Export a trained encoder and AC predictor to ONNX (jepa_core.onnx_backend) and check ONNX Runtime against torch.
 
-    scripts/run.sh python -m training.export --checkpoint models/sim_reach.pt --out runs/export
-    scripts/run.sh python -m training.export --checkpoint runs/posttrain/final.pt --release models/sim_reach.pt
+    scripts/run.sh python -m training.export --checkpoint models/sim_manip.pt --out runs/export
+    scripts/run.sh python -m training.export --checkpoint runs/posttrain/final.pt --release models/sim_manip.pt
 
 `--release` first writes a deployable copy of the checkpoint (official AC layout, fp32, encoder + target_encoder +
 predictor, no optimiser state) and exports from it. Writes `encoder.onnx` (one frame as a one-tubelet clip) and
@@ -30,7 +30,7 @@ from training.common.config import parse_config
 class ExportConfig:
     """What to export and how strictly to check it."""
 
-    checkpoint: Path = field(default=Path("models/sim_reach.pt"), metadata={"help": "checkpoint with both models"})
+    checkpoint: Path = field(default=Path("models/sim_manip.pt"), metadata={"help": "checkpoint with both models"})
     encoder_checkpoint: Path | None = field(default=None, metadata={"help": "encoder from another file (optional)"})
     encoder_key: str = field(default="target_encoder", metadata={"help": "checkpoint key of the encoder"})
     release: Path | None = field(default=None, metadata={"help": "write a weights-only copy here and export it"})

@@ -6,11 +6,12 @@ One row per control step (`--control-period`, 0.25 s = 4 Hz, recorded as the met
 use every row. `--policy play` (default) is `jepa_sim.scripted.PlayPolicy`: noisy approach / descend / close / lift /
 carry / lower-or-drop / open sequences on the cube and the cup (successful and failed grasps, drops, re-grasps), random
 waypoints and idle gripper toggles, per-axis steps up to `--max-translation` (the planner's CEM bound).
-`--policy waypoints` is the reach-only exploration `models/sim_reach.pt` was trained on: random waypoints plus random
-gripper commands. Each episode's metadata records the fraction of rows with an object in hand, lifted and moving; the
-summary reports them over the whole output folder. `--views exterior wrist` records one MP4 per camera (DROID's
-`ext1_mp4_path` / `left_mp4_path` and `wrist_mp4_path`, per-row extrinsics of each); `--scene-variations train`
-draws each episode's appearance from the training set of `jepa_sim.variations` (the held-out set is for evaluation).
+`--policy waypoints` is the reach-only exploration the earlier `sim_reach.pt` was trained on: random waypoints plus
+random gripper commands. Each episode's metadata records the fraction of rows with an object in hand, lifted and
+moving; the summary reports them over the whole output folder. `--views exterior wrist` records one MP4 per camera
+(DROID's `ext1_mp4_path` / `left_mp4_path` and `wrist_mp4_path`, per-row extrinsics of each); `--scene-variations
+train` draws each episode's appearance from the training set of `jepa_sim.variations` (the held-out set is for
+evaluation).
 Files are written with `jepa_core.data` (`write_trajectory`, `write_mp4`); `training.collect_sim` is the full
 record -> bag -> DROID path of the same idea.
 """

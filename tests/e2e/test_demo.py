@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from jepa_bringup.demo import DEFAULT_ENCODER, DEFAULT_PREDICTOR
+from jepa_bringup.demo import DEFAULT_ENCODER, MANIPULATION_MODEL
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 
@@ -21,7 +21,7 @@ MIN_SUCCESS_RATE = 0.6  # "most episodes"; reach with the bundled models is meas
 
 
 def test_default_demo_reaches_most_goals(tmp_path):
-    for path in {DEFAULT_ENCODER, DEFAULT_PREDICTOR}:
+    for path in (DEFAULT_ENCODER, MANIPULATION_MODEL):
         assert (REPO / path).is_file(), f"bundled model {path} missing (models/README.md says how it is made)"
     command = [sys.executable, "-m", "jepa_bringup.demo", "--output", str(tmp_path)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, check=False)

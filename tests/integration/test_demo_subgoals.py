@@ -10,6 +10,7 @@ from PIL import Image, ImageSequence
 
 pytest.importorskip("rclpy")
 
+from jepa_bringup import demo
 from jepa_bringup.demo import EpisodeGoals
 from jepa_bringup.demo_report import CAPTION_HEIGHT, EpisodeRecord, write_gif
 from jepa_msgs.msg import SubGoal
@@ -76,3 +77,13 @@ def test_pick_place_demo_sends_the_subgoal_sequence(tmp_path):
     panels = goal_panels(tmp_path / f"{episode['name']}.gif")
     assert np.abs(panels[0] - panels[steps]).mean() > 1.0  # pregrasp vs carry
     assert "| carry |" in (tmp_path / "summary.md").read_text()
+
+
+def test_manipulation_tasks_default_to_the_two_camera_model_at_its_measured_cem_samples():
+    reach, pick = demo.parse_args([]), demo.parse_args(["--task", "pick_place"])
+    assert (reach.encoder, reach.predictor, reach.samples) == (demo.DEFAULT_ENCODER, demo.DEFAULT_ENCODER, None)
+    assert (pick.encoder, pick.predictor) == (demo.MANIPULATION_MODEL,) * 2
+    assert pick.samples == demo.MANIPULATION_SAMPLES
+    assert demo.parse_args(["--task", "grasp", "--samples", "100"]).samples == 100  # the user's choice wins
+    other = demo.parse_args(["--task", "grasp", "--encoder", demo.DEFAULT_ENCODER])
+    assert (other.predictor, other.samples) == (demo.DEFAULT_ENCODER, None)  # demo.yaml's CEM

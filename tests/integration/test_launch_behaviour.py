@@ -272,7 +272,7 @@ def test_demo_model_paths_resolve_from_another_directory(load_launch, monkeypatc
     monkeypatch.chdir(tmp_path)
     nodes = launched(load_launch("demo.launch.py"))
     checkpoint = Path(nodes["encoder_node"].parameters["checkpoint"])
-    assert checkpoint.is_absolute() and checkpoint == REPO / "models" / "sim_reach.pt"
+    assert checkpoint.is_absolute() and checkpoint == REPO / "models" / "sim_manip.pt"
     assert Path(nodes["planner_node"].parameters["predictor_checkpoint"]) == checkpoint
     from jepa_core.frame_encoder import FrameEncoder, FrameEncoderConfig
 
@@ -294,7 +294,7 @@ def test_launch_files_find_their_config_in_the_share_layout(load_launch, tmp_pat
     set_in_yaml(share / "config", "sim_node", "task", "pick_place")
     assert launched(load_launch("sim.launch.py", share / "launch"))["sim_node"].parameters["task"] == "pick_place"
     encoder = launched(load_launch("demo.launch.py", share / "launch"))["encoder_node"]
-    assert encoder.parameters["checkpoint"] == str(share / "models" / "sim_reach.pt")
+    assert encoder.parameters["checkpoint"] == str(share / "models" / "sim_manip.pt")
 
 
 # ---- issue 24 item 6: names, namespace, RViz, and the end of a launch ----------------------------------------------

@@ -34,7 +34,7 @@ def wait_for(predicate, timeout: float = TIMEOUT) -> None:
 
 
 def test_readme_goal_flow_succeeds_with_the_bundled_model(tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)  # demo.yaml names models/sim_reach.pt relative to the repository root
+    monkeypatch.chdir(REPO)  # demo.yaml names models/sim_manip.pt relative to the repository root
     planner = {"goal_library_dir": str(tmp_path / "goals"), "max_steps": 15}
     specs = [NodeSpec(s.factory, s.name, planner if s.name == "planner_node" else {}) for s in DEMO_NODES]
     with Composition(specs, [REPO / path for path in DEMO_PARAMS_FILES]) as composition:

@@ -16,8 +16,7 @@ from tests.conftest import REPO_ROOT
 from training.check_bag import find_recordings, main, unique_names
 from training.sim_episodes import ExplorationConfig, record_episode, write_episode
 
-BUNDLED = REPO_ROOT / "models" / "sim_reach.pt"
-WITH_PROBE = REPO_ROOT / "models" / "sim_manip.pt"  # has a pose_probe: the planner plans with its goal prior
+BUNDLED = REPO_ROOT / "models" / "sim_manip.pt"  # has a pose_probe: the planner plans with its goal prior
 FAST = ["--samples", "40", "--iterations", "3", "--top-k", "5"]
 
 
@@ -30,7 +29,7 @@ def sim_episodes(tmp_path_factory):
     env = FrankaSimEnv(sim)
     try:
         for seed in (200, 201, 202):
-            write_episode(root / f"sim_reach_{seed}", record_episode(env, config, seed), config, seed)
+            write_episode(root / f"waypoints_{seed}", record_episode(env, config, seed), config, seed)
     finally:
         env.close()
     return root
@@ -70,11 +69,11 @@ def test_bundled_model_passes_and_random_weights_fail(sim_episodes, random_check
     for out in (trained_out, random_out):
         names = sorted(p.name for p in out.iterdir())
         assert names == sorted(
-            ["summary.md", *(f"sim_reach_{s}{suffix}" for s in (200, 201, 202) for suffix in (".png", "_steps.csv"))]
+            ["summary.md", *(f"waypoints_{s}{suffix}" for s in (200, 201, 202) for suffix in (".png", "_steps.csv"))]
         )
         summary = (out / "summary.md").read_text()
         assert "| all | 24 |" in summary and summary.rstrip().splitlines()[-1].startswith("VERDICT")
-    rows = _rows(trained_out / "sim_reach_200_steps.csv")
+    rows = _rows(trained_out / "waypoints_200_steps.csv")
     assert [int(r["step"]) for r in rows] == list(range(8)) and [int(r["row"]) for r in rows] == list(range(8))
     assert all(float(r["surprise_recorded"]) < float(r["surprise_shuffled"]) + 0.05 for r in rows)
 
@@ -82,11 +81,11 @@ def test_bundled_model_passes_and_random_weights_fail(sim_episodes, random_check
 def test_plans_with_the_checkpoints_goal_prior_unless_its_weight_is_0(sim_episodes, tmp_path, capsys):
     """Issue 22: check_bag plans with the planner's energy, sim_manip.pt's goal-position prior included (it was left
     out); --pose-prior-weight 0 is the image energy alone."""
-    common = ["--checkpoint", str(WITH_PROBE), str(sim_episodes / "sim_reach_200"), *FAST, "--plan-every", "4"]
+    common = ["--checkpoint", str(BUNDLED), str(sim_episodes / "waypoints_200"), *FAST, "--plan-every", "4"]
     energies, logs = {}, {}
     for name, extra in (("prior", []), ("image", ["--pose-prior-weight", "0"])):
         main([*common, "--out", str(tmp_path / name), *extra])
-        energies[name] = [float(r["plan_energy"]) for r in _rows(tmp_path / name / "sim_reach_200_steps.csv")]
+        energies[name] = [float(r["plan_energy"]) for r in _rows(tmp_path / name / "waypoints_200_steps.csv")]
         logs[name] = capsys.readouterr().out
     assert "goal-position prior on (weight" in logs["prior"]
     assert "goal-position prior off (weight 0)" in logs["image"]

@@ -122,7 +122,7 @@ def test_ac_preset_names_map_to_their_encoder():
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
-    """Our own checkpoint of a 64 px parity_tiny encoder (stored jepa_config), as models/sim_reach.pt is."""
+    """Our own checkpoint of a 64 px parity_tiny encoder (stored jepa_config), as the bundled models are."""
     from jepa_core.checkpoints import AC_PREFIX, save_checkpoint
     from jepa_core.presets import build_encoder
 

@@ -24,7 +24,7 @@ SMALL = CheckConfig(cem=CEMConfig(samples=24, top_k=4, iterations=2), encode_bat
 
 @pytest.fixture(scope="module")
 def world_model():
-    checkpoint = REPO_ROOT / "models" / "sim_reach.pt"
+    checkpoint = REPO_ROOT / "models" / "sim_manip.pt"
     return WorldModel(load_ac_predictor(checkpoint), load_encoder(checkpoint))
 
 

@@ -10,7 +10,7 @@ from PIL import Image, ImageSequence
 from jepa_sim.env import FrankaSimEnv, SimConfig
 from training import evaluate
 
-CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "sim_reach.pt"
+CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "sim_manip.pt"
 
 
 def run(tmp_path: Path, *extra: str) -> tuple[dict, list[np.ndarray]]:

@@ -55,10 +55,12 @@ from jepa_ros_common.images import array_to_image_msg, image_msg_to_rgb8
 from jepa_sim.tasks import EPISODE_STEPS
 
 TASKS = ("reach", "grasp", "pick_place")
-# Bundled models (models/README.md: trained in the simulator, 92% reach with the same planner settings).
-DEFAULT_ENCODER = "models/sim_reach.pt"
-DEFAULT_PREDICTOR = "models/sim_reach.pt"
-MANIPULATION_MODEL = "models/sim_manip.pt"  # default encoder and predictor of --task grasp / pick_place
+# Bundled models (models/README.md, trained in the simulator): the one-camera model reaches, the exterior + wrist
+# camera model grasps and places.
+DEFAULT_ENCODER = "models/sim_manip.pt"
+MANIPULATION_MODEL = "models/sim_views.pt"  # default encoder and predictor of --task grasp / pick_place
+# CEM samples MANIPULATION_MODEL is measured with (models/README.md): 100 succeed no more often and plan 1.6x slower.
+MANIPULATION_SAMPLES = 60
 OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
     if name.startswith("OUTCOME_")
@@ -164,7 +166,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="leave a sub-goal once the observed energy to it is below this (0 = step budgets only; default: the "
         "planner's energy_threshold measured for the bundled models)",
     )  # fmt: skip
-    parser.add_argument("--samples", type=int, default=None, help="CEM samples per iteration (default: demo.yaml)")
+    parser.add_argument(
+        "--samples", type=int, default=None,
+        help=f"CEM samples per iteration (default: demo.yaml; {MANIPULATION_SAMPLES} with {MANIPULATION_MODEL})",
+    )  # fmt: skip
     parser.add_argument("--iterations", type=int, default=None, help="CEM iterations per step (default: demo.yaml)")
     parser.add_argument("--top-k", type=int, default=None, help="CEM elites (default: demo.yaml, capped at samples)")
     parser.add_argument("--device", default="cpu", help="torch device of encoder and planner: cpu, cuda, cuda:1")
@@ -189,6 +194,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.max_steps = args.max_steps or EPISODE_STEPS[args.task]
     default = DEFAULT_ENCODER if args.task == "reach" else MANIPULATION_MODEL
     args.encoder = args.encoder or default
+    if args.encoder == MANIPULATION_MODEL and args.samples is None:
+        args.samples = MANIPULATION_SAMPLES
     args.predictor = args.predictor or (args.encoder if args.encoder.endswith(".pt") else default)
     return args
 

@@ -32,10 +32,10 @@ _CEM = CEMConfig()
 _SAFETY = SafetyLimits()
 _MOTION = MotionLimits()
 CEM_PREFIX = "cem."
-# Success rule default: the observed frame's energy to the goal. Measured with models/sim_reach.pt in the simulator
+# Success rule default: the observed frame's energy to the goal. Measured with models/sim_manip.pt in the simulator
 # (benchmarks/planner_signals.py, reach seeds 0-19 x 25 steps; models/README.md): below 0.05 the flange was within
-# 4.7 cm of the goal at every step (3 of 500 steps 4-4.7 cm, the sim's tolerance is 4) and 15/20 episodes got there;
-# the plan energy cannot serve, it floors at the model's prediction error (~0.11).
+# 2.5 cm of the goal at every step (none of the 68 steps beyond the sim's 4 cm tolerance) and 17/20 episodes got
+# there; the plan energy cannot serve, it floors at the model's prediction error (~0.09).
 DEFAULT_ENERGY_THRESHOLD = 0.05
 AUTOCAST_DTYPES = {"": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 GOAL_ENCODERS = ("service", "local")
@@ -155,7 +155,7 @@ PARAMETERS: tuple[Param, ...] = (
         "energy_threshold",
         DEFAULT_ENERGY_THRESHOLD,
         "success once the observed frame's energy to the goal is below this unless the goal sets one; 0 = off "
-        "(0.05 measured for models/sim_reach.pt: within 4.7 cm of the goal)",
+        "(0.05 measured for models/sim_manip.pt: within 2.5 cm of the goal)",
         read_only=False,
         takes_effect="from the next goal",
     ),

@@ -158,8 +158,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--subgoal-grippers", action=argparse.BooleanOptionalAction, default=True,
-        help="each sub-goal commands the gripper its image shows (open/closed; the bundled 64 px models cannot see "
-        "the fingers, models/README.md); --no-subgoal-grippers lets the CEM plan it, as the V-JEPA 2 paper",
+        help="each sub-goal commands the gripper its image shows (open/closed); --no-subgoal-grippers lets the CEM "
+        "plan it, as the V-JEPA 2 paper (with the wrist camera of the default model it grasps about half as often, "
+        "models/README.md)",
     )  # fmt: skip
     parser.add_argument(
         "--subgoal-threshold", type=float, default=0.05,

@@ -87,3 +87,5 @@ def test_manipulation_tasks_default_to_the_two_camera_model_at_its_measured_cem_
     assert demo.parse_args(["--task", "grasp", "--samples", "100"]).samples == 100  # the user's choice wins
     other = demo.parse_args(["--task", "grasp", "--encoder", demo.DEFAULT_ENCODER])
     assert (other.predictor, other.samples) == (demo.DEFAULT_ENCODER, None)  # demo.yaml's CEM
+    own_predictor = demo.parse_args(["--task", "grasp", "--predictor", demo.DEFAULT_ENCODER])
+    assert own_predictor.samples is None  # the samples belong to the predictor the CEM plans with

@@ -59,7 +59,7 @@ TASKS = ("reach", "grasp", "pick_place")
 # camera model grasps and places.
 DEFAULT_ENCODER = "models/sim_manip.pt"
 MANIPULATION_MODEL = "models/sim_views.pt"  # default encoder and predictor of --task grasp / pick_place
-# CEM samples MANIPULATION_MODEL is measured with (models/README.md): 100 succeed no more often and plan 1.6x slower.
+# CEM samples MANIPULATION_MODEL is measured with (models/README.md): 100 succeed no more often and plan 1.8x slower.
 MANIPULATION_SAMPLES = 60
 OUTCOME_NAMES = {
     getattr(PlanToGoal.Result, name): name.removeprefix("OUTCOME_") for name in dir(PlanToGoal.Result)
@@ -195,9 +195,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.max_steps = args.max_steps or EPISODE_STEPS[args.task]
     default = DEFAULT_ENCODER if args.task == "reach" else MANIPULATION_MODEL
     args.encoder = args.encoder or default
-    if args.encoder == MANIPULATION_MODEL and args.samples is None:
-        args.samples = MANIPULATION_SAMPLES
     args.predictor = args.predictor or (args.encoder if args.encoder.endswith(".pt") else default)
+    if args.predictor == MANIPULATION_MODEL and args.samples is None:  # the CEM plans with the predictor
+        args.samples = MANIPULATION_SAMPLES
     return args
 
 
